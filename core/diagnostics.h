@@ -1,0 +1,30 @@
+// How far one set of gradients is from another (PC's from backprop's), per
+// PC layer, as the paper measures it: on the weight of each block's first
+// layer that has parameters, the relative error ‖g − g_ref‖/‖g_ref‖ and the
+// angle acos(cos)·180/π.
+#pragma once
+
+#include <vector>
+
+#include "model.h"
+
+namespace pcplay {
+
+struct GradientAgreement {
+  double rel_error;  // NaN when the reference is zero
+  double angle_deg;  // NaN when either gradient is zero
+};
+
+template <typename T>
+GradientAgreement gradient_agreement(const Tensor<T>& g, const Tensor<T>& reference);
+
+// Copies of every parameter's grad, in the order of model.parameters().
+template <typename T>
+std::vector<Tensor<T>> gradients(Model<T>& model);
+
+// One entry per block f_1..f_L (NaN for a block without parameters).
+template <typename T>
+std::vector<GradientAgreement> agreement_per_block(Model<T>& model, const std::vector<Tensor<T>>& grads,
+                                                   const std::vector<Tensor<T>>& reference);
+
+}  // namespace pcplay

@@ -1,0 +1,60 @@
+// Layers: each keeps its forward pass and its two vector-Jacobian products
+// side by side. Shapes are per call: x is [B, in...], y is [B, out...].
+//
+//   forward     y  = f(x)
+//   vjp_input   gx = J(x)^T gy          (J = dy/dx at x; y = f(x) is given too)
+//   vjp_params  grad(theta) = Jθ(x)^T gy  (overwrites each parameter's grad)
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "random.h"
+#include "tensor.h"
+
+namespace pcplay {
+
+// One layer as the model file states it. Later layer types add fields.
+struct LayerSpec {
+  std::string type;  // linear, relu, tanh, sigmoid, identity, flatten
+  Index out = 0;     // linear: output features
+  Index in = 0;      // linear: input features if stated (0 = follow the input)
+  bool bias = true;  // linear
+};
+
+// A trainable tensor and its gradient, as PyTorch's (param, param.grad).
+template <typename T>
+struct Param {
+  std::string name;  // "weight", "bias"; the model prefixes "block.layer."
+  Tensor<T> value;
+  Tensor<T> grad;
+};
+
+template <typename T>
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual void forward(const Tensor<T>& x, Tensor<T>& y) const = 0;
+  virtual void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy,
+                         Tensor<T>& gx) const = 0;
+  virtual void vjp_params(const Tensor<T>& /*x*/, const Tensor<T>& /*gy*/) {}
+  // PyTorch's default initialisation, drawn from rng in parameter order.
+  virtual void init(Rng& /*rng*/) {}
+
+  std::vector<Param<T>> params;
+  Shape in_shape, out_shape;  // per sample, without the batch dimension
+};
+
+// Larger layers are refused when a model is built (4 GiB of float weights).
+constexpr Index kMaxLayerParameters = Index(1) << 30;
+
+// Builds the layer `spec` for per-sample input shape `in_shape`; throws Error
+// when the shapes do not fit.
+template <typename T>
+std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const Shape& in_shape);
+
+// Names of the layer types make_layer knows, for messages and the model file.
+const std::vector<std::string>& layer_types();
+
+}  // namespace pcplay

@@ -1,0 +1,109 @@
+#include "loss.h"
+
+#include <cmath>
+
+#include "error.h"
+
+namespace pcplay {
+
+LossKind parse_loss(const std::string& name) {
+  if (name == "mse") return LossKind::MSE;
+  if (name == "cross_entropy") return LossKind::CrossEntropy;
+  throw Error("unknown loss \"" + name + "\" (expected mse or cross_entropy)");
+}
+
+std::string loss_name(LossKind loss) { return loss == LossKind::MSE ? "mse" : "cross_entropy"; }
+
+template <typename T>
+Targets<T> targets_from_labels(LossKind loss, const std::vector<int64_t>& labels, Index num_classes) {
+  Targets<T> y;
+  y.labels = labels;
+  if (loss == LossKind::MSE) {
+    y.values = Tensor<T>({static_cast<Index>(labels.size()), num_classes});
+    for (size_t i = 0; i < labels.size(); ++i) y.values.matrix()(i, labels[i]) = T(1);
+  }
+  return y;
+}
+
+template <typename T>
+void check_targets(LossKind loss, const Targets<T>& y, Index batch, Index num_outputs) {
+  if (loss == LossKind::MSE) {
+    if (y.values.shape() != Shape{batch, num_outputs})
+      throw Error("mse targets must have shape " + shape_str({batch, num_outputs}) + ", got " +
+                  (y.values.defined() ? shape_str(y.values.shape()) : "none"));
+  } else {
+    if (static_cast<Index>(y.labels.size()) != batch)
+      throw Error("cross_entropy needs " + std::to_string(batch) + " integer labels, got " +
+                  std::to_string(y.labels.size()));
+  }
+  for (size_t i = 0; i < y.labels.size(); ++i)
+    if (y.labels[i] < 0 || y.labels[i] >= num_outputs)
+      throw Error("label " + std::to_string(y.labels[i]) + " of sample " + std::to_string(i) +
+                  " is out of range [0, " + std::to_string(num_outputs) + ")");
+}
+
+// L = sum (yhat - y)^2 / (B K);  dL/dyhat = 2 (yhat - y) / (B K)
+template <typename T>
+T mse_loss(const Tensor<T>& yhat, const Tensor<T>& target, Tensor<T>* dyhat) {
+  const T count = static_cast<T>(yhat.size());
+  const T value = (yhat.array() - target.array()).square().sum() / count;
+  if (dyhat) {
+    dyhat->resize(yhat.shape());
+    dyhat->array() = (yhat.array() - target.array()) * (T(2) / count);
+  }
+  return value;
+}
+
+// L = mean_b (logsumexp(yhat_b) - yhat_b[label_b]);  dL/dyhat = (softmax - onehot) / B
+template <typename T>
+T cross_entropy_loss(const Tensor<T>& yhat, const std::vector<int64_t>& labels, Tensor<T>* dyhat) {
+  const auto z = yhat.matrix();
+  const Index B = z.rows();
+  if (dyhat) dyhat->resize(yhat.shape());
+  T total = 0;
+  for (Index b = 0; b < B; ++b) {
+    const T zmax = z.row(b).maxCoeff();
+    const T logsumexp = zmax + std::log((z.row(b).array() - zmax).exp().sum());
+    total += logsumexp - z(b, labels[b]);
+    if (dyhat) {
+      auto g = dyhat->matrix().row(b);
+      g = (z.row(b).array() - logsumexp).exp().matrix() / static_cast<T>(B);
+      g(labels[b]) -= T(1) / static_cast<T>(B);
+    }
+  }
+  return total / static_cast<T>(B);
+}
+
+template <typename T>
+T loss_value(LossKind loss, const Tensor<T>& yhat, const Targets<T>& y, Tensor<T>* dyhat) {
+  return loss == LossKind::MSE ? mse_loss(yhat, y.values, dyhat) : cross_entropy_loss(yhat, y.labels, dyhat);
+}
+
+template <typename T>
+double accuracy(const Tensor<T>& yhat, const Targets<T>& y) {
+  const auto z = yhat.matrix();
+  if (z.rows() == 0) return 0.0;
+  Index correct = 0;
+  for (Index b = 0; b < z.rows(); ++b) {
+    Index predicted, expected;
+    z.row(b).maxCoeff(&predicted);
+    if (!y.labels.empty())
+      expected = static_cast<Index>(y.labels[b]);
+    else
+      y.values.matrix().row(b).maxCoeff(&expected);
+    correct += predicted == expected;
+  }
+  return static_cast<double>(correct) / static_cast<double>(z.rows());
+}
+
+#define PCPLAY_INSTANTIATE(T)                                                                         \
+  template Targets<T> targets_from_labels<T>(LossKind, const std::vector<int64_t>&, Index);            \
+  template void check_targets<T>(LossKind, const Targets<T>&, Index, Index);                           \
+  template T mse_loss<T>(const Tensor<T>&, const Tensor<T>&, Tensor<T>*);                              \
+  template T cross_entropy_loss<T>(const Tensor<T>&, const std::vector<int64_t>&, Tensor<T>*);         \
+  template T loss_value<T>(LossKind, const Tensor<T>&, const Targets<T>&, Tensor<T>*);                 \
+  template double accuracy<T>(const Tensor<T>&, const Targets<T>&);
+PCPLAY_INSTANTIATE(float)
+PCPLAY_INSTANTIATE(double)
+
+}  // namespace pcplay

@@ -1,0 +1,162 @@
+#include "model.h"
+
+#include "error.h"
+
+namespace pcplay {
+
+Shape batch_shape(Index batch, const Shape& sample_shape) {
+  Shape s{batch};
+  s.insert(s.end(), sample_shape.begin(), sample_shape.end());
+  return s;
+}
+
+template <typename T>
+const Tensor<T>& Block<T>::forward(const Tensor<T>& x, BlockTrace<T>& trace) const {
+  trace.out.resize(layers.size());
+  trace.grad.resize(layers.size());
+  for (size_t i = 0; i < layers.size(); ++i) layers[i]->forward(i == 0 ? x : trace.out[i - 1], trace.out[i]);
+  return trace.output();
+}
+
+template <typename T>
+void Block<T>::backward(const Tensor<T>& x, BlockTrace<T>& trace, const Tensor<T>& gy, Tensor<T>* gx,
+                        bool param_grads) {
+  // Below the lowest layer that has parameters, the chain is needed only for gx.
+  size_t lowest_needed = layers.size();
+  for (size_t i = 0; i < layers.size(); ++i)
+    if (!layers[i]->params.empty()) {
+      lowest_needed = i;
+      break;
+    }
+  if (gx || !param_grads) lowest_needed = 0;
+
+  const Tensor<T>* g = &gy;  // gradient with respect to the output of layer i
+  for (size_t i = layers.size(); i-- > lowest_needed;) {
+    const Tensor<T>& xi = i == 0 ? x : trace.out[i - 1];
+    if (param_grads) layers[i]->vjp_params(xi, *g);
+    if (i > lowest_needed) {
+      layers[i]->vjp_input(xi, trace.out[i], *g, trace.grad[i - 1]);
+      g = &trace.grad[i - 1];
+    } else if (i == 0 && gx) {
+      layers[0]->vjp_input(x, trace.out[0], *g, *gx);
+    }
+  }
+}
+
+template <typename T>
+Model<T>::Model(ModelSpec spec) : spec_(std::move(spec)) {
+  if (spec_.input_shape.empty() || spec_.input_shape.size() > 3)
+    throw Error("input_shape must have 1 to 3 dimensions, got " + shape_str(spec_.input_shape));
+  for (Index d : spec_.input_shape)
+    if (d < 1 || d > (Index(1) << 24)) throw Error("input_shape " + shape_str(spec_.input_shape) + " is out of range");
+  if (spec_.blocks.empty()) throw Error("a model needs at least one block");
+  Shape shape = spec_.input_shape;
+  Index total = 0;
+  for (size_t b = 0; b < spec_.blocks.size(); ++b) {
+    if (spec_.blocks[b].empty()) throw Error("block " + std::to_string(b) + " is empty");
+    Block<T> block;
+    block.in_shape = shape;
+    for (size_t i = 0; i < spec_.blocks[b].size(); ++i) {
+      const LayerSpec& ls = spec_.blocks[b][i];
+      try {
+        block.layers.push_back(make_layer<T>(ls, shape));
+      } catch (const Error& e) {
+        throw Error("block " + std::to_string(b) + " layer " + std::to_string(i) + " (" + ls.type + "): " + e.what());
+      }
+      shape = block.layers.back()->out_shape;
+      for (const Param<T>& p : block.layers.back()->params) total += p.value.size();
+      if (total > kMaxLayerParameters)
+        throw Error("the model would hold more than " + std::to_string(kMaxLayerParameters) + " parameters");
+    }
+    block.out_shape = shape;
+    blocks_.push_back(std::move(block));
+  }
+  if (output_shape().size() != 1)
+    throw Error("the last block must output a flat vector per sample, got " + shape_str(output_shape()));
+}
+
+template <typename T>
+Model<T>::Model(const Model& other) : Model(other.spec_) {
+  copy_parameters_from(other);
+}
+
+template <typename T>
+Model<T>& Model<T>::operator=(const Model& other) {
+  if (this != &other) *this = Model(other);
+  return *this;
+}
+
+template <typename T>
+std::vector<NamedParam<T>> Model<T>::parameters() {
+  std::vector<NamedParam<T>> out;
+  for (size_t b = 0; b < blocks_.size(); ++b)
+    for (size_t i = 0; i < blocks_[b].layers.size(); ++i)
+      for (Param<T>& p : blocks_[b].layers[i]->params)
+        out.push_back({std::to_string(b) + "." + std::to_string(i) + "." + p.name, &p, static_cast<Index>(b + 1)});
+  return out;
+}
+
+template <typename T>
+Index Model<T>::num_parameters() const {
+  Index n = 0;
+  for (const Block<T>& block : blocks_)
+    for (const auto& layer : block.layers)
+      for (const Param<T>& p : layer->params) n += p.value.size();
+  return n;
+}
+
+template <typename T>
+void Model<T>::init(uint64_t seed) {
+  Rng rng(seed);
+  for (Block<T>& block : blocks_)
+    for (auto& layer : block.layers) layer->init(rng);
+}
+
+template <typename T>
+void Model<T>::copy_parameters_from(const Model& other) {
+  auto mine = parameters();
+  auto theirs = const_cast<Model&>(other).parameters();
+  if (mine.size() != theirs.size()) throw Error("copy_parameters_from: the models differ");
+  for (size_t i = 0; i < mine.size(); ++i) {
+    if (mine[i].param->value.shape() != theirs[i].param->value.shape())
+      throw Error("copy_parameters_from: " + mine[i].name + " differs in shape");
+    mine[i].param->value = theirs[i].param->value;
+    mine[i].param->grad = theirs[i].param->grad;
+  }
+}
+
+template <typename T>
+void Model<T>::zero_grad() {
+  for (auto& p : parameters()) p.param->grad.set_zero();
+}
+
+template <typename T>
+void Model<T>::check_input(const Tensor<T>& X) const {
+  if (X.rank() < 1 || X.rows() < 1 || batch_shape(X.rows(), input_shape()) != X.shape())
+    throw Error("input has shape " + shape_str(X.shape()) + " but the model expects [B, " +
+                shape_str(input_shape()).substr(1) + " with B >= 1");
+}
+
+template <typename T>
+void Model<T>::forward(const Tensor<T>& X, std::vector<Tensor<T>>& vhat, std::vector<BlockTrace<T>>& traces) const {
+  const Index L = depth();
+  vhat.resize(L + 1);
+  traces.resize(L + 1);
+  vhat[0] = X;
+  for (Index l = 1; l <= L; ++l) vhat[l] = f(l).forward(vhat[l - 1], traces[l]);
+}
+
+template <typename T>
+Tensor<T> Model<T>::predict(const Tensor<T>& X) const {
+  Tensor<T> h = X;
+  BlockTrace<T> trace;
+  for (Index l = 1; l <= depth(); ++l) h = f(l).forward(h, trace);
+  return h;
+}
+
+template class Block<float>;
+template class Block<double>;
+template class Model<float>;
+template class Model<double>;
+
+}  // namespace pcplay

@@ -1,0 +1,95 @@
+// A model is a sequence of L blocks f_1..f_L (PC layers); each block is a
+// sequence of ordinary layers. v̂_0 = X, v̂_l = f_l(v̂_{l-1}), ŷ = v̂_L.
+// Parameters are named as PyTorch's state_dict names an nn.Sequential of
+// nn.Sequential blocks: "<block>.<layer>.<weight|bias>", both 0-based.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layers.h"
+#include "loss.h"
+
+namespace pcplay {
+
+struct ModelSpec {
+  Shape input_shape;  // per sample, e.g. {784} or {1, 28, 28}
+  LossKind loss = LossKind::CrossEntropy;
+  std::vector<std::vector<LayerSpec>> blocks;
+};
+
+// What a block's forward pass leaves for its backward pass: out[i] is the
+// output of layer i; grad[i] is scratch for the gradient with respect to it.
+template <typename T>
+struct BlockTrace {
+  std::vector<Tensor<T>> out, grad;
+  const Tensor<T>& output() const { return out.back(); }
+};
+
+template <typename T>
+class Block {
+ public:
+  // y = f(x); the trace keeps what backward needs to differentiate at x.
+  const Tensor<T>& forward(const Tensor<T>& x, BlockTrace<T>& trace) const;
+  // At the point `trace` recorded for x: gx = J(x)^T gy when gx is given, and,
+  // when param_grads, every parameter's grad = Jθ(x)^T gy (overwritten).
+  void backward(const Tensor<T>& x, BlockTrace<T>& trace, const Tensor<T>& gy, Tensor<T>* gx,
+                bool param_grads);
+
+  std::vector<std::unique_ptr<Layer<T>>> layers;
+  Shape in_shape, out_shape;  // per sample
+};
+
+template <typename T>
+struct NamedParam {
+  std::string name;  // "0.0.weight"
+  Param<T>* param;
+  Index block;       // l of the block f_l that holds it, 1..L
+};
+
+template <typename T>
+class Model {
+ public:
+  // Builds the blocks for spec; throws Error naming the block and layer whose
+  // shapes do not fit. Parameters are zero until init() or a load.
+  explicit Model(ModelSpec spec);
+  Model(const Model& other);
+  Model& operator=(const Model& other);
+  Model(Model&&) = default;
+  Model& operator=(Model&&) = default;
+
+  const ModelSpec& spec() const { return spec_; }
+  LossKind loss() const { return spec_.loss; }
+  Index depth() const { return static_cast<Index>(blocks_.size()); }  // L
+  // f(l) is the paper's f_l, l = 1..L: it maps v_{l-1} to v_l.
+  Block<T>& f(Index l) { return blocks_[l - 1]; }
+  const Block<T>& f(Index l) const { return blocks_[l - 1]; }
+  const Shape& input_shape() const { return spec_.input_shape; }
+  const Shape& output_shape() const { return blocks_.back().out_shape; }
+  // Per-sample shape of v_l, l = 0..L.
+  const Shape& shape_at(Index l) const { return l == 0 ? spec_.input_shape : blocks_[l - 1].out_shape; }
+
+  std::vector<NamedParam<T>> parameters();
+  Index num_parameters() const;
+  // PyTorch's default initialisation from a generator seeded with `seed`.
+  void init(uint64_t seed);
+  void copy_parameters_from(const Model& other);
+  void zero_grad();
+
+  // v̂_0..v̂_L with one trace per block (traces[l] for f_l; traces[0] unused).
+  void forward(const Tensor<T>& X, std::vector<Tensor<T>>& vhat, std::vector<BlockTrace<T>>& traces) const;
+  // ŷ only.
+  Tensor<T> predict(const Tensor<T>& X) const;
+  // Throws Error unless X is [B, input_shape...] with B >= 1.
+  void check_input(const Tensor<T>& X) const;
+
+ private:
+  ModelSpec spec_;
+  std::vector<Block<T>> blocks_;
+};
+
+// "[B, in...]" from a batch size and a per-sample shape.
+Shape batch_shape(Index batch, const Shape& sample_shape);
+
+}  // namespace pcplay

@@ -1,0 +1,141 @@
+#include "model_file.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "error.h"
+#include "file_util.h"
+
+namespace pcplay {
+
+using json = nlohmann::json;
+
+namespace {
+
+Index positive_int(const json& j, const std::string& what) {
+  if (!j.is_number_integer() || j.get<int64_t>() < 1 || j.get<int64_t>() > (int64_t(1) << 31))
+    throw Error(what + " must be a positive integer, got " + j.dump());
+  return static_cast<Index>(j.get<int64_t>());
+}
+
+LayerSpec parse_layer(const json& j) {
+  if (!j.is_object() || !j.contains("type") || !j["type"].is_string())
+    throw Error("a layer must be an object with a \"type\"");
+  LayerSpec spec;
+  spec.type = j["type"].get<std::string>();
+  const auto& types = layer_types();
+  if (std::find(types.begin(), types.end(), spec.type) == types.end())
+    throw Error("unknown layer type \"" + spec.type + "\"");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "type") continue;
+    if (spec.type == "linear" && key == "out") {
+      spec.out = positive_int(it.value(), "\"out\"");
+    } else if (spec.type == "linear" && key == "in") {
+      spec.in = positive_int(it.value(), "\"in\"");
+    } else if (spec.type == "linear" && key == "bias") {
+      if (!it.value().is_boolean()) throw Error("\"bias\" must be true or false");
+      spec.bias = it.value().get<bool>();
+    } else {
+      throw Error(spec.type + " takes no \"" + key + "\"");
+    }
+  }
+  if (spec.type == "linear" && spec.out == 0) throw Error("linear needs \"out\"");
+  return spec;
+}
+
+json layer_json(const LayerSpec& spec) {
+  json j = {{"type", spec.type}};
+  if (spec.type == "linear") {
+    if (spec.in) j["in"] = spec.in;
+    j["out"] = spec.out;
+    if (!spec.bias) j["bias"] = false;
+  }
+  return j;
+}
+
+}  // namespace
+
+ModelSpec parse_model_json(const std::string& text, const std::string& source) {
+  try {
+    json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (root.is_discarded()) throw Error("not valid JSON");
+    if (!root.is_object()) throw Error("the model must be a JSON object");
+    ModelSpec spec;
+    for (auto it = root.begin(); it != root.end(); ++it)
+      if (it.key() != "input_shape" && it.key() != "loss" && it.key() != "blocks" && it.key() != "name" &&
+          it.key() != "description")
+        throw Error("unknown key \"" + it.key() + "\"");
+    if (!root.contains("input_shape") || !root["input_shape"].is_array() || root["input_shape"].empty())
+      throw Error("\"input_shape\" must be a non-empty array of positive integers");
+    for (const json& d : root["input_shape"]) spec.input_shape.push_back(positive_int(d, "\"input_shape\""));
+    if (!root.contains("loss") || !root["loss"].is_string()) throw Error("\"loss\" must be \"mse\" or \"cross_entropy\"");
+    spec.loss = parse_loss(root["loss"].get<std::string>());
+    if (!root.contains("blocks") || !root["blocks"].is_array() || root["blocks"].empty())
+      throw Error("\"blocks\" must be a non-empty array of blocks");
+    for (size_t b = 0; b < root["blocks"].size(); ++b) {
+      const json& block = root["blocks"][b];
+      if (!block.is_array() || block.empty()) throw Error("block " + std::to_string(b) + " must be a non-empty array of layers");
+      std::vector<LayerSpec> layers;
+      for (size_t i = 0; i < block.size(); ++i) {
+        try {
+          layers.push_back(parse_layer(block[i]));
+        } catch (const Error& e) {
+          throw Error("block " + std::to_string(b) + " layer " + std::to_string(i) + ": " + e.what());
+        }
+      }
+      spec.blocks.push_back(std::move(layers));
+    }
+    Model<float> check(spec);  // the shapes must chain
+    return spec;
+  } catch (const Error& e) {
+    throw Error(source + ": " + e.what());
+  }
+}
+
+std::string model_json(const ModelSpec& spec) {
+  json blocks = json::array();
+  for (const auto& block : spec.blocks) {
+    json layers = json::array();
+    for (const LayerSpec& l : block) layers.push_back(layer_json(l));
+    blocks.push_back(layers);
+  }
+  json root = {{"input_shape", spec.input_shape}, {"loss", loss_name(spec.loss)}, {"blocks", blocks}};
+  return root.dump(2) + "\n";
+}
+
+ModelSpec read_model_file(const std::string& path) { return parse_model_json(read_file(path), path); }
+
+const std::vector<std::string>& model_preset_names() {
+  static const std::vector<std::string> names = {"mlp-2d", "mlp-2d-deep"};
+  return names;
+}
+
+bool is_model_preset(const std::string& name) {
+  const auto& names = model_preset_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+ModelSpec model_preset(const std::string& name) {
+  auto linear = [](Index out) { return LayerSpec{"linear", out}; };
+  auto act = [](const char* type) { return LayerSpec{type}; };
+  ModelSpec spec;
+  spec.loss = LossKind::CrossEntropy;
+  if (name == "mlp-2d") {  // 2-D toy data, 2 classes: three PC layers
+    spec.input_shape = {2};
+    spec.blocks = {{linear(16), act("tanh")}, {linear(16), act("tanh")}, {linear(2)}};
+  } else if (name == "mlp-2d-deep") {  // five PC layers, as the paper's MNIST net has
+    spec.input_shape = {2};
+    spec.blocks = {{linear(16), act("tanh")}, {linear(16), act("tanh")}, {linear(16), act("tanh")},
+                   {linear(16), act("tanh")}, {linear(2)}};
+  } else {
+    throw Error("unknown model \"" + name + "\"");
+  }
+  return spec;
+}
+
+ModelSpec resolve_model(const std::string& name_or_path) {
+  return is_model_preset(name_or_path) ? model_preset(name_or_path) : read_model_file(name_or_path);
+}
+
+}  // namespace pcplay

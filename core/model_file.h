@@ -1,0 +1,28 @@
+// The model file (JSON):
+//   {"input_shape": [784], "loss": "mse" | "cross_entropy",
+//    "blocks": [[{"type": "linear", "out": 50}, {"type": "relu"}],
+//               [{"type": "linear", "out": 10}]]}
+// linear takes "out", optionally "in" (checked) and "bias" (default true);
+// relu, tanh, sigmoid, identity and flatten take nothing else.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model.h"
+
+namespace pcplay {
+
+// Throws Error naming `source` and the offending key.
+ModelSpec parse_model_json(const std::string& text, const std::string& source);
+std::string model_json(const ModelSpec& spec);  // pretty-printed, parses back to spec
+ModelSpec read_model_file(const std::string& path);
+
+// Built-in models by name ("mlp-2d", ...), and their names.
+const std::vector<std::string>& model_preset_names();
+bool is_model_preset(const std::string& name);
+ModelSpec model_preset(const std::string& name);
+// A preset name or a model file path.
+ModelSpec resolve_model(const std::string& name_or_path);
+
+}  // namespace pcplay

@@ -1,0 +1,103 @@
+#include "optim.h"
+
+#include <cmath>
+
+#include "error.h"
+
+namespace pcplay {
+
+void check_optimizer_config(const OptimizerConfig& c) {
+  if (c.name != "adam" && c.name != "sgd") throw Error("unknown optimizer \"" + c.name + "\" (expected adam or sgd)");
+  if (!std::isfinite(c.lr) || c.lr < 0) throw Error("the learning rate must be a non-negative number");
+  if (!(c.momentum >= 0 && c.momentum < 1e6) || !(c.weight_decay >= 0 && c.weight_decay < 1e6))
+    throw Error("momentum and weight decay must be non-negative numbers");
+  if (c.nesterov && (c.momentum <= 0 || c.dampening != 0)) throw Error("nesterov needs momentum > 0 and dampening 0");
+  if (!(c.beta1 >= 0 && c.beta1 < 1) || !(c.beta2 >= 0 && c.beta2 < 1)) throw Error("adam betas must lie in [0, 1)");
+  if (!(c.eps >= 0 && std::isfinite(c.eps))) throw Error("adam eps must be a non-negative number");
+}
+
+namespace {
+
+// SGD:  d = g + wd·p;  buf = d (first step) or momentum·buf + (1 − dampening)·d;
+//       d = d + momentum·buf (nesterov) or buf;  p −= lr·d
+template <typename T>
+class SGD final : public Optimizer<T> {
+ public:
+  explicit SGD(const OptimizerConfig& c) : config_(c) { this->lr = c.lr; }
+  void step(const std::vector<NamedParam<T>>& params) override {
+    if (buffers_.empty()) buffers_.resize(params.size());
+    const T wd = static_cast<T>(config_.weight_decay), mu = static_cast<T>(config_.momentum);
+    for (size_t i = 0; i < params.size(); ++i) {
+      auto p = params[i].param->value.array();
+      Tensor<T> d = params[i].param->grad;
+      if (wd != 0) d.array() += wd * p;
+      if (mu != 0) {
+        Tensor<T>& buf = buffers_[i];
+        if (!buf.defined()) {
+          buf = d;
+        } else {
+          buf.array() = mu * buf.array() + static_cast<T>(1 - config_.dampening) * d.array();
+        }
+        if (config_.nesterov)
+          d.array() += mu * buf.array();
+        else
+          d = buf;
+      }
+      p -= static_cast<T>(this->lr) * d.array();
+    }
+  }
+
+ private:
+  OptimizerConfig config_;
+  std::vector<Tensor<T>> buffers_;
+};
+
+// Adam:  m = β1·m + (1 − β1)·g;  s = β2·s + (1 − β2)·g²;
+//        p −= (lr / (1 − β1^t)) · m / (√s / √(1 − β2^t) + eps)
+template <typename T>
+class Adam final : public Optimizer<T> {
+ public:
+  explicit Adam(const OptimizerConfig& c) : config_(c) { this->lr = c.lr; }
+  void step(const std::vector<NamedParam<T>>& params) override {
+    if (m_.empty()) {
+      for (const auto& np : params) {
+        m_.emplace_back(np.param->value.shape());
+        s_.emplace_back(np.param->value.shape());
+      }
+    }
+    ++t_;
+    const double bias1 = 1 - std::pow(config_.beta1, t_), bias2 = 1 - std::pow(config_.beta2, t_);
+    const T step_size = static_cast<T>(this->lr / bias1), bias2_sqrt = static_cast<T>(std::sqrt(bias2));
+    const T b1 = static_cast<T>(config_.beta1), b2 = static_cast<T>(config_.beta2);
+    const T wd = static_cast<T>(config_.weight_decay), eps = static_cast<T>(config_.eps);
+    for (size_t i = 0; i < params.size(); ++i) {
+      auto p = params[i].param->value.array();
+      Tensor<T> g = params[i].param->grad;
+      if (wd != 0) g.array() += wd * p;
+      auto m = m_[i].array();
+      auto s = s_[i].array();
+      m = b1 * m + static_cast<T>(1 - config_.beta1) * g.array();
+      s = b2 * s + static_cast<T>(1 - config_.beta2) * g.array().square();
+      p -= step_size * m / (s.sqrt() / bias2_sqrt + eps);
+    }
+  }
+
+ private:
+  OptimizerConfig config_;
+  std::vector<Tensor<T>> m_, s_;
+  long t_ = 0;
+};
+
+}  // namespace
+
+template <typename T>
+std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerConfig& config) {
+  check_optimizer_config(config);
+  if (config.name == "sgd") return std::make_unique<SGD<T>>(config);
+  return std::make_unique<Adam<T>>(config);
+}
+
+template std::unique_ptr<Optimizer<float>> make_optimizer<float>(const OptimizerConfig&);
+template std::unique_ptr<Optimizer<double>> make_optimizer<double>(const OptimizerConfig&);
+
+}  // namespace pcplay

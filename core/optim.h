@@ -1,0 +1,37 @@
+// Optimizers with PyTorch 1.13's semantics (torch.optim.SGD and Adam,
+// single-tensor path). step() reads each parameter's grad.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model.h"
+
+namespace pcplay {
+
+struct OptimizerConfig {
+  std::string name = "adam";  // adam | sgd
+  double lr = 0.001;
+  double momentum = 0;      // sgd
+  double dampening = 0;     // sgd
+  bool nesterov = false;    // sgd
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
+  double weight_decay = 0;  // both: L2 penalty added to the gradient
+};
+
+void check_optimizer_config(const OptimizerConfig& config);  // throws Error
+
+template <typename T>
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  virtual void step(const std::vector<NamedParam<T>>& params) = 0;
+  // The learning rate can change mid-run without resetting any state.
+  double lr = 0.001;
+};
+
+template <typename T>
+std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerConfig& config);
+
+}  // namespace pcplay

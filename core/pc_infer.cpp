@@ -1,0 +1,198 @@
+#include "pc_infer.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+
+#include "error.h"
+
+namespace pcplay {
+
+ErrType parse_err_type(const std::string& name) {
+  std::string s = name;
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (s == "strict") return ErrType::Strict;
+  if (s == "fixedpred") return ErrType::FixedPred;
+  if (s == "exact") return ErrType::Exact;
+  throw Error("unknown error type \"" + name + "\" (expected strict, fixedpred or exact)");
+}
+
+std::string err_type_name(ErrType err) {
+  switch (err) {
+    case ErrType::Strict: return "strict";
+    case ErrType::FixedPred: return "fixedpred";
+    case ErrType::Exact: return "exact";
+  }
+  return "?";
+}
+
+std::string Divergence::describe() const {
+  if (!diverged) return "finite";
+  if (iteration == 0) return "the feed-forward loss is non-finite";
+  return "eps_" + std::to_string(layer) + " became non-finite at inference iteration " + std::to_string(iteration);
+}
+
+void check_inference_settings(ErrType err, double eta, int n) {
+  if (err == ErrType::Exact) return;
+  if (!std::isfinite(eta) || eta <= 0) throw Error("eta must be a positive number");
+  if (n < 1) throw Error("n (inference iterations) must be at least 1");
+}
+
+template <typename T>
+PCInference<T>::PCInference(Model<T>& model, ErrType err_type, T step) : err(err_type), eta(step), model_(model) {}
+
+template <typename T>
+void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::vector<Tensor<T>>* vinit) {
+  const Index L = model_.depth();
+  model_.check_input(X);
+  check_targets(model_.loss(), Y, X.rows(), model_.output_shape()[0]);
+  Y_ = &Y;
+  iterations_ = 0;
+  divergence_ = Divergence();
+
+  model_.forward(X, vhat, trace_);
+  loss = loss_value(model_.loss(), vhat[L], Y, &dLdy);
+  if (!std::isfinite(static_cast<double>(loss))) divergence_ = {true, 0, L};
+  v.assign(L + 1, Tensor<T>());
+  eps.assign(L + 1, Tensor<T>());
+  if (err == ErrType::Exact) return start_exact();
+
+  v = vhat;
+  if (vinit) {
+    if (static_cast<Index>(vinit->size()) != L + 1)
+      throw Error("vinit must hold " + std::to_string(L + 1) + " entries (v_0..v_L)");
+    for (Index l = 1; l < L; ++l) {
+      if (!(*vinit)[l].defined()) continue;
+      if ((*vinit)[l].shape() != vhat[l].shape())
+        throw Error("vinit v." + std::to_string(l) + " has shape " + shape_str((*vinit)[l].shape()) +
+                    ", expected " + shape_str(vhat[l].shape()));
+      v[l] = (*vinit)[l];
+    }
+  }
+  if (err == ErrType::FixedPred) eps[L] = dLdy;
+}
+
+// Exact: eps_l = δ_l = dLoss/dv̂_l by backprop, v_l = v̂_l − eps_l, and the
+// ordinary backprop gradients Jθ_l(v̂_{l-1})^T δ_l, all in one backward pass.
+template <typename T>
+void PCInference<T>::start_exact() {
+  const Index L = model_.depth();
+  eps[L] = dLdy;
+  for (Index l = L; l >= 1; --l)
+    model_.f(l).backward(vhat[l - 1], trace_[l], eps[l], l > 1 ? &eps[l - 1] : nullptr, true);
+  for (Index l = 1; l <= L; ++l) {
+    v[l] = vhat[l];
+    v[l].array() -= eps[l].array();
+  }
+}
+
+// FixedPred: Jacobians at v̂ (its traces never change); eps_L = dLdy is fixed.
+//   eps_k = v̂_k − v_k
+//   v_k  += η (eps_k − J_{k+1}(v̂_k)^T eps_{k+1}),   k = L-1 .. 0
+// eps_{k+1} is computed before v_{k+1} changes, so the sweep is synchronous.
+template <typename T>
+void PCInference<T>::sweep_fixedpred() {
+  const Index L = model_.depth();
+  for (Index k = L - 1; k >= 0; --k) {
+    eps[k].resize(vhat[k].shape());
+    eps[k].array() = vhat[k].array() - v[k].array();
+    model_.f(k + 1).backward(vhat[k], trace_[k + 1], eps[k + 1], &vjp_, false);
+    v[k].array() += eta * (eps[k].array() - vjp_.array());
+  }
+}
+
+// Strict: Jacobians at the beliefs, v_0 = X and v_L fixed.
+//   ṽ_L = f_L(v_{L-1});  eps_L = dLoss(ṽ_L, Y)/dṽ_L
+//   eps_l = f_l(v_{l-1}) − v_l
+//   v_l  += η (eps_l − J_{l+1}(v_l)^T eps_{l+1}),   l = L-1 .. 1
+// Every f_l(v_{l-1}) is evaluated before any belief changes (synchronous).
+template <typename T>
+void PCInference<T>::sweep_strict() {
+  const Index L = model_.depth();
+  for (Index l = 1; l <= L; ++l) model_.f(l).forward(v[l - 1], trace_[l]);  // f_l(v_{l-1}) = trace_[l].output()
+  belief_loss_ = loss_value(model_.loss(), trace_[L].output(), *Y_, &eps[L]);
+  for (Index l = L - 1; l >= 1; --l) {
+    eps[l].resize(v[l].shape());
+    eps[l].array() = trace_[l].output().array() - v[l].array();
+    model_.f(l + 1).backward(v[l], trace_[l + 1], eps[l + 1], &vjp_, false);
+    v[l].array() += eta * (eps[l].array() - vjp_.array());
+  }
+}
+
+template <typename T>
+void PCInference<T>::sweep() {
+  if (err == ErrType::Exact || divergence_.diverged) return;
+  if (err == ErrType::FixedPred)
+    sweep_fixedpred();
+  else
+    sweep_strict();
+  ++iterations_;
+  check_finite();
+}
+
+template <typename T>
+void PCInference<T>::check_finite() {
+  for (Index l = model_.depth(); l >= 0; --l)
+    if (eps[l].defined() && !eps[l].all_finite()) {
+      divergence_ = {true, iterations_, l};
+      return;
+    }
+}
+
+// grad θ_l = Jθ_l(x)^T eps_l with x = v̂_{l-1} (FixedPred) or the final
+// beliefs v_{l-1} (Strict; a forward pass at them renews the traces).
+template <typename T>
+void PCInference<T>::set_gradients() {
+  const Index L = model_.depth();
+  if (err == ErrType::Exact) return;  // start() already set them
+  if (iterations_ == 0) throw Error("set_gradients needs at least one inference iteration");
+  for (Index l = 1; l <= L; ++l) {
+    const std::vector<Tensor<T>>& x = err == ErrType::Strict ? v : vhat;
+    if (err == ErrType::Strict) model_.f(l).forward(x[l - 1], trace_[l]);
+    model_.f(l).backward(x[l - 1], trace_[l], eps[l], nullptr, true);
+  }
+}
+
+template <typename T>
+SweepStats PCInference<T>::stats() const {
+  const Index L = model_.depth();
+  SweepStats s;
+  s.iteration = iterations_;
+  s.eps_norm.assign(L + 1, std::numeric_limits<double>::quiet_NaN());
+  double half_sq = 0;
+  for (Index l = 0; l <= L; ++l) {
+    if (!eps[l].defined()) continue;
+    const double sq = static_cast<double>(eps[l].array().square().sum());
+    s.eps_norm[l] = std::sqrt(sq);
+    if (l < L) half_sq += 0.5 * sq;
+  }
+  s.energy = half_sq + static_cast<double>(err == ErrType::Strict && iterations_ > 0 ? belief_loss_ : loss);
+  return s;
+}
+
+template <typename T>
+PCResult<T> pc_infer(Model<T>& model, const Tensor<T>& X, const Targets<T>& Y, ErrType err, T eta, int n,
+                     const std::vector<Tensor<T>>* vinit, std::vector<SweepStats>* record) {
+  check_inference_settings(err, static_cast<double>(eta), n);
+  PCInference<T> inference(model, err, eta);
+  inference.start(X, Y, vinit);
+  if (err != ErrType::Exact) {
+    for (int i = 0; i < n && !inference.divergence().diverged; ++i) {
+      inference.sweep();
+      if (record) record->push_back(inference.stats());
+    }
+    if (inference.iterations() > 0) inference.set_gradients();
+  }
+  return {std::move(inference.vhat), std::move(inference.v),    std::move(inference.eps),
+          inference.loss,            std::move(inference.dLdy), inference.divergence()};
+}
+
+template class PCInference<float>;
+template class PCInference<double>;
+template PCResult<float> pc_infer<float>(Model<float>&, const Tensor<float>&, const Targets<float>&, ErrType, float,
+                                         int, const std::vector<Tensor<float>>*, std::vector<SweepStats>*);
+template PCResult<double> pc_infer<double>(Model<double>&, const Tensor<double>&, const Targets<double>&, ErrType,
+                                           double, int, const std::vector<Tensor<double>>*, std::vector<SweepStats>*);
+
+}  // namespace pcplay

@@ -1,0 +1,82 @@
+// Tensor: a shape (batch first; NCHW for images) on contiguous Eigen storage.
+// Layers view it as a [batch, features] row-major matrix or as a flat array.
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pcplay {
+
+using Index = Eigen::Index;
+using Shape = std::vector<Index>;
+
+Index shape_numel(const Shape& shape);
+std::string shape_str(const Shape& shape);  // "[300, 1, 28, 28]"
+
+template <typename T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using Vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+
+template <typename T>
+class Tensor {
+ public:
+  using MatrixMap = Eigen::Map<RowMatrix<T>, Eigen::Aligned16>;
+  using ConstMatrixMap = Eigen::Map<const RowMatrix<T>, Eigen::Aligned16>;
+  using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned16>;
+  using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned16>;
+
+  Tensor() = default;
+  explicit Tensor(Shape shape) {  // zero-filled
+    resize(std::move(shape));
+    set_zero();
+  }
+
+  // Sets the shape; keeps the storage when the size is unchanged, else
+  // reallocates (contents then unspecified).
+  void resize(Shape shape) {
+    Index n = shape_numel(shape);
+    shape_ = std::move(shape);
+    if (values_.size() != n) values_.resize(n);
+  }
+  void set_zero() { values_.setZero(); }
+
+  const Shape& shape() const { return shape_; }
+  Index rank() const { return static_cast<Index>(shape_.size()); }
+  Index size() const { return values_.size(); }
+  // A default-constructed tensor is "none": the lists v and eps hold one
+  // wherever an error type leaves a layer undefined (Torch2PC's None).
+  bool defined() const { return !shape_.empty(); }
+  // Leading dimension (the batch for activations, `out` for a weight).
+  Index rows() const { return shape_.empty() ? 0 : shape_[0]; }
+  // Elements per row: the per-sample size of an activation.
+  Index cols() const { return rows() == 0 ? 0 : size() / rows(); }
+
+  T* data() { return values_.data(); }
+  const T* data() const { return values_.data(); }
+  T& operator[](Index i) { return values_[i]; }
+  T operator[](Index i) const { return values_[i]; }
+
+  MatrixMap matrix() { return MatrixMap(data(), rows(), cols()); }
+  ConstMatrixMap matrix() const { return ConstMatrixMap(data(), rows(), cols()); }
+  ArrayMap array() { return ArrayMap(data(), size()); }
+  ConstArrayMap array() const { return ConstArrayMap(data(), size()); }
+
+  bool all_finite() const { return array().isFinite().all(); }
+
+ private:
+  Shape shape_;
+  Vector<T> values_;
+};
+
+// Converts between precisions (the data sets are stored as float).
+template <typename To, typename From>
+Tensor<To> tensor_cast(const Tensor<From>& t) {
+  Tensor<To> out(t.shape());
+  out.array() = t.array().template cast<To>();
+  return out;
+}
+
+}  // namespace pcplay

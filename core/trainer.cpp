@@ -1,0 +1,157 @@
+#include "trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "error.h"
+
+namespace pcplay {
+
+void check_train_config(const TrainConfig& c) {
+  check_inference_settings(c.err, c.eta, c.n);
+  check_optimizer_config(c.optimizer);
+  if (c.batch < 1) throw Error("the batch size must be at least 1");
+}
+
+template <typename T>
+Trainer<T>::Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config)
+    : config_(std::move(config)), data_(std::move(data)), model_(spec), rng_(config_.seed ^ 0x5eed) {
+  check_train_config(config_);
+  if (data_.train.size() < 1 || data_.test.size() < 1) throw Error("training and test sets must not be empty");
+  if (data_.train.sample_shape != model_.input_shape())
+    throw Error("the data's samples are " + shape_str(data_.train.sample_shape) + " but the model takes " +
+                shape_str(model_.input_shape()));
+  if (data_.train.num_classes > model_.output_shape()[0])
+    throw Error("the data has " + std::to_string(data_.train.num_classes) + " classes but the model only " +
+                std::to_string(model_.output_shape()[0]) + " outputs");
+  model_.init(config_.seed);
+  optimizer_ = make_optimizer<T>(config_.optimizer);
+  if (config_.compare_bp) {
+    twin_ = std::make_unique<Model<T>>(model_);
+    twin_optimizer_ = make_optimizer<T>(config_.optimizer);
+  }
+  order_.resize(data_.train.size());
+  cursor_ = static_cast<Index>(order_.size());  // shuffle on the first batch
+}
+
+template <typename T>
+void Trainer<T>::set_learning_rate(double lr) {
+  OptimizerConfig c = config_.optimizer;
+  c.lr = lr;
+  check_optimizer_config(c);
+  config_.optimizer.lr = lr;
+  optimizer_->lr = lr;
+  if (twin_optimizer_) twin_optimizer_->lr = lr;
+}
+
+// Batches walk a fresh permutation each epoch; the last one of an epoch may
+// be smaller.
+template <typename T>
+void Trainer<T>::next_batch() {
+  const Index n = static_cast<Index>(order_.size());
+  if (cursor_ >= n) {
+    std::iota(order_.begin(), order_.end(), Index(0));
+    for (Index i = n; i > 1; --i) std::swap(order_[i - 1], order_[rng_.below(i)]);
+    cursor_ = 0;
+    ++epochs_started_;
+  }
+  const Index count = std::min(config_.batch, n - cursor_);
+  std::vector<int64_t> labels;
+  gather_batch(data_.train, order_.data() + cursor_, count, x_, labels);
+  y_ = targets_from_labels<T>(model_.loss(), labels, model_.output_shape()[0]);
+  cursor_ += count;
+}
+
+template <typename T>
+Evaluation Trainer<T>::evaluate_batch(const Model<T>& model, const Tensor<T>& x, const Targets<T>& y) const {
+  const Tensor<T> yhat = model.predict(x);
+  return {static_cast<double>(loss_value(model.loss(), yhat, y)), accuracy(yhat, y)};
+}
+
+template <typename T>
+Evaluation Trainer<T>::evaluate(const Dataset& data, bool backprop_twin) const {
+  const Model<T>& model = backprop_twin && twin_ ? *twin_ : model_;
+  const Index chunk = 1024;
+  std::vector<Index> idx(static_cast<size_t>(data.size()));
+  std::iota(idx.begin(), idx.end(), Index(0));
+  Evaluation total;
+  Tensor<T> x;
+  std::vector<int64_t> labels;
+  for (Index start = 0; start < data.size(); start += chunk) {
+    const Index count = std::min(chunk, data.size() - start);
+    gather_batch(data, idx.data() + start, count, x, labels);
+    const Evaluation e = evaluate_batch(model, x, targets_from_labels<T>(model.loss(), labels, model.output_shape()[0]));
+    total.loss += e.loss * count;
+    total.accuracy += e.accuracy * count;
+  }
+  total.loss /= static_cast<double>(data.size());
+  total.accuracy /= static_cast<double>(data.size());
+  return total;
+}
+
+template <typename T>
+StepMetrics Trainer<T>::step(bool record_sweeps) {
+  if (diverged_) return last_;
+  const auto t0 = std::chrono::steady_clock::now();
+  next_batch();
+  StepMetrics m;
+  m.step = step_ + 1;
+
+  std::vector<Tensor<T>> bp_grads;
+  if (config_.compare_bp) {  // backprop's gradient of the same weights, same batch
+    pc_infer(model_, x_, y_, ErrType::Exact, T(0), 0);
+    bp_grads = gradients(model_);
+  }
+  PCResult<T> r = pc_infer<T>(model_, x_, y_, config_.err, static_cast<T>(config_.eta), config_.n, nullptr,
+                           record_sweeps ? &m.sweeps : nullptr);
+  m.train = {static_cast<double>(r.loss), accuracy(r.vhat.back(), y_)};
+  if (config_.compare_bp) m.agreement = agreement_per_block(model_, gradients(model_), bp_grads);
+
+  Divergence d = r.divergence;
+  if (!d.diverged)
+    for (const NamedParam<T>& p : model_.parameters())
+      if (!p.param->grad.all_finite()) {
+        d = {true, r.divergence.iteration, p.block};
+        m.divergence = "the gradient of " + p.name + " is non-finite";
+        break;
+      }
+  if (d.diverged) {
+    diverged_ = true;
+    m.diverged = true;
+    if (m.divergence.empty()) m.divergence = d.describe();
+    m.divergence = "diverged at step " + std::to_string(m.step) + ": " + m.divergence;
+    m.step = step_;
+    last_ = m;
+    return m;
+  }
+  optimizer_->step(model_.parameters());
+
+  if (twin_) {
+    PCResult<T> bp = pc_infer(*twin_, x_, y_, ErrType::Exact, T(0), 0);
+    m.bp_train = {static_cast<double>(bp.loss), accuracy(bp.vhat.back(), y_)};
+    twin_optimizer_->step(twin_->parameters());
+  }
+
+  // One random test batch, as the paper reports test loss per step.
+  std::vector<Index> idx(static_cast<size_t>(std::min(config_.batch, data_.test.size())));
+  for (Index& i : idx) i = static_cast<Index>(rng_.below(static_cast<uint64_t>(data_.test.size())));
+  Tensor<T> tx;
+  std::vector<int64_t> tl;
+  gather_batch(data_.test, idx.data(), static_cast<Index>(idx.size()), tx, tl);
+  const Targets<T> ty = targets_from_labels<T>(model_.loss(), tl, model_.output_shape()[0]);
+  m.test = evaluate_batch(model_, tx, ty);
+  if (twin_) m.bp_test = evaluate_batch(*twin_, tx, ty);
+
+  ++step_;
+  m.epoch = static_cast<double>(epochs_started_ - 1) +
+            static_cast<double>(cursor_) / static_cast<double>(data_.train.size());
+  m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  last_ = m;
+  return m;
+}
+
+template class Trainer<float>;
+template class Trainer<double>;
+
+}  // namespace pcplay

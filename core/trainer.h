@@ -1,0 +1,90 @@
+// A training run: the model, its optimizer and the data, stepped one batch at
+// a time. Shared by the CLI and (later) the playground.
+//
+// Per step, as in the paper's experiments: PCInfer on a training batch, an
+// optimizer step, the feed-forward loss and accuracy of that batch, and the
+// loss and accuracy on one random test batch. With compare_bp, also the
+// backprop gradient of the same model on the same batch before the step
+// (per-block relative error and angle of PC's gradient to it), and a backprop
+// twin trained from identical initial weights on the same batches.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "datasets.h"
+#include "diagnostics.h"
+#include "optim.h"
+#include "pc_infer.h"
+
+namespace pcplay {
+
+struct TrainConfig {
+  ErrType err = ErrType::FixedPred;
+  double eta = 0.1;
+  int n = 20;
+  OptimizerConfig optimizer;
+  Index batch = 32;
+  uint64_t seed = 1;  // initial weights and batch order
+  bool compare_bp = false;
+};
+
+void check_train_config(const TrainConfig& config);  // throws Error
+
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+};
+
+struct StepMetrics {
+  long step = 0;        // steps done, this one included
+  double epoch = 0;     // epochs done (fractional)
+  Evaluation train;     // this batch, before the update
+  Evaluation test;      // one random test batch, after the update
+  std::vector<GradientAgreement> agreement;  // per block, with compare_bp
+  Evaluation bp_train, bp_test;              // the backprop twin, with compare_bp
+  std::vector<SweepStats> sweeps;            // per inference iteration, when recorded
+  bool diverged = false;
+  std::string divergence;                    // what went non-finite, and where
+  double seconds = 0;                        // wall time of the step
+};
+
+template <typename T>
+class Trainer {
+ public:
+  Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config);
+
+  // One batch. After a divergence it does nothing and returns the same report.
+  StepMetrics step(bool record_sweeps = false);
+  // Loss and accuracy of the feed-forward model over a whole data set.
+  Evaluation evaluate(const Dataset& data, bool backprop_twin = false) const;
+
+  void set_learning_rate(double lr);
+  Model<T>& model() { return model_; }
+  const DataSplit& data() const { return data_; }
+  const TrainConfig& config() const { return config_; }
+  long steps() const { return step_; }
+  bool diverged() const { return diverged_; }
+
+ private:
+  void next_batch();
+  Evaluation evaluate_batch(const Model<T>& model, const Tensor<T>& x, const Targets<T>& y) const;
+
+  TrainConfig config_;
+  DataSplit data_;
+  Model<T> model_;
+  std::unique_ptr<Optimizer<T>> optimizer_;
+  std::unique_ptr<Model<T>> twin_;  // backprop twin
+  std::unique_ptr<Optimizer<T>> twin_optimizer_;
+  Rng rng_;
+  std::vector<Index> order_;  // a permutation of the training set
+  Index cursor_ = 0;          // position in order_
+  long epochs_started_ = 0;
+  long step_ = 0;
+  Tensor<T> x_;
+  Targets<T> y_;
+  bool diverged_ = false;
+  StepMetrics last_;
+};
+
+}  // namespace pcplay

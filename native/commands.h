@@ -1,0 +1,21 @@
+// The pcplay subcommands. Each adds its options to the app and returns the
+// function that runs it; errors are thrown as pcplay::Error and become one
+// line on stderr with exit code 2 (see pcplay_cli.cpp).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace pcplay::cli {
+
+// Exit codes: 0 done, 2 bad input or settings, 3 the run diverged.
+constexpr int kExitBadInput = 2;
+constexpr int kExitDiverged = 3;
+
+using Command = std::function<int()>;
+
+Command add_infer_command(CLI::App& app);
+Command add_train_command(CLI::App& app);
+Command add_init_command(CLI::App& app);
+
+}  // namespace pcplay::cli
