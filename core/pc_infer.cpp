@@ -28,9 +28,19 @@ std::string err_type_name(ErrType err) {
 }
 
 std::string Divergence::describe() const {
-  if (!diverged) return "finite";
-  if (iteration == 0) return "the feed-forward loss is non-finite";
-  return "eps_" + std::to_string(layer) + " became non-finite at inference iteration " + std::to_string(iteration);
+  char buf[200];
+  switch (kind) {
+    case Kind::None: return "converging";
+    case Kind::NonFinite:
+      if (iteration == 0) return "the feed-forward loss is non-finite";
+      return "eps_" + std::to_string(layer) + " became non-finite at inference iteration " + std::to_string(iteration);
+    case Kind::EnergyRose:
+      std::snprintf(buf, sizeof buf,
+                    "the Strict energy rose from %.6g to %.6g at inference iteration %d (eta is too large)",
+                    energy_start, energy, iteration);
+      return buf;
+  }
+  return "?";
 }
 
 void check_inference_settings(ErrType err, double eta, int n) {
@@ -53,7 +63,10 @@ void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::v
 
   model_.forward(X, vhat, trace_);
   loss = loss_value(model_.loss(), vhat[L], Y, &dLdy);
-  if (!std::isfinite(static_cast<double>(loss))) divergence_ = {true, 0, L};
+  if (!std::isfinite(static_cast<double>(loss))) {
+    divergence_.kind = Divergence::Kind::NonFinite;
+    divergence_.layer = L;
+  }
   v.assign(L + 1, Tensor<T>());
   eps.assign(L + 1, Tensor<T>());
   if (err == ErrType::Exact) return start_exact();
@@ -122,22 +135,42 @@ void PCInference<T>::sweep_strict() {
 
 template <typename T>
 void PCInference<T>::sweep() {
-  if (err == ErrType::Exact || divergence_.diverged) return;
+  if (err == ErrType::Exact || divergence_.kind == Divergence::Kind::NonFinite) return;
   if (err == ErrType::FixedPred)
     sweep_fixedpred();
   else
     sweep_strict();
   ++iterations_;
-  check_finite();
+  measure_errors();
 }
 
+// One pass over the errors gives both the energy and the finiteness check.
 template <typename T>
-void PCInference<T>::check_finite() {
-  for (Index l = model_.depth(); l >= 0; --l)
-    if (eps[l].defined() && !eps[l].all_finite()) {
-      divergence_ = {true, iterations_, l};
-      return;
+void PCInference<T>::measure_errors() {
+  const Index L = model_.depth();
+  eps_sq_.assign(L + 1, std::numeric_limits<double>::quiet_NaN());
+  double half_sq = 0;
+  for (Index l = L; l >= 0; --l) {
+    if (!eps[l].defined()) continue;
+    eps_sq_[l] = static_cast<double>(eps[l].array().square().sum());
+    if (!std::isfinite(eps_sq_[l]) && !divergence_.diverged()) {
+      divergence_.kind = Divergence::Kind::NonFinite;
+      divergence_.iteration = iterations_;
+      divergence_.layer = l;
     }
+    if (l < L) half_sq += 0.5 * eps_sq_[l];
+  }
+  energy_ = half_sq + static_cast<double>(err == ErrType::Strict ? belief_loss_ : loss);
+  // Iteration 1 measures F at v = v̂, i.e. the feed-forward loss.
+  if (err == ErrType::Strict && !divergence_.diverged() && iterations_ > 1) {
+    const double start = static_cast<double>(loss);
+    if (energy_ > start + 1e-9 * std::abs(start) + 1e-300) {
+      divergence_.kind = Divergence::Kind::EnergyRose;
+      divergence_.iteration = iterations_;
+      divergence_.energy_start = start;
+      divergence_.energy = energy_;
+    }
+  }
 }
 
 // grad θ_l = Jθ_l(x)^T eps_l with x = v̂_{l-1} (FixedPred) or the final
@@ -159,26 +192,21 @@ SweepStats PCInference<T>::stats() const {
   const Index L = model_.depth();
   SweepStats s;
   s.iteration = iterations_;
-  s.eps_norm.assign(L + 1, std::numeric_limits<double>::quiet_NaN());
-  double half_sq = 0;
-  for (Index l = 0; l <= L; ++l) {
-    if (!eps[l].defined()) continue;
-    const double sq = static_cast<double>(eps[l].array().square().sum());
-    s.eps_norm[l] = std::sqrt(sq);
-    if (l < L) half_sq += 0.5 * sq;
-  }
-  s.energy = half_sq + static_cast<double>(err == ErrType::Strict && iterations_ > 0 ? belief_loss_ : loss);
+  s.eps_norm.resize(L + 1);
+  for (Index l = 0; l <= L; ++l) s.eps_norm[l] = iterations_ > 0 ? std::sqrt(eps_sq_[l]) : std::nan("");
+  s.energy = iterations_ > 0 ? energy_ : static_cast<double>(loss);
   return s;
 }
 
 template <typename T>
-PCResult<T> pc_infer(Model<T>& model, const Tensor<T>& X, const Targets<T>& Y, ErrType err, T eta, int n,
-                     const std::vector<Tensor<T>>* vinit, std::vector<SweepStats>* record) {
+PCResult<T> pc_infer(Model<T>& model, const Tensor<T>& X, const Targets<T>& Y, ErrType err,
+                     typename NonDeduced<T>::type eta, int n,
+                     const typename NonDeduced<std::vector<Tensor<T>>>::type* vinit, std::vector<SweepStats>* record) {
   check_inference_settings(err, static_cast<double>(eta), n);
   PCInference<T> inference(model, err, eta);
   inference.start(X, Y, vinit);
   if (err != ErrType::Exact) {
-    for (int i = 0; i < n && !inference.divergence().diverged; ++i) {
+    for (int i = 0; i < n && inference.divergence().kind != Divergence::Kind::NonFinite; ++i) {
       inference.sweep();
       if (record) record->push_back(inference.stats());
     }

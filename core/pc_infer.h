@@ -34,12 +34,21 @@ struct SweepStats {
   std::vector<double> eps_norm;
 };
 
-// Where non-finite values first appeared, if they did.
+// Whether, where and how a relaxation diverged. Two signs:
+//  * non-finite: NaN or Inf in some eps_l (the iterations stop there);
+//  * energy rose (Strict only): Strict is gradient descent on F, which never
+//    rises for a step size that converges; F above its starting value F(v̂)
+//    means η is too large (Strict at η = 1 typically stays finite but ends
+//    1e2..1e4 away from backprop). The iterations go on, as in Torch2PC.
 struct Divergence {
-  bool diverged = false;
+  enum class Kind { None, NonFinite, EnergyRose };
+  Kind kind = Kind::None;
   int iteration = 0;  // 1-based inference iteration (0: the forward pass)
-  Index layer = 0;
-  std::string describe() const;  // "eps_2 became non-finite at inference iteration 17"
+  Index layer = 0;    // non-finite: the highest layer l whose eps_l is
+  double energy_start = 0, energy = 0;  // energy rose: F(v̂) and the first F above it
+  bool diverged() const { return kind != Kind::None; }
+  // "eps_2 became non-finite at inference iteration 17", ...
+  std::string describe() const;
 };
 
 template <typename T>
@@ -51,8 +60,8 @@ class PCInference {
   // given vinit (entries 1..L-1 that are defined replace v̂; v_0 stays X).
   // Exact computes everything here: eps = backprop errors, and gradients.
   void start(const Tensor<T>& X, const Targets<T>& Y, const std::vector<Tensor<T>>* vinit = nullptr);
-  // One inference iteration (a synchronous sweep over the layers). Stops
-  // changing anything once the state has diverged.
+  // One inference iteration (a synchronous sweep over the layers). Does
+  // nothing once a value has become non-finite.
   void sweep();
   // Overwrites every parameter's grad with Jθ_l(·)^T eps_l.
   void set_gradients();
@@ -72,13 +81,15 @@ class PCInference {
   void start_exact();
   void sweep_fixedpred();
   void sweep_strict();
-  void check_finite();
+  void measure_errors();
 
   Model<T>& model_;
   const Targets<T>* Y_ = nullptr;
   std::vector<BlockTrace<T>> trace_;  // per block: at v̂ (FixedPred, Exact) or at the beliefs (Strict)
   Tensor<T> vjp_;                     // scratch: J^T eps
   T belief_loss_ = 0;                 // Strict: Loss(f_L(v_{L-1}), Y) in the last sweep
+  std::vector<double> eps_sq_;        // ‖eps_l‖² after the last sweep (NaN where undefined)
+  double energy_ = 0;                 // energy after the last sweep
   int iterations_ = 0;
   Divergence divergence_;
 };
@@ -97,9 +108,18 @@ struct PCResult {
 // or shapes. If the feed-forward loss is already non-finite no iteration runs
 // and the gradients are left as they were: check `divergence` before using
 // them. When `record` is given, it receives the stats of each iteration.
+// (C++20's std::type_identity_t: keeps T deduced from the model alone, so
+// that eta may be a literal and vinit a nullptr.)
 template <typename T>
-PCResult<T> pc_infer(Model<T>& model, const Tensor<T>& X, const Targets<T>& Y, ErrType err, T eta, int n,
-                     const std::vector<Tensor<T>>* vinit = nullptr, std::vector<SweepStats>* record = nullptr);
+struct NonDeduced {
+  using type = T;
+};
+
+template <typename T>
+PCResult<T> pc_infer(Model<T>& model, const Tensor<T>& X, const Targets<T>& Y, ErrType err,
+                     typename NonDeduced<T>::type eta, int n,
+                     const typename NonDeduced<std::vector<Tensor<T>>>::type* vinit = nullptr,
+                     std::vector<SweepStats>* record = nullptr);
 
 // Throws Error unless eta and n are usable for err.
 void check_inference_settings(ErrType err, double eta, int n);

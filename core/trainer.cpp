@@ -100,23 +100,23 @@ StepMetrics Trainer<T>::step(bool record_sweeps) {
 
   std::vector<Tensor<T>> bp_grads;
   if (config_.compare_bp) {  // backprop's gradient of the same weights, same batch
-    pc_infer(model_, x_, y_, ErrType::Exact, T(0), 0);
+    pc_infer(model_, x_, y_, ErrType::Exact, 0, 0);
     bp_grads = gradients(model_);
   }
-  PCResult<T> r = pc_infer<T>(model_, x_, y_, config_.err, static_cast<T>(config_.eta), config_.n, nullptr,
+  PCResult<T> r = pc_infer(model_, x_, y_, config_.err, static_cast<T>(config_.eta), config_.n, nullptr,
                            record_sweeps ? &m.sweeps : nullptr);
   m.train = {static_cast<double>(r.loss), accuracy(r.vhat.back(), y_)};
   if (config_.compare_bp) m.agreement = agreement_per_block(model_, gradients(model_), bp_grads);
 
   Divergence d = r.divergence;
-  if (!d.diverged)
+  if (!d.diverged())
     for (const NamedParam<T>& p : model_.parameters())
       if (!p.param->grad.all_finite()) {
-        d = {true, r.divergence.iteration, p.block};
+        d.kind = Divergence::Kind::NonFinite;
         m.divergence = "the gradient of " + p.name + " is non-finite";
         break;
       }
-  if (d.diverged) {
+  if (d.diverged()) {
     diverged_ = true;
     m.diverged = true;
     if (m.divergence.empty()) m.divergence = d.describe();
@@ -128,7 +128,7 @@ StepMetrics Trainer<T>::step(bool record_sweeps) {
   optimizer_->step(model_.parameters());
 
   if (twin_) {
-    PCResult<T> bp = pc_infer(*twin_, x_, y_, ErrType::Exact, T(0), 0);
+    PCResult<T> bp = pc_infer(*twin_, x_, y_, ErrType::Exact, 0, 0);
     m.bp_train = {static_cast<double>(bp.loss), accuracy(bp.vhat.back(), y_)};
     twin_optimizer_->step(twin_->parameters());
   }

@@ -1,1 +1,159 @@
+// safetensors and the model file: round trips and clean errors on bad input.
 #include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "helpers.h"
+#include "model_file.h"
+#include "safetensors.h"
+
+using namespace pcplay;
+using namespace pcplay::test;
+
+namespace {
+
+StoredTensor raw(DType dtype, Shape shape, std::vector<unsigned char> bytes) { return {dtype, std::move(shape), std::move(bytes)}; }
+
+std::string header_file(const std::string& header, const std::string& data = "") {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  return out + header + data;
+}
+
+}  // namespace
+
+TEST_CASE("safetensors round trip keeps every dtype, shape, value and the metadata") {
+  Rng rng(1);
+  TensorFile f;
+  f.tensors["f32"] = store_tensor(random_tensor<float>({2, 3}, rng));
+  f.tensors["f64"] = store_tensor(random_tensor<double>({4}, rng));
+  f.tensors["i64"] = store_labels({3, -1, 7});
+  std::vector<unsigned char> i32(8);
+  const int32_t vals[2] = {-5, 9};
+  std::memcpy(i32.data(), vals, 8);
+  f.tensors["i32"] = raw(DType::I32, {2}, i32);
+  f.tensors["u8"] = raw(DType::U8, {1, 3}, {0, 128, 255});
+  f.tensors["scalar"] = raw(DType::F64, {}, std::vector<unsigned char>(8, 0));
+  f.tensors["empty"] = raw(DType::F32, {0, 5}, {});
+  f.metadata["format"] = "pt";
+
+  const std::string bytes = serialize_safetensors(f);
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes.data(), 8);
+  CHECK((8 + header_len) % 8 == 0);  // data stays aligned
+  const TensorFile back = parse_safetensors(bytes, "mem");
+  REQUIRE(back.tensors.size() == f.tensors.size());
+  for (const auto& [name, st] : f.tensors) {
+    CAPTURE(name);
+    CHECK(back.at(name).dtype == st.dtype);
+    CHECK(back.at(name).shape == st.shape);
+    CHECK(back.at(name).bytes == st.bytes);
+  }
+  CHECK(back.metadata.at("format") == "pt");
+  CHECK(load_labels(back.at("i32"), "i32") == std::vector<int64_t>{-5, 9});
+  CHECK(load_tensor<double>(back.at("u8"))[2] == 255.0);
+
+  const std::string path = "formats_roundtrip.safetensors";
+  write_safetensors(path, f);
+  CHECK(read_safetensors(path).tensors.size() == f.tensors.size());
+  std::remove(path.c_str());
+}
+
+TEST_CASE("malformed safetensors are rejected with a message naming the problem") {
+  const std::string data(8, '\0');
+  auto rejects = [](const std::string& bytes, const char* what) {
+    CAPTURE(what);
+    CHECK_THROWS_WITH_AS(parse_safetensors(bytes, "w.safetensors"), doctest::Contains(what), Error);
+  };
+  rejects("abc", "shorter than");
+  rejects(header_file("{}").substr(0, 9), "truncated");
+  rejects(std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8), "implausible");
+  rejects(header_file("{not json"), "not a JSON object");
+  rejects(header_file("[1,2]"), "not a JSON object");
+  rejects(header_file(R"({"a":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}})", data), "unsupported dtype");
+  rejects(header_file(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", data), "non-negative");
+  rejects(header_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,16]}})", data), "outside the file");
+  rejects(header_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data), "needs 12");
+  rejects(header_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}})",
+                      data),
+          "overlap");
+  rejects(header_file(R"({"a":{"dtype":"F32","shape":[1]}})", data), "data_offsets");
+  rejects(header_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}})", data),
+          "implausibly large");
+  rejects(header_file(R"({"__metadata__":{"k":1}})"), "not a string");
+  CHECK_THROWS_WITH_AS(read_safetensors("/nonexistent/w.safetensors"), doctest::Contains("cannot open"), Error);
+}
+
+TEST_CASE("parameters are named as PyTorch's state_dict of nested nn.Sequential blocks") {
+  ModelSpec spec = dense_spec({4, 3, 2}, "relu", LossKind::MSE);
+  spec.blocks[0].insert(spec.blocks[0].begin(), LayerSpec{"identity"});
+  Model<float> model(spec);
+  std::vector<std::string> names;
+  for (const auto& p : model.parameters()) names.push_back(p.name);
+  CHECK(names == std::vector<std::string>{"0.1.weight", "0.1.bias", "1.0.weight", "1.0.bias"});
+}
+
+TEST_CASE("weights round trip through safetensors; missing, unexpected and misshapen tensors are errors") {
+  Model<double> a(dense_spec({4, 3, 2}, "tanh", LossKind::MSE)), b(a.spec());
+  a.init(9);
+  TensorFile f;
+  store_parameters(a, f);
+  load_parameters(b, parse_safetensors(serialize_safetensors(f), "w"));
+  for (size_t i = 0; i < a.parameters().size(); ++i)
+    CHECK(relative_difference(a.parameters()[i].param->value, b.parameters()[i].param->value) == 0);
+
+  TensorFile missing = f;
+  missing.tensors.erase("1.0.bias");
+  CHECK_THROWS_WITH_AS(load_parameters(b, missing), doctest::Contains("\"1.0.bias\" is missing"), Error);
+  TensorFile extra = f;
+  extra.tensors["2.0.weight"] = f.tensors["1.0.bias"];
+  CHECK_THROWS_WITH_AS(load_parameters(b, extra), doctest::Contains("unexpected"), Error);
+  TensorFile wrong = f;
+  wrong.tensors["0.0.weight"] = store_tensor(Tensor<double>({4, 3}));
+  CHECK_THROWS_WITH_AS(load_parameters(b, wrong), doctest::Contains("shape"), Error);
+}
+
+TEST_CASE("the model file parses, round trips, and rejects bad files naming the problem") {
+  const std::string text = R"({"input_shape": [1, 4, 4], "loss": "mse",
+    "blocks": [[{"type":"flatten"},{"type":"linear","out":5,"in":16},{"type":"sigmoid"}],
+               [{"type":"linear","out":3,"bias":false}]]})";
+  ModelSpec spec = parse_model_json(text, "m.json");
+  CHECK(spec.input_shape == Shape{1, 4, 4});
+  CHECK(spec.loss == LossKind::MSE);
+  REQUIRE(spec.blocks.size() == 2);
+  CHECK(spec.blocks[1][0].bias == false);
+  ModelSpec again = parse_model_json(model_json(spec), "again");
+  CHECK(model_json(again) == model_json(spec));
+  CHECK(Model<float>(spec).num_parameters() == 16 * 5 + 5 + 5 * 3);
+
+  auto rejects = [](const std::string& json, const char* what) {
+    CAPTURE(json);
+    CHECK_THROWS_WITH_AS(parse_model_json(json, "m.json"), doctest::Contains(what), Error);
+  };
+  rejects("{", "m.json: not valid JSON");
+  rejects("[]", "JSON object");
+  rejects(R"({"input_shape":[2],"loss":"mse","blocks":[[{"type":"conv9"}]]})", "unknown layer type \"conv9\"");
+  rejects(R"({"input_shape":[2],"loss":"mse","blocks":[[{"type":"linear"}]]})", "linear needs \"out\"");
+  rejects(R"({"input_shape":[2],"loss":"mse","blocks":[[{"type":"linear","out":0}]]})", "positive integer");
+  rejects(R"({"input_shape":[2],"loss":"mse","blocks":[[{"type":"linear","out":"3"}]]})", "positive integer");
+  rejects(R"({"input_shape":[2],"loss":"mse","blocks":[[{"type":"relu","out":3}]]})", "relu takes no \"out\"");
+  rejects(R"({"input_shape":[2],"loss":"l1","blocks":[[{"type":"linear","out":3}]]})", "unknown loss");
+  rejects(R"({"input_shape":[],"loss":"mse","blocks":[[{"type":"linear","out":3}]]})", "input_shape");
+  rejects(R"({"input_shape":[2],"loss":"mse","blocks":[]})", "blocks");
+  rejects(R"({"input_shape":[2],"loss":"mse","blocks":[[]]})", "block 0 must be a non-empty");
+  rejects(R"({"input_shape":[2],"loss":"mse","blokcs":[]})", "unknown key \"blokcs\"");
+  rejects(R"({"input_shape":[2,2],"loss":"mse","blocks":[[{"type":"linear","out":3}]]})", "add a flatten");
+  rejects(R"({"input_shape":[2],"loss":"mse","blocks":[[{"type":"linear","out":3, "in": 5}]]})", "in=5");
+  rejects(R"({"input_shape":[100000],"loss":"mse","blocks":[[{"type":"linear","out":100000}]]})", "more than");
+  rejects(R"({"input_shape":[2],"loss":"mse","blocks":[[{"type":"linear","out":3}],[{"type":"flatten"}]], "x":1})",
+          "unknown key");
+}
+
+TEST_CASE("model presets build") {
+  for (const std::string& name : model_preset_names()) {
+    CAPTURE(name);
+    CHECK_NOTHROW(Model<float>(model_preset(name)));
+  }
+  CHECK_THROWS_AS(resolve_model("no-such-model-or-file.json"), Error);
+}

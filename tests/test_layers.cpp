@@ -1,1 +1,144 @@
+// Every layer's and loss's VJPs against central finite differences (float64).
 #include <doctest/doctest.h>
+
+#include "helpers.h"
+#include "layers.h"
+#include "model.h"
+
+using namespace pcplay;
+using namespace pcplay::test;
+
+namespace {
+
+// <r, f(x)> is a scalar whose gradient in x is J(x)^T r and in θ is Jθ(x)^T r.
+void check_layer_vjps(const LayerSpec& spec, const Shape& in_shape, double lo = -1, double hi = 1) {
+  CAPTURE(spec.type);
+  Rng rng(7);
+  auto layer = make_layer<double>(spec, in_shape);
+  layer->init(rng);
+  const Index B = 3;
+  Tensor<double> x = random_tensor<double>(batch_shape(B, in_shape), rng, lo, hi);
+  Tensor<double> y;
+  layer->forward(x, y);
+  CHECK(y.shape() == batch_shape(B, layer->out_shape));
+  const Tensor<double> r = random_tensor<double>(y.shape(), rng);
+  auto objective = [&] {
+    Tensor<double> out;
+    layer->forward(x, out);
+    return (out.array() * r.array()).sum();
+  };
+
+  Tensor<double> gx;
+  layer->vjp_input(x, y, r, gx);
+  CHECK(relative_difference(gx, numeric_gradient(x, objective)) < 1e-7);
+
+  layer->vjp_params(x, r);
+  for (Param<double>& p : layer->params) {
+    CAPTURE(p.name);
+    CHECK(relative_difference(p.grad, numeric_gradient(p.value, objective)) < 1e-7);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("every layer's input and parameter VJPs match central finite differences") {
+  check_layer_vjps({"linear", 4}, {5});
+  check_layer_vjps({"linear", 4, 0, false}, {5});
+  check_layer_vjps({"tanh"}, {6});
+  check_layer_vjps({"sigmoid"}, {6});
+  check_layer_vjps({"identity"}, {6});
+  check_layer_vjps({"flatten"}, {2, 3, 2});
+  check_layer_vjps({"relu"}, {6}, 0.1, 1);   // away from the kink
+  check_layer_vjps({"relu"}, {6}, -1, -0.1);
+}
+
+TEST_CASE("ReLU's derivative at 0 is 0, as in PyTorch") {
+  auto relu = make_layer<double>({"relu"}, {3});
+  Tensor<double> x({1, 3}), y, g({1, 3}), gx;
+  x[0] = 0, x[1] = 1, x[2] = -1;
+  g.array() = 1;
+  relu->forward(x, y);
+  relu->vjp_input(x, y, g, gx);
+  CHECK(gx[0] == 0);
+  CHECK(gx[1] == 1);
+  CHECK(gx[2] == 0);
+}
+
+TEST_CASE("linear initialisation is PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases") {
+  Rng rng(3);
+  auto lin = make_layer<double>({"linear", 50}, {100});
+  lin->init(rng);
+  for (Param<double>& p : lin->params) {
+    CHECK(p.value.array().abs().maxCoeff() <= 0.1);
+    CHECK(p.value.array().abs().maxCoeff() > 0.09);  // fills the range
+  }
+}
+
+TEST_CASE("a block's backward chains its layers' VJPs (finite differences)") {
+  Model<double> model(dense_spec({3, 4, 2}, "tanh", LossKind::MSE));
+  model.init(5);
+  Block<double>& f1 = model.f(1);
+  Rng rng(1);
+  Tensor<double> x = random_tensor<double>({2, 3}, rng);
+  BlockTrace<double> trace;
+  const Tensor<double> y = f1.forward(x, trace);
+  const Tensor<double> r = random_tensor<double>(y.shape(), rng);
+  auto objective = [&] {
+    BlockTrace<double> t;
+    return (f1.forward(x, t).array() * r.array()).sum();
+  };
+  Tensor<double> gx;
+  f1.backward(x, trace, r, &gx, true);
+  CHECK(relative_difference(gx, numeric_gradient(x, objective)) < 1e-7);
+  for (const auto& p : model.parameters())
+    if (p.block == 1) CHECK(relative_difference(p.param->grad, numeric_gradient(p.param->value, objective)) < 1e-7);
+}
+
+TEST_CASE("shapes that do not fit are reported with the block and layer") {
+  ModelSpec spec;
+  spec.input_shape = {1, 4, 4};
+  spec.blocks = {{{"linear", 3}}};
+  CHECK_THROWS_WITH_AS(Model<double>{spec}, doctest::Contains("block 0 layer 0 (linear)"), Error);
+  spec.blocks = {{{"flatten"}, {"linear", 3, 15}}};
+  CHECK_THROWS_WITH_AS(Model<double>{spec}, doctest::Contains("in=15"), Error);
+  spec.blocks = {{{"flatten"}, {"linear", 3, 16}}};
+  CHECK_NOTHROW(Model<double>{spec});
+}
+
+TEST_CASE("MSE is the mean over all elements and its gradient matches finite differences") {
+  Rng rng(2);
+  Tensor<double> yhat = random_tensor<double>({4, 3}, rng), target = random_tensor<double>({4, 3}, rng);
+  Tensor<double> grad;
+  const double value = mse_loss(yhat, target, &grad);
+  CHECK(value == doctest::Approx((yhat.array() - target.array()).square().sum() / 12).epsilon(1e-14));
+  CHECK(relative_difference(grad, numeric_gradient(yhat, [&] { return mse_loss<double>(yhat, target, nullptr); })) <
+        1e-7);
+}
+
+TEST_CASE("cross-entropy is the batch mean of -log softmax[label] and its gradient matches finite differences") {
+  Rng rng(4);
+  Tensor<double> yhat = random_tensor<double>({5, 4}, rng, -3, 3);
+  const std::vector<int64_t> labels = {0, 3, 1, 1, 2};
+  Tensor<double> grad;
+  const double value = cross_entropy_loss(yhat, labels, &grad);
+  double expected = 0;
+  for (Index b = 0; b < 5; ++b)
+    expected += -std::log(std::exp(yhat.matrix()(b, labels[b])) / yhat.matrix().row(b).array().exp().sum());
+  CHECK(value == doctest::Approx(expected / 5).epsilon(1e-13));
+  CHECK(relative_difference(grad, numeric_gradient(yhat, [&] { return cross_entropy_loss<double>(yhat, labels, nullptr); })) <
+        1e-7);
+  // Stable for large logits.
+  yhat.array() *= 1000;
+  CHECK(std::isfinite(cross_entropy_loss<double>(yhat, labels, &grad)));
+  CHECK(grad.all_finite());
+}
+
+TEST_CASE("labels out of range and targets of the wrong shape are errors") {
+  Targets<double> y;
+  y.labels = {0, 5};
+  CHECK_THROWS_WITH_AS(check_targets(LossKind::CrossEntropy, y, 2, 3), doctest::Contains("out of range"), Error);
+  y.labels = {0};
+  CHECK_THROWS_AS(check_targets(LossKind::CrossEntropy, y, 2, 3), Error);
+  y.values = Tensor<double>({2, 4});
+  CHECK_THROWS_WITH_AS(check_targets(LossKind::MSE, y, 2, 3), doctest::Contains("shape"), Error);
+}

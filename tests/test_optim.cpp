@@ -1,1 +1,92 @@
+// SGD and Adam against steps computed by hand from PyTorch's update rules.
 #include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "error.h"
+#include "optim.h"
+
+using namespace pcplay;
+
+namespace {
+
+// A model with a single weight w (linear 1 -> 1, no bias), to step by hand.
+struct Scalar {
+  Model<double> model{ModelSpec{{1}, LossKind::MSE, {{{"linear", 1, 0, false}}}}};
+  Param<double>& w() { return *model.parameters()[0].param; }
+  void step(Optimizer<double>& opt, double value, double grad) {
+    w().value[0] = value;
+    w().grad[0] = grad;
+    opt.step(model.parameters());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("SGD with momentum and weight decay matches hand-computed steps") {
+  Scalar s;
+  OptimizerConfig c;
+  c.name = "sgd", c.lr = 0.1, c.momentum = 0.9, c.weight_decay = 0.1;
+  auto opt = make_optimizer<double>(c);
+  s.step(*opt, 1.0, 0.5);  // d = 0.5 + 0.1·1 = 0.6; buf = 0.6; w = 1 − 0.06
+  CHECK(s.w().value[0] == doctest::Approx(0.94).epsilon(1e-15));
+  s.step(*opt, 0.94, 0.5);  // d = 0.5 + 0.094; buf = 0.9·0.6 + 0.594 = 1.134; w = 0.94 − 0.1134
+  CHECK(s.w().value[0] == doctest::Approx(0.8266).epsilon(1e-15));
+}
+
+TEST_CASE("SGD with Nesterov momentum matches a hand-computed step") {
+  Scalar s;
+  OptimizerConfig c;
+  c.name = "sgd", c.lr = 0.1, c.momentum = 0.9, c.weight_decay = 0.1, c.nesterov = true;
+  auto opt = make_optimizer<double>(c);
+  s.step(*opt, 1.0, 0.5);  // d = 0.6; buf = 0.6; d = 0.6 + 0.9·0.6 = 1.14; w = 1 − 0.114
+  CHECK(s.w().value[0] == doctest::Approx(0.886).epsilon(1e-15));
+}
+
+TEST_CASE("plain SGD is w -= lr * g") {
+  Scalar s;
+  OptimizerConfig c;
+  c.name = "sgd", c.lr = 0.5;
+  auto opt = make_optimizer<double>(c);
+  s.step(*opt, 2.0, 3.0);  // 2 − 0.5·3
+  CHECK(s.w().value[0] == 0.5);
+}
+
+TEST_CASE("Adam matches hand-computed bias-corrected steps with eps after the square root") {
+  Scalar s;
+  OptimizerConfig c;
+  c.name = "adam", c.lr = 0.1, c.weight_decay = 0.01;
+  auto opt = make_optimizer<double>(c);
+  // Step 1: g = 0.5 + 0.01·1 = 0.51; m = 0.051; v = 0.001·0.51²;
+  //   w = 1 − (0.1/0.1)·m / (√v/√0.001 + 1e-8) = 1 − 0.051/(0.51 + 1e-8)
+  s.step(*opt, 1.0, 0.5);
+  const double w1 = 1 - 0.051 / (0.51 + 1e-8);
+  CHECK(s.w().value[0] == doctest::Approx(w1).epsilon(1e-14));
+  // Step 2: g = 0.25 + 0.01·w1; m = 0.9·0.051 + 0.1·g; v = 0.999·0.001·0.51² + 0.001·g²
+  const double g = 0.25 + 0.01 * w1, m = 0.9 * 0.051 + 0.1 * g;
+  const double v = 0.999 * 0.001 * 0.51 * 0.51 + 0.001 * g * g;
+  const double w2 = w1 - (0.1 / (1 - 0.81)) * m / (std::sqrt(v) / std::sqrt(1 - 0.999 * 0.999) + 1e-8);
+  s.step(*opt, w1, 0.25);
+  CHECK(s.w().value[0] == doctest::Approx(w2).epsilon(1e-14));
+}
+
+TEST_CASE("changing the learning rate keeps the optimizer's state") {
+  Scalar s;
+  OptimizerConfig c;
+  c.name = "sgd", c.lr = 0.1, c.momentum = 0.5;
+  auto opt = make_optimizer<double>(c);
+  s.step(*opt, 0.0, 1.0);  // buf = 1; w = −0.1
+  opt->lr = 1.0;
+  s.step(*opt, 0.0, 1.0);  // buf = 0.5 + 1 = 1.5; w = −1.5
+  CHECK(s.w().value[0] == doctest::Approx(-1.5).epsilon(1e-15));
+}
+
+TEST_CASE("bad optimizer settings are errors") {
+  OptimizerConfig c;
+  c.name = "rmsprop";
+  CHECK_THROWS_AS(make_optimizer<double>(c), Error);
+  c.name = "adam", c.lr = -1;
+  CHECK_THROWS_AS(make_optimizer<double>(c), Error);
+  c.lr = 0.1, c.beta1 = 1;
+  CHECK_THROWS_AS(make_optimizer<double>(c), Error);
+}

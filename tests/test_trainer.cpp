@@ -1,1 +1,88 @@
+// The training loop: data, batches, divergence, the backprop twin.
 #include <doctest/doctest.h>
+
+#include "error.h"
+#include "model_file.h"
+#include "trainer.h"
+
+using namespace pcplay;
+
+TEST_CASE("toy data sets are reproducible from their seed and split by the ratio") {
+  for (const std::string& name : toy_dataset_names()) {
+    CAPTURE(name);
+    DataSplit a = make_toy_data({name, 200, 0.1, 0.7, 5}), b = make_toy_data({name, 200, 0.1, 0.7, 5});
+    DataSplit c = make_toy_data({name, 200, 0.1, 0.7, 6});
+    CHECK(a.train.size() == 140);
+    CHECK(a.test.size() == 60);
+    CHECK(a.train.x == b.train.x);
+    CHECK(a.train.x != c.train.x);
+    long ones = 0;
+    for (auto l : a.train.labels) ones += l;
+    CHECK(ones > 30);  // both classes present
+    CHECK(ones < 110);
+  }
+  CHECK_THROWS_AS(make_toy_data({"moons", 200, 0, 0.5, 1}), Error);
+  CHECK_THROWS_AS(make_toy_data({"xor", 200, 0.9, 0.5, 1}), Error);
+}
+
+TEST_CASE("with err = exact and compare_bp, the model and its backprop twin stay identical") {
+  TrainConfig config;
+  config.err = ErrType::Exact;
+  config.compare_bp = true;
+  config.optimizer.lr = 0.01;
+  Trainer<double> trainer(model_preset("mlp-2d"), make_toy_data({"xor", 200, 0, 0.5, 1}), config);
+  for (int i = 0; i < 20; ++i) {
+    StepMetrics m = trainer.step();
+    CHECK(m.train.loss == m.bp_train.loss);
+    CHECK(m.test.loss == m.bp_test.loss);
+    REQUIRE(m.agreement.size() == 3);
+    for (const auto& a : m.agreement) CHECK(a.rel_error == 0);
+  }
+  CHECK(trainer.steps() == 20);
+}
+
+TEST_CASE("epochs count passes over the training set") {
+  TrainConfig config;
+  config.batch = 30;
+  Trainer<float> trainer(model_preset("mlp-2d"), make_toy_data({"circle", 200, 0, 0.5, 1}), config);
+  StepMetrics m;
+  for (int i = 0; i < 4; ++i) m = trainer.step();  // 100 samples: 30 + 30 + 30 + 10
+  CHECK(m.epoch == doctest::Approx(1.0));
+  m = trainer.step();
+  CHECK(m.epoch == doctest::Approx(1.3));
+}
+
+TEST_CASE("a diverging Strict run (eta = 1) stops and says where") {
+  TrainConfig config;
+  config.err = ErrType::Strict;
+  config.eta = 1.0;
+  Trainer<float> trainer(model_preset("mlp-2d-deep"), make_toy_data({"spiral", 200, 0, 0.5, 1}), config);
+  StepMetrics m = trainer.step();
+  REQUIRE(m.diverged);
+  CHECK(m.divergence.find("energy rose") != std::string::npos);
+  CHECK(trainer.diverged());
+  CHECK(m.divergence.find("diverged at step") == 0);
+  const long steps = trainer.steps();
+  trainer.step();
+  CHECK(steps == 0);
+  CHECK(trainer.steps() == steps);  // stays stopped
+  for (auto& p : trainer.model().parameters()) CHECK(p.param->value.all_finite());  // the last good weights
+}
+
+TEST_CASE("the learning rate can change mid-run") {
+  TrainConfig config;
+  Trainer<float> trainer(model_preset("mlp-2d"), make_toy_data({"gauss", 100, 0, 0.5, 1}), config);
+  trainer.step();
+  trainer.set_learning_rate(0.5);
+  CHECK(trainer.config().optimizer.lr == 0.5);
+  CHECK_THROWS_AS(trainer.set_learning_rate(-1), Error);
+  trainer.step();
+  CHECK(trainer.steps() == 2);
+}
+
+TEST_CASE("a model that does not fit the data is refused") {
+  ModelSpec spec = model_preset("mlp-2d");
+  spec.input_shape = {3};
+  CHECK_THROWS_WITH_AS(Trainer<float>(spec, make_toy_data({"xor", 100, 0, 0.5, 1}), TrainConfig{}),
+                       doctest::Contains("model takes"), Error);
+}

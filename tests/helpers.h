@@ -1,0 +1,64 @@
+// Shared by the unit tests: random models and batches, finite differences.
+#pragma once
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "error.h"
+#include "loss.h"
+#include "model.h"
+#include "random.h"
+
+namespace pcplay::test {
+
+template <typename T>
+Tensor<T> random_tensor(const Shape& shape, Rng& rng, double lo = -1, double hi = 1) {
+  Tensor<T> t(shape);
+  for (Index i = 0; i < t.size(); ++i) t[i] = static_cast<T>(rng.uniform(lo, hi));
+  return t;
+}
+
+// A dense net of `widths.size() - 1` blocks [linear, act], the last without act.
+inline ModelSpec dense_spec(const std::vector<Index>& widths, const std::string& act, LossKind loss) {
+  ModelSpec spec;
+  spec.input_shape = {widths[0]};
+  spec.loss = loss;
+  for (size_t i = 1; i < widths.size(); ++i) {
+    std::vector<LayerSpec> block = {{"linear", widths[i]}};
+    if (i + 1 < widths.size()) block.push_back({act});
+    spec.blocks.push_back(block);
+  }
+  return spec;
+}
+
+template <typename T>
+Targets<T> random_targets(LossKind loss, Index batch, Index classes, Rng& rng) {
+  std::vector<int64_t> labels(batch);
+  for (auto& l : labels) l = static_cast<int64_t>(rng.below(classes));
+  return targets_from_labels<T>(loss, labels, classes);
+}
+
+// Central difference of scalar f with respect to every element of x.
+inline Tensor<double> numeric_gradient(Tensor<double>& x, const std::function<double()>& f, double h = 1e-6) {
+  Tensor<double> g(x.shape());
+  for (Index i = 0; i < x.size(); ++i) {
+    const double keep = x[i];
+    x[i] = keep + h;
+    const double up = f();
+    x[i] = keep - h;
+    const double down = f();
+    x[i] = keep;
+    g[i] = (up - down) / (2 * h);
+  }
+  return g;
+}
+
+template <typename T>
+double relative_difference(const Tensor<T>& a, const Tensor<T>& b) {
+  const double denom = std::max(static_cast<double>(b.array().abs().maxCoeff()), 1e-300);
+  return static_cast<double>((a.array() - b.array()).abs().maxCoeff()) / denom;
+}
+
+}  // namespace pcplay::test
