@@ -91,6 +91,12 @@ Evaluation Trainer<T>::evaluate(const Dataset& data, bool backprop_twin) const {
 }
 
 template <typename T>
+double Trainer<T>::epoch() const {
+  if (epochs_started_ == 0) return 0;
+  return static_cast<double>(epochs_started_ - 1) + static_cast<double>(cursor_) / static_cast<double>(order_.size());
+}
+
+template <typename T>
 StepMetrics Trainer<T>::step(bool record_sweeps) {
   if (diverged_) return last_;
   const auto t0 = std::chrono::steady_clock::now();
@@ -108,24 +114,37 @@ StepMetrics Trainer<T>::step(bool record_sweeps) {
   m.train = {static_cast<double>(r.loss), accuracy(r.vhat.back(), y_)};
   if (config_.compare_bp) m.agreement = agreement_per_block(model_, gradients(model_), bp_grads);
 
-  Divergence d = r.divergence;
-  if (!d.diverged())
+  m.energy_rose = r.divergence.kind == Divergence::Kind::EnergyRose;
+  energy_rose_steps_ += m.energy_rose;
+  if (r.divergence.kind == Divergence::Kind::NonFinite) {
+    m.divergence = r.divergence.describe();
+  } else {
     for (const NamedParam<T>& p : model_.parameters())
       if (!p.param->grad.all_finite()) {
-        d.kind = Divergence::Kind::NonFinite;
         m.divergence = "the gradient of " + p.name + " is non-finite";
         break;
       }
-  if (d.diverged()) {
+  }
+  if (m.divergence.empty()) {
+    // Huge but finite gradients can still overflow the update: undo it then.
+    const auto params = model_.parameters();
+    std::vector<Tensor<T>> last_good;
+    for (const NamedParam<T>& p : params) last_good.push_back(p.param->value);
+    optimizer_->step(params);
+    for (size_t i = 0; i < params.size() && m.divergence.empty(); ++i)
+      if (!params[i].param->value.all_finite()) m.divergence = "the update made " + params[i].name + " non-finite";
+    if (!m.divergence.empty())
+      for (size_t i = 0; i < params.size(); ++i) params[i].param->value = last_good[i];
+  }
+  if (!m.divergence.empty()) {
     diverged_ = true;
     m.diverged = true;
-    if (m.divergence.empty()) m.divergence = d.describe();
     m.divergence = "diverged at step " + std::to_string(m.step) + ": " + m.divergence;
     m.step = step_;
+    m.epoch = epoch();
     last_ = m;
     return m;
   }
-  optimizer_->step(model_.parameters());
 
   if (twin_) {
     PCResult<T> bp = pc_infer(*twin_, x_, y_, ErrType::Exact, 0, 0);
@@ -144,8 +163,7 @@ StepMetrics Trainer<T>::step(bool record_sweeps) {
   if (twin_) m.bp_test = evaluate_batch(*twin_, tx, ty);
 
   ++step_;
-  m.epoch = static_cast<double>(epochs_started_ - 1) +
-            static_cast<double>(cursor_) / static_cast<double>(data_.train.size());
+  m.epoch = epoch();
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   last_ = m;
   return m;

@@ -44,6 +44,12 @@ struct StepMetrics {
   std::vector<GradientAgreement> agreement;  // per block, with compare_bp
   Evaluation bp_train, bp_test;              // the backprop twin, with compare_bp
   std::vector<SweepStats> sweeps;            // per inference iteration, when recorded
+  // Strict's energy rose above F(v̂) during inference: η is too large for the
+  // current weights and this step's PC gradient is far from backprop's. It
+  // happens in healthy runs too as weights grow, so the run goes on.
+  bool energy_rose = false;
+  // A non-finite value in the errors, the loss, the gradients or the updated
+  // weights: the run stops and keeps the last good weights.
   bool diverged = false;
   std::string divergence;                    // what went non-finite, and where
   double seconds = 0;                        // wall time of the step
@@ -64,6 +70,8 @@ class Trainer {
   const DataSplit& data() const { return data_; }
   const TrainConfig& config() const { return config_; }
   long steps() const { return step_; }
+  long energy_rose_steps() const { return energy_rose_steps_; }
+  double epoch() const;  // epochs done, fractional
   bool diverged() const { return diverged_; }
 
  private:
@@ -81,6 +89,7 @@ class Trainer {
   Index cursor_ = 0;          // position in order_
   long epochs_started_ = 0;
   long step_ = 0;
+  long energy_rose_steps_ = 0;
   Tensor<T> x_;
   Targets<T> y_;
   bool diverged_ = false;

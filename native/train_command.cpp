@@ -37,7 +37,7 @@ std::string csv_header(Index depth, bool compare_bp) {
     for (Index l = 1; l <= depth; ++l) h += ",rel_error_" + std::to_string(l);
     for (Index l = 1; l <= depth; ++l) h += ",angle_" + std::to_string(l);
   }
-  return h + ",seconds\n";
+  return h + ",energy_rose,seconds\n";
 }
 
 std::string csv_row(const StepMetrics& m) {
@@ -54,6 +54,7 @@ std::string csv_row(const StepMetrics& m) {
     for (const auto& a : m.agreement) add(a.rel_error);
     for (const auto& a : m.agreement) add(a.angle_deg);
   }
+  add(m.energy_rose);
   add(m.seconds);
   return row + "\n";
 }
@@ -126,9 +127,10 @@ int run_train(TrainOptions o) {
   nlohmann::json summary = {{"data", o.data},         {"model", o.model},
                             {"err", o.err},           {"eta", o.config.eta},
                             {"n", o.config.n},        {"steps", trainer.steps()},
-                            {"epochs", m.epoch},      {"train_loss", train.loss},
+                            {"epochs", trainer.epoch()},      {"train_loss", train.loss},
                             {"test_loss", test.loss}, {"train_accuracy", train.accuracy},
                             {"test_accuracy", test.accuracy}, {"seconds", seconds},
+                            {"energy_rose_steps", trainer.energy_rose_steps()},
                             {"diverged", m.diverged}};
   if (o.config.compare_bp && !m.diverged) {
     const Evaluation bp_test = trainer.evaluate(trainer.data().test, true);
@@ -144,6 +146,11 @@ int run_train(TrainOptions o) {
     std::fprintf(stderr, "pcplay train: %s\n", m.divergence.c_str());
     return kExitDiverged;
   }
+  if (trainer.energy_rose_steps() > 0 && !o.quiet)
+    std::fprintf(stderr,
+                 "pcplay train: warning: the Strict energy rose during inference in %ld of %ld steps: eta is too "
+                 "large for these weights there, and those steps' gradients are far from backprop's\n",
+                 trainer.energy_rose_steps(), trainer.steps());
   return 0;
 }
 

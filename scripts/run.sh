@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the main job. Until the
+# playground exists that is a demonstration on the command line: one small
+# network trained on the xor and circle toy sets by Strict PC, FixedPred PC
+# and backprop, each beside a backprop twin that starts from the same weights.
+# Extra arguments go to every `pcplay train`.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+"$ROOT/scripts/setup.sh"
+build_native "$ROOT/build/native" >/dev/null
+PCPLAY="$ROOT/build/native/pcplay"
+
+for data in xor circle; do
+  for err in strict fixedpred exact; do
+    printf '%-7s %-10s ' "$data" "$err"
+    "$PCPLAY" train --data "$data" --err "$err" --steps 1000 --compare-bp --quiet --json "$@" |
+      /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); rose = s["energy_rose_steps"]; print("test accuracy %.3f  test loss %.4f  (backprop twin %.3f)  %.2f s%s" % (s["test_accuracy"], s["test_loss"], s["bp_test_accuracy"], s["seconds"], "  [Strict energy rose in %d steps]" % rose if rose else ""))'
+  done
+done
+echo "More: $PCPLAY --help"

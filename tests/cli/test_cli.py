@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the pcplay command line: what a user runs and sees.
+Standard library only.  Usage: test_cli.py PCPLAY"""
+import csv
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+PCPLAY = os.path.abspath(sys.argv[1])
+TMP = tempfile.mkdtemp(prefix="pcplay-cli-")
+results = []
+
+
+def run(*args):
+    return subprocess.run([PCPLAY, *args], capture_output=True, text=True, cwd=TMP, timeout=300)
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(("ok     " if ok else "FAILED ") + name + ("" if ok else f": {detail}"))
+
+
+def path(name):
+    return os.path.join(TMP, name)
+
+
+def write(name, data):
+    with open(path(name), "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+    return path(name)
+
+
+def safetensors(tensors):
+    """tensors: name -> (dtype code, shape, list of numbers)."""
+    fmt = {"F32": "f", "F64": "d", "I64": "q", "I32": "i", "U8": "B"}
+    header, blob = {}, b""
+    for name, (dtype, shape, values) in tensors.items():
+        raw = struct.pack("<%d%s" % (len(values), fmt[dtype]), *values)
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(blob), len(blob) + len(raw)]}
+        blob += raw
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + blob
+
+
+def read_names(file):
+    with open(file, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return set(json.loads(f.read(n))) - {"__metadata__"}
+
+
+# --- training reaches the accuracy a user expects ------------------------------
+for data in ("xor", "circle"):
+    for err in ("strict", "fixedpred", "exact"):
+        r = run("train", "--data", data, "--err", err, "--steps", "1000", "--json")
+        try:
+            s = json.loads(r.stdout)
+            ok = r.returncode == 0 and s["test_accuracy"] >= 0.95
+            detail = f"test accuracy {s['test_accuracy']:.3f}"
+        except (ValueError, KeyError):
+            ok, detail = False, f"exit {r.returncode}: {r.stderr.strip()}"
+        check(f"pcplay train reaches >= 95 % test accuracy on {data} with {err}", ok, detail)
+
+r = run("train", "--data", "gauss", "--steps", "30", "--json")
+s = json.loads(r.stdout) if r.returncode == 0 else {}
+keys = {"train_loss", "test_loss", "train_accuracy", "test_accuracy", "steps", "seconds"}
+check("the --json summary has the promised keys", keys <= set(s), sorted(keys - set(s)))
+
+# --- metrics, save, init --------------------------------------------------------
+r = run("train", "--data", "xor", "--steps", "25", "--compare-bp", "--metrics", "m.csv", "--save", "w.safetensors",
+        "--quiet")
+rows = list(csv.DictReader(open(path("m.csv")))) if os.path.exists(path("m.csv")) else []
+check("--metrics writes one CSV row per step with the backprop comparison",
+      r.returncode == 0 and len(rows) == 25 and "rel_error_3" in rows[0] and "angle_1" in rows[0], r.stderr)
+check("--save writes the parameters by their state_dict names",
+      os.path.exists(path("w.safetensors")) and read_names(path("w.safetensors")) ==
+      {"0.0.weight", "0.0.bias", "1.0.weight", "1.0.bias", "2.0.weight", "2.0.bias"})
+r1 = run("train", "--data", "xor", "--steps", "5", "--init", "w.safetensors", "--json")
+r2 = run("train", "--data", "xor", "--steps", "5", "--init", "w.safetensors", "--json")
+check("--init starts from saved weights, reproducibly", r1.returncode == 0 and r1.stdout.split('"seconds"')[0] ==
+      r2.stdout.split('"seconds"')[0], r1.stderr)
+r = run("init", "--model", "mlp-2d", "--seed", "3", "--out", "i.safetensors")
+check("pcplay init writes weights", r.returncode == 0 and len(read_names(path("i.safetensors"))) == 6, r.stderr)
+
+# --- the infer contract -----------------------------------------------------------
+model = write("m.json", json.dumps({"input_shape": [3], "loss": "cross_entropy",
+                                    "blocks": [[{"type": "linear", "out": 4}, {"type": "tanh"}],
+                                               [{"type": "linear", "out": 2}]]}))
+run("init", "--model", model, "--out", "mw.safetensors")
+batch = write("b.safetensors", safetensors({"x": ("F32", [2, 3], [0.1, 0.2, 0.3, -0.1, 0.5, 0.0]),
+                                            "y": ("I64", [2], [1, 0])}))
+params = {"grad.0.0.weight", "grad.0.0.bias", "grad.1.0.weight", "grad.1.0.bias"}
+common = {"loss", "dLdy", "vhat.0", "vhat.1", "vhat.2"} | params
+expected = {"fixedpred": common | {"v.0", "v.1", "v.2", "eps.0", "eps.1", "eps.2"},
+            "strict": common | {"v.0", "v.1", "v.2", "eps.1", "eps.2"},
+            "exact": common | {"v.1", "v.2", "eps.1", "eps.2"}}
+for err, names in expected.items():
+    r = run("infer", "--model", model, "--weights", "mw.safetensors", "--batch", batch, "--err", err,
+            "--out", f"o-{err}.safetensors")
+    got = read_names(path(f"o-{err}.safetensors")) if r.returncode == 0 else set()
+    check(f"infer --err {err} writes exactly the contract's tensors", got == names, f"{sorted(got ^ names)} {r.stderr}")
+
+# --- bad input: one clear line, exit 2, never a crash -------------------------------
+weights_missing = write("missing.safetensors", safetensors({"0.0.weight": ("F32", [4, 3], [0.0] * 12)}))
+y_float = write("yfloat.safetensors", safetensors({"x": ("F32", [2, 3], [0.0] * 6), "y": ("F32", [2], [1, 0])}))
+y_range = write("yrange.safetensors", safetensors({"x": ("F32", [2, 3], [0.0] * 6), "y": ("I64", [2], [1, 7])}))
+x_shape = write("xshape.safetensors", safetensors({"x": ("F32", [2, 4], [0.0] * 8), "y": ("I64", [2], [1, 0])}))
+no_y = write("noy.safetensors", safetensors({"x": ("F32", [2, 3], [0.0] * 6)}))
+truncated = write("trunc.safetensors", open(path("mw.safetensors"), "rb").read()[:-10])
+garbage = write("garbage.safetensors", b"\x00\x01garbage")
+bad_json = write("bad.json", '{"input_shape": [3], "loss": "mse", "blocks": [[{"type": "linear", "out": 4}')
+unknown_layer = write("unk.json", '{"input_shape": [3], "loss": "mse", "blocks": [[{"type": "lstm", "out": 4}]]}')
+no_fit = write("nofit.json", '{"input_shape": [2, 2], "loss": "mse", "blocks": [[{"type": "linear", "out": 4}]]}')
+huge = write("huge.json", '{"input_shape": [3], "loss": "mse", "blocks": [[{"type": "linear", "out": 2000000000}]]}')
+
+infer = ["infer", "--model", model, "--weights", "mw.safetensors", "--batch", batch, "--out", "x.safetensors"]
+
+
+def swap(args, flag, value):
+    args = list(args)
+    args[args.index(flag) + 1] = value
+    return args
+
+
+bad_cases = {
+    "malformed model JSON": (swap(infer, "--model", bad_json), "not valid JSON"),
+    "unknown layer type": (swap(infer, "--model", unknown_layer), "unknown layer type"),
+    "shapes that don't fit": (swap(infer, "--model", no_fit), "add a flatten"),
+    "impossible size": (swap(infer, "--model", huge), "more than"),
+    "missing model file": (swap(infer, "--model", "nope.json"), "nope.json"),
+    "truncated weights": (swap(infer, "--weights", truncated), "trunc.safetensors"),
+    "garbage weights": (swap(infer, "--weights", garbage), "garbage.safetensors"),
+    "a missing parameter": (swap(infer, "--weights", weights_missing), "0.0.bias"),
+    "float labels for cross-entropy": (swap(infer, "--batch", y_float), "integer class labels"),
+    "labels out of range": (swap(infer, "--batch", y_range), "out of range"),
+    "x of the wrong shape": (swap(infer, "--batch", x_shape), "shape"),
+    "a batch without y": (swap(infer, "--batch", no_y), "\"y\" is missing"),
+    "an unknown error type": (infer + ["--err", "backprop"], "--err"),
+    "a negative eta": (infer + ["--eta", "-1"], "eta"),
+    "n = 0": (infer + ["--n", "0"], "n (inference iterations)"),
+    "an unknown data set": (["train", "--data", "moons"], "moons"),
+    "noise out of range": (["train", "--noise", "2"], "noise"),
+    "an unknown option": (["train", "--fast"], "--fast"),
+    "a model that does not fit the data": (["train", "--model", model], "model takes"),
+}
+for name, (args, needle) in bad_cases.items():
+    r = run(*args)
+    lines = r.stderr.strip().splitlines()
+    ok = (r.returncode == 2 and len(lines) == 1 and needle in lines[0] and lines[0].startswith("pcplay")
+          and "terminate" not in r.stderr and "what()" not in r.stderr)
+    check(f"bad input ({name}) gets one clear line and exit 2", ok, f"exit {r.returncode}: {r.stderr.strip()!r}")
+
+# --- a diverging run stops cleanly -------------------------------------------------
+r = run("train", "--data", "spiral", "--err", "fixedpred", "--eta", "3", "--n", "500", "--steps", "50",
+        "--save", "last.safetensors", "--quiet")
+check("a run that goes non-finite stops with exit 3, says where, and keeps the last good weights",
+      r.returncode == 3 and "diverged at step 1: eps_" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+      and os.path.exists(path("last.safetensors")), f"exit {r.returncode}: {r.stderr!r}")
+r = run("train", "--data", "spiral", "--model", "mlp-2d-deep", "--err", "strict", "--eta", "1", "--steps", "20",
+        "--json")
+s = json.loads(r.stdout) if r.returncode == 0 else {}
+check("a Strict eta = 1 run warns in one line that its energy rose, and finishes",
+      r.returncode == 0 and s.get("energy_rose_steps") == 20 and "energy rose" in r.stderr
+      and len(r.stderr.strip().splitlines()) == 1, f"exit {r.returncode}: {r.stderr!r}")
+
+# --- help on every command ----------------------------------------------------------
+for cmd in ([], ["infer"], ["train"], ["init"]):
+    r = run(*cmd, "--help")
+    check(f"pcplay {' '.join(cmd)} --help".replace("  ", " "), r.returncode == 0 and "Usage" in r.stdout, r.stderr)
+
+failed = results.count(False)
+print(f"{len(results) - failed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""An independent PyTorch implementation of Torch2PC's three error types,
+written from shared/spec/torch2pc-semantics.md in Torch2PC's own style (one
+torch.autograd.functional.vjp per block), checked against `pcplay infer`.
+
+It builds random dense models (tanh, relu, sigmoid; MSE and cross-entropy;
+1 to 5 PC layers; a flatten over a 3-D input in some), runs every error type
+in both, and requires each output tensor -- loss, dLdy, vhat.l, v.l, eps.l,
+grad.<name> -- to agree to 1e-9 relative (float64), with exactly the set of
+names the contract promises. A float32 pass checks that the dtype is honoured.
+
+Run with Debian's python3 (it has torch):  /usr/bin/python3 torch2pc_reference.py PCPLAY
+"""
+import json
+import math
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float64)
+
+# --- safetensors, as little as the test needs --------------------------------
+NP_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "U8": np.uint8}
+
+
+def save_safetensors(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        a = t.detach().cpu().numpy()
+        code = {np.dtype(v): k for k, v in NP_DTYPES.items()}[a.dtype]
+        raw = np.ascontiguousarray(a).tobytes()
+        header[name] = {"dtype": code, "shape": list(a.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        out[name] = np.frombuffer(data[8 + n + b:8 + n + end], dtype=NP_DTYPES[e["dtype"]]).reshape(e["shape"])
+    return out, meta
+
+
+# --- the three algorithms, from the spec ----------------------------------------
+def loss_fn(kind, yhat, Y):
+    return ((yhat - Y) ** 2).mean() if kind == "mse" else F.cross_entropy(yhat, Y)
+
+
+def loss_and_grad(kind, yhat, Y):
+    yhat = yhat.detach().requires_grad_(True)
+    L = loss_fn(kind, yhat, Y)
+    (g,) = torch.autograd.grad(L, yhat)
+    return L.detach(), g
+
+
+def vjp_input(block, x, g):  # J(x)^T g
+    return torch.autograd.functional.vjp(block, x.detach(), g)[1]
+
+
+def set_param_grads(block, x, g):  # p.grad = Jθ(x)^T g, overwritten
+    params = list(block.parameters())
+    if not params:
+        return
+    y = block(x.detach())
+    grads = torch.autograd.grad(y, params, grad_outputs=g, allow_unused=True)
+    for p, gp in zip(params, grads):
+        p.grad = torch.zeros_like(p) if gp is None else gp.detach().clone()
+
+
+def forward(model, X):
+    vhat = [X]
+    for f in model:
+        vhat.append(f(vhat[-1]).detach())
+    return vhat
+
+
+def pc_infer(model, kind, X, Y, err, eta, n, vinit=None):
+    L = len(model)  # model[l - 1] is f_l
+    vhat = forward(model, X)
+    Loss, dLdy = loss_and_grad(kind, vhat[L], Y)
+    eps = [None] * (L + 1)
+    if err == "exact":
+        eps[L] = dLdy
+        for l in range(L - 1, 0, -1):
+            eps[l] = vjp_input(model[l], vhat[l], eps[l + 1])
+        v = [None] + [vhat[l] - eps[l] for l in range(1, L + 1)]
+        for l in range(1, L + 1):
+            set_param_grads(model[l - 1], vhat[l - 1], eps[l])
+        return vhat, Loss, dLdy, v, eps
+    v = [t.clone() for t in vhat]
+    if vinit is not None:
+        for l in range(1, L):
+            if vinit[l] is not None:
+                v[l] = vinit[l].clone()
+    if err == "fixedpred":
+        eps[L] = dLdy
+        for _ in range(n):
+            for k in range(L - 1, -1, -1):
+                eps[k] = vhat[k] - v[k]
+                v[k] = v[k] + eta * (eps[k] - vjp_input(model[k], vhat[k], eps[k + 1]))
+        for l in range(1, L + 1):
+            set_param_grads(model[l - 1], vhat[l - 1], eps[l])
+    elif err == "strict":
+        for _ in range(n):
+            _, eps[L] = loss_and_grad(kind, model[L - 1](v[L - 1]).detach(), Y)
+            for l in range(L - 1, 0, -1):
+                eps[l] = model[l - 1](v[l - 1]).detach() - v[l]
+                v[l] = v[l] + eta * (eps[l] - vjp_input(model[l], v[l], eps[l + 1]))
+        for l in range(1, L + 1):
+            set_param_grads(model[l - 1], v[l - 1], eps[l])
+    else:
+        raise ValueError(err)
+    return vhat, Loss, dLdy, v, eps
+
+
+# --- random problems -------------------------------------------------------------
+ACTS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+
+
+def random_problem(rng, case):
+    act = ["tanh", "relu", "sigmoid"][case % 3]
+    kind = ["mse", "cross_entropy"][(case // 3) % 2]
+    L = 1 + case % 5
+    image = case % 4 == 3  # a 3-D input with a flatten in the first block
+    input_shape = [2, 3, 4] if image else [rng.randint(3, 12)]
+    widths = [rng.randint(3, 16) for _ in range(L - 1)] + [rng.randint(2, 6)]
+    blocks_json, blocks = [], []
+    fan_in = int(np.prod(input_shape))
+    for l, w in enumerate(widths):
+        layers_json, layers = [], []
+        if l == 0 and image:
+            layers_json.append({"type": "flatten"})
+            layers.append(nn.Flatten())
+        bias = rng.random() > 0.2
+        layers_json.append({"type": "linear", "out": w, **({} if bias else {"bias": False})})
+        layers.append(nn.Linear(fan_in, w, bias=bias))
+        if l < L - 1:
+            layers_json.append({"type": act})
+            layers.append(ACTS[act]())
+        blocks_json.append(layers_json)
+        blocks.append(nn.Sequential(*layers))
+        fan_in = w
+    model = nn.Sequential(*blocks)
+    spec = {"input_shape": input_shape, "loss": kind, "blocks": blocks_json}
+    B, K = rng.randint(1, 12), widths[-1]
+    X = torch.rand(B, *input_shape) * 2 - 1
+    if kind == "cross_entropy":
+        Y = Yref = torch.randint(0, K, (B,))
+    elif case % 2:
+        Y = Yref = torch.rand(B, K)  # real targets
+    else:
+        Y = torch.randint(0, K, (B,))  # labels in the file; pcplay makes them one-hot for MSE
+        Yref = F.one_hot(Y, K).double()
+    return model, spec, kind, X, Y, Yref
+
+
+def expected_names(model, err, L):
+    names = {"loss", "dLdy"} | {f"vhat.{l}" for l in range(L + 1)}
+    first = {"fixedpred": 0, "strict": 0, "exact": 1}[err]
+    names |= {f"v.{l}" for l in range(first, L + 1)}
+    names |= {f"eps.{l}" for l in range({"fixedpred": 0, "strict": 1, "exact": 1}[err], L + 1)}
+    names |= {"grad." + k for k, _ in model.named_parameters()}
+    return names
+
+
+def rel_diff(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        return math.inf
+    nb = np.linalg.norm(b)
+    d = np.linalg.norm(a - b)
+    return 0.0 if d == 0 else (d / nb if nb > 0 else math.inf)
+
+
+def main():
+    pcplay = sys.argv[1]
+    cases = int(os.environ.get("PCPLAY_REFERENCE_CASES", "30"))
+    rng = random.Random(2022)
+    torch.manual_seed(2022)
+    worst = {"strict": 0.0, "fixedpred": 0.0, "exact": 0.0}
+    failures, compared = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in range(cases):
+            model, spec, kind, X, Y, Yref = random_problem(rng, case)
+            L = len(model)
+            paths = {k: os.path.join(tmp, f"{case}.{k}") for k in ("json", "w", "b", "vinit", "out")}
+            with open(paths["json"], "w") as f:
+                json.dump(spec, f)
+            save_safetensors(paths["w"], dict(model.state_dict()))
+            save_safetensors(paths["b"], {"x": X, "y": Y})
+            for err in ("strict", "fixedpred", "exact"):
+                eta = rng.choice([0.05, 0.1, 0.3, 1.0] if err == "fixedpred" else [0.05, 0.1, 0.2])
+                n = rng.choice([1, 2, 5, 20])
+                vinit = None
+                cmd = [pcplay, "infer", "--model", paths["json"], "--weights", paths["w"], "--batch", paths["b"],
+                       "--err", err, "--eta", repr(eta), "--n", str(n), "--dtype", "float64", "--out", paths["out"]]
+                if err == "strict" and case % 3 == 1 and L > 1:  # a given initial belief
+                    with torch.no_grad():
+                        vh = forward(model, X)
+                    vinit = [None] + [vh[l] + 0.01 * torch.randn_like(vh[l]) for l in range(1, L)] + [None]
+                    save_safetensors(paths["vinit"], {f"v.{l}": vinit[l] for l in range(1, L)})
+                    cmd += ["--vinit", paths["vinit"]]
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                if proc.returncode not in (0, 3):  # 3: a diverged relaxation, results still written
+                    failures.append(f"case {case} {err}: exit {proc.returncode}: {proc.stderr.strip()}")
+                    continue
+                out, meta = load_safetensors(paths["out"])
+                vhat, Loss, dLdy, v, eps = pc_infer(model, kind, X, Yref, err, eta, n, vinit)
+                ref = {"loss": Loss, "dLdy": dLdy}
+                for l in range(L + 1):
+                    ref[f"vhat.{l}"] = vhat[l]
+                    if v[l] is not None:
+                        ref[f"v.{l}"] = v[l]
+                    if eps[l] is not None:
+                        ref[f"eps.{l}"] = eps[l]
+                for k, p in model.named_parameters():
+                    ref["grad." + k] = p.grad
+                names = expected_names(model, err, L)
+                if set(out) != names or set(ref) != names:
+                    failures.append(f"case {case} {err}: names differ: pcplay has {sorted(set(out) ^ names)} "
+                                    f"off the contract; reference {sorted(set(ref) ^ names)}")
+                    continue
+                for name in sorted(names):
+                    if out[name].dtype != np.float64:
+                        failures.append(f"case {case} {err}: {name} is {out[name].dtype}, not float64")
+                    d = rel_diff(out[name], ref[name].detach().numpy())
+                    compared += 1
+                    worst[err] = max(worst[err], d)
+                    if not d <= 1e-9:
+                        failures.append(f"case {case} {err} eta={eta} n={n} L={L} {kind}: {name} differs by {d:.3g}")
+
+            # float32: the dtype is honoured and agrees to float32 precision for Exact.
+            cmd = [pcplay, "infer", "--model", paths["json"], "--weights", paths["w"], "--batch", paths["b"],
+                   "--err", "exact", "--dtype", "float32", "--out", paths["out"]]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            out, _ = load_safetensors(paths["out"])
+            vhat, Loss, dLdy, v, eps = pc_infer(model, kind, X, Yref, "exact", 0, 0)
+            for k, p in model.named_parameters():
+                a = out["grad." + k]
+                if proc.returncode != 0 or a.dtype != np.float32 or rel_diff(a, p.grad.numpy()) > 1e-4:
+                    failures.append(f"case {case} float32: grad.{k} off ({a.dtype}, exit {proc.returncode})")
+
+    for err, w in worst.items():
+        print(f"reference: {err:9s} worst relative difference {w:.3g}")
+    for f in failures[:20]:
+        print("FAILED:", f)
+    failed_cases = {f.split(" ")[1] for f in failures}
+    print(f"reference: {compared} tensors compared over {cases} random models")
+    print(f"{cases - len(failed_cases)} passed, {len(failed_cases)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
