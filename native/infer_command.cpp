@@ -81,8 +81,10 @@ int run_infer(const InferOptions& o) {
     if (r.eps[l].defined()) out.tensors["eps." + std::to_string(l)] = store_tensor(r.eps[l]);
   }
   for (const NamedParam<T>& p : model.parameters()) out.tensors["grad." + p.name] = store_tensor(p.param->grad);
+  char eta[32];
+  std::snprintf(eta, sizeof eta, "%.10g", o.eta);
   out.metadata = {{"err", err_type_name(err)},
-                  {"eta", std::to_string(o.eta)},
+                  {"eta", eta},
                   {"n", std::to_string(o.n)},
                   {"dtype", o.dtype},
                   {"divergence", r.divergence.describe()}};
