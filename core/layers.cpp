@@ -8,12 +8,6 @@
 namespace pcplay {
 namespace {
 
-Shape with_batch(Index batch, const Shape& sample_shape) {
-  Shape s{batch};
-  s.insert(s.end(), sample_shape.begin(), sample_shape.end());
-  return s;
-}
-
 template <typename T>
 Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> as_row(const Tensor<T>& t) {
   return Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(t.data(), t.size());
@@ -146,7 +140,7 @@ class Flatten final : public Layer<T> {
     this->out_shape = {shape_numel(in)};
   }
   void forward(const Tensor<T>& x, Tensor<T>& y) const override {
-    y.resize(with_batch(x.rows(), this->out_shape));
+    y.resize(batch_shape(x.rows(), this->out_shape));
     y.array() = x.array();
   }
   void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy,
@@ -156,10 +150,212 @@ class Flatten final : public Layer<T> {
   }
 };
 
+
+// ---------------------------------------------------------------------------
+// Conv2d by im2col + GEMM, one sample at a time (PyTorch's layout):
+//   x [B, C, H, W], W [O, C, k, k], b [O], y [B, O, Ho, Wo]
+//   Ho = (H + 2p − k)/s + 1;  cols_b [C·k·k, Ho·Wo] holds x_b's patches
+//   y_b [O, Ho·Wo] = W [O, C·k·k] · cols_b + b
+template <typename T>
+class Conv2d final : public Layer<T> {
+ public:
+  Conv2d(const Shape& in, Index out, Index kernel, Index stride, Index padding, bool bias)
+      : C_(in[0]), H_(in[1]), W_(in[2]), k_(kernel), s_(stride), p_(padding) {
+    Ho_ = (H_ + 2 * p_ - k_) / s_ + 1;
+    Wo_ = (W_ + 2 * p_ - k_) / s_ + 1;
+    this->in_shape = in;
+    this->out_shape = {out, Ho_, Wo_};
+    this->params.push_back({"weight", Tensor<T>({out, C_, k_, k_}), Tensor<T>({out, C_, k_, k_})});
+    if (bias) this->params.push_back({"bias", Tensor<T>({out}), Tensor<T>({out})});
+  }
+
+  void forward(const Tensor<T>& x, Tensor<T>& y) const override {
+    const Index B = x.rows(), O = this->out_shape[0];
+    y.resize({B, O, Ho_, Wo_});
+    RowMatrix<T> cols;
+    for (Index b = 0; b < B; ++b) {
+      im2col(x.data() + b * C_ * H_ * W_, cols);
+      auto yb = sample(y, b, O);
+      yb.noalias() = weight_matrix() * cols;
+      if (this->params.size() > 1) yb.colwise() += as_row(this->params[1].value).transpose();
+    }
+  }
+
+  // gx_b = col2im(W^T [C·k·k, O] · gy_b [O, Ho·Wo])
+  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy, Tensor<T>& gx) const override {
+    const Index B = x.rows(), O = this->out_shape[0];
+    gx.resize(x.shape());
+    gx.set_zero();
+    RowMatrix<T> gcols;
+    for (Index b = 0; b < B; ++b) {
+      gcols.noalias() = weight_matrix().transpose() * sample(gy, b, O);
+      col2im(gcols, gx.data() + b * C_ * H_ * W_);
+    }
+  }
+
+  // gW [O, C·k·k] = Σ_b gy_b · cols_bᵀ;  gb = Σ_b row sums of gy_b
+  void vjp_params(const Tensor<T>& x, const Tensor<T>& gy) override {
+    const Index B = x.rows(), O = this->out_shape[0];
+    auto gW = Eigen::Map<RowMatrix<T>>(this->params[0].grad.data(), O, C_ * k_ * k_);
+    gW.setZero();
+    Vector<T> gb = Vector<T>::Zero(O);
+    RowMatrix<T> cols;
+    for (Index b = 0; b < B; ++b) {
+      im2col(x.data() + b * C_ * H_ * W_, cols);
+      gW.noalias() += sample(gy, b, O) * cols.transpose();
+      gb += sample(gy, b, O).rowwise().sum();
+    }
+    if (this->params.size() > 1) as_row(this->params[1].grad) = gb.transpose();
+  }
+
+  void init(Rng& rng) override {  // fan_in = C·k·k, as PyTorch
+    const double bound = 1.0 / std::sqrt(static_cast<double>(C_ * k_ * k_));
+    for (Param<T>& p : this->params)
+      for (Index i = 0; i < p.value.size(); ++i) p.value[i] = static_cast<T>(rng.uniform(-bound, bound));
+  }
+
+ private:
+  Eigen::Map<const RowMatrix<T>> weight_matrix() const {
+    return Eigen::Map<const RowMatrix<T>>(this->params[0].value.data(), this->out_shape[0], C_ * k_ * k_);
+  }
+  static Eigen::Map<RowMatrix<T>> sample(Tensor<T>& t, Index b, Index rows) {
+    const Index n = t.size() / t.rows();
+    return Eigen::Map<RowMatrix<T>>(t.data() + b * n, rows, n / rows);
+  }
+  static Eigen::Map<const RowMatrix<T>> sample(const Tensor<T>& t, Index b, Index rows) {
+    const Index n = t.size() / t.rows();
+    return Eigen::Map<const RowMatrix<T>>(t.data() + b * n, rows, n / rows);
+  }
+  // Row (c, i, j) of cols holds x[c, oh·s − p + i, ow·s − p + j] over (oh, ow), zero outside.
+  void im2col(const T* x, RowMatrix<T>& cols) const {
+    cols.resize(C_ * k_ * k_, Ho_ * Wo_);
+    for (Index c = 0; c < C_; ++c)
+      for (Index i = 0; i < k_; ++i)
+        for (Index j = 0; j < k_; ++j) {
+          T* row = cols.data() + ((c * k_ + i) * k_ + j) * Ho_ * Wo_;
+          for (Index oh = 0; oh < Ho_; ++oh) {
+            const Index h = oh * s_ - p_ + i;
+            for (Index ow = 0; ow < Wo_; ++ow) {
+              const Index w = ow * s_ - p_ + j;
+              row[oh * Wo_ + ow] = (h >= 0 && h < H_ && w >= 0 && w < W_) ? x[(c * H_ + h) * W_ + w] : T(0);
+            }
+          }
+        }
+  }
+  // The adjoint of im2col: adds each patch entry back to where it came from.
+  void col2im(const RowMatrix<T>& cols, T* x) const {
+    for (Index c = 0; c < C_; ++c)
+      for (Index i = 0; i < k_; ++i)
+        for (Index j = 0; j < k_; ++j) {
+          const T* row = cols.data() + ((c * k_ + i) * k_ + j) * Ho_ * Wo_;
+          for (Index oh = 0; oh < Ho_; ++oh) {
+            const Index h = oh * s_ - p_ + i;
+            if (h < 0 || h >= H_) continue;
+            for (Index ow = 0; ow < Wo_; ++ow) {
+              const Index w = ow * s_ - p_ + j;
+              if (w >= 0 && w < W_) x[(c * H_ + h) * W_ + w] += row[oh * Wo_ + ow];
+            }
+          }
+        }
+  }
+
+  Index C_, H_, W_, k_, s_, p_, Ho_, Wo_;
+};
+
+// ---------------------------------------------------------------------------
+// Pooling over k×k windows with stride s, per channel: x [B, C, H, W] ->
+// y [B, C, Ho, Wo], Ho = (H − k)/s + 1 (no padding, floor as PyTorch).
+template <typename T>
+class Pool2d : public Layer<T> {
+ public:
+  Pool2d(const Shape& in, Index kernel, Index stride) : k_(kernel), s_(stride) {
+    this->in_shape = in;
+    this->out_shape = {in[0], (in[1] - k_) / s_ + 1, (in[2] - k_) / s_ + 1};
+  }
+
+ protected:
+  // Calls fn(plane, window offset in the plane, output index) for every window;
+  // planes are the B·C channels, each H×W.
+  template <typename Fn>
+  void for_each_window(Index B, Fn fn) const {
+    const Index C = this->in_shape[0], H = this->in_shape[1], W = this->in_shape[2];
+    const Index Ho = this->out_shape[1], Wo = this->out_shape[2];
+    for (Index plane = 0; plane < B * C; ++plane)
+      for (Index oh = 0; oh < Ho; ++oh)
+        for (Index ow = 0; ow < Wo; ++ow) fn(plane * H * W, oh * s_ * W + ow * s_, (plane * Ho + oh) * Wo + ow);
+  }
+  Index k_, s_;
+};
+
+// MaxPool2d: the first maximum of each window in row-major order gets the
+// gradient (PyTorch's rule; MNIST's zero background makes ties common); a NaN
+// is the maximum, as in PyTorch.
+template <typename T>
+class MaxPool2d final : public Pool2d<T> {
+ public:
+  using Pool2d<T>::Pool2d;
+  void forward(const Tensor<T>& x, Tensor<T>& y) const override {
+    y.resize(batch_shape(x.rows(), this->out_shape));
+    this->for_each_window(x.rows(), [&](Index plane, Index at, Index out) { y[out] = x[plane + argmax(x, plane, at)]; });
+  }
+  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy, Tensor<T>& gx) const override {
+    gx.resize(x.shape());
+    gx.set_zero();
+    this->for_each_window(x.rows(), [&](Index plane, Index at, Index out) { gx[plane + argmax(x, plane, at)] += gy[out]; });
+  }
+
+ private:
+  // Offset in the plane of the window's first maximum.
+  Index argmax(const Tensor<T>& x, Index plane, Index at) const {
+    const Index W = this->in_shape[2];
+    Index best = at;
+    T best_value = x[plane + at];
+    for (Index i = 0; i < this->k_; ++i)
+      for (Index j = 0; j < this->k_; ++j) {
+        const T v = x[plane + at + i * W + j];
+        if (v > best_value || std::isnan(v)) {
+          best = at + i * W + j;
+          best_value = v;
+          if (std::isnan(v)) return best;
+        }
+      }
+    return best;
+  }
+};
+
+// AvgPool2d: the mean of each window; the gradient is shared equally.
+template <typename T>
+class AvgPool2d final : public Pool2d<T> {
+ public:
+  using Pool2d<T>::Pool2d;
+  void forward(const Tensor<T>& x, Tensor<T>& y) const override {
+    const Index W = this->in_shape[2], k = this->k_;
+    const T scale = T(1) / static_cast<T>(k * k);
+    y.resize(batch_shape(x.rows(), this->out_shape));
+    this->for_each_window(x.rows(), [&](Index plane, Index at, Index out) {
+      T sum = 0;
+      for (Index i = 0; i < k; ++i)
+        for (Index j = 0; j < k; ++j) sum += x[plane + at + i * W + j];
+      y[out] = sum * scale;
+    });
+  }
+  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy, Tensor<T>& gx) const override {
+    const Index W = this->in_shape[2], k = this->k_;
+    const T scale = T(1) / static_cast<T>(k * k);
+    gx.resize(x.shape());
+    gx.set_zero();
+    this->for_each_window(x.rows(), [&](Index plane, Index at, Index out) {
+      for (Index i = 0; i < k; ++i)
+        for (Index j = 0; j < k; ++j) gx[plane + at + i * W + j] += gy[out] * scale;
+    });
+  }
+};
+
 }  // namespace
 
 const std::vector<std::string>& layer_types() {
-  static const std::vector<std::string> types = {"linear", "relu", "tanh", "sigmoid", "identity", "flatten"};
+  static const std::vector<std::string> types = {"linear",  "conv2d",   "maxpool2d", "avgpool2d", "relu",
+                                                 "tanh",    "sigmoid",  "identity",  "flatten"};
   return types;
 }
 
@@ -177,6 +373,23 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const Shape& in_shap
       throw Error("linear " + std::to_string(in_shape[0]) + " -> " + std::to_string(spec.out) +
                   " would hold more than " + std::to_string(kMaxLayerParameters) + " weights");
     return std::make_unique<Linear<T>>(in_shape[0], spec.out, spec.bias);
+  }
+  if (t == "conv2d" || t == "maxpool2d" || t == "avgpool2d") {
+    if (in_shape.size() != 3) throw Error(t + " expects a [C, H, W] input but gets " + shape_str(in_shape));
+    if (spec.kernel < 1) throw Error(t + " needs kernel >= 1");
+    const Index pad = t == "conv2d" ? spec.padding : 0;
+    const Index stride = spec.stride ? spec.stride : (t == "conv2d" ? 1 : spec.kernel);
+    if (in_shape[1] + 2 * pad < spec.kernel || in_shape[2] + 2 * pad < spec.kernel)
+      throw Error(t + " kernel " + std::to_string(spec.kernel) + " is larger than its input " + shape_str(in_shape));
+    if (t == "maxpool2d") return std::make_unique<MaxPool2d<T>>(in_shape, spec.kernel, stride);
+    if (t == "avgpool2d") return std::make_unique<AvgPool2d<T>>(in_shape, spec.kernel, stride);
+    if (spec.in != 0 && spec.in != in_shape[0])
+      throw Error("conv2d states in=" + std::to_string(spec.in) + " but its input has " + std::to_string(in_shape[0]) +
+                  " channels");
+    if (spec.out < 1) throw Error("conv2d needs out >= 1");
+    if (static_cast<double>(spec.out) * in_shape[0] * spec.kernel * spec.kernel > kMaxLayerParameters)
+      throw Error("conv2d would hold more than " + std::to_string(kMaxLayerParameters) + " weights");
+    return std::make_unique<Conv2d<T>>(in_shape, spec.out, spec.kernel, stride, pad, spec.bias);
   }
   if (t == "relu") return std::make_unique<ReLU<T>>(in_shape);
   if (t == "tanh") return std::make_unique<Tanh<T>>(in_shape);

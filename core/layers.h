@@ -17,10 +17,13 @@ namespace pcplay {
 
 // One layer as the model file states it. Later layer types add fields.
 struct LayerSpec {
-  std::string type;  // linear, relu, tanh, sigmoid, identity, flatten
-  Index out = 0;     // linear: output features
-  Index in = 0;      // linear: input features if stated (0 = follow the input)
-  bool bias = true;  // linear
+  std::string type;  // linear, conv2d, maxpool2d, avgpool2d, relu, tanh, sigmoid, identity, flatten
+  Index out = 0;     // linear: output features; conv2d: output channels
+  Index in = 0;      // linear, conv2d: input features/channels if stated (0 = follow the input)
+  bool bias = true;  // linear, conv2d
+  Index kernel = 0;  // conv2d, pools: square kernel size
+  Index stride = 0;  // conv2d (default 1), pools (default = kernel)
+  Index padding = 0; // conv2d: zeros on each side
 };
 
 // A trainable tensor and its gradient, as PyTorch's (param, param.grad).

@@ -4,12 +4,6 @@
 
 namespace pcplay {
 
-Shape batch_shape(Index batch, const Shape& sample_shape) {
-  Shape s{batch};
-  s.insert(s.end(), sample_shape.begin(), sample_shape.end());
-  return s;
-}
-
 template <typename T>
 const Tensor<T>& Block<T>::forward(const Tensor<T>& x, BlockTrace<T>& trace) const {
   trace.out.resize(layers.size());

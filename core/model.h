@@ -89,7 +89,4 @@ class Model {
   std::vector<Block<T>> blocks_;
 };
 
-// "[B, in...]" from a batch size and a per-sample shape.
-Shape batch_shape(Index batch, const Shape& sample_shape);
-
 }  // namespace pcplay

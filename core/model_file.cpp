@@ -18,6 +18,27 @@ Index positive_int(const json& j, const std::string& what) {
   return static_cast<Index>(j.get<int64_t>());
 }
 
+Index non_negative_int(const json& j, const std::string& what) {
+  if (!j.is_number_integer() || j.get<int64_t>() < 0 || j.get<int64_t>() > (int64_t(1) << 31))
+    throw Error(what + " must be a non-negative integer, got " + j.dump());
+  return static_cast<Index>(j.get<int64_t>());
+}
+
+// The keys each layer type takes; the first `required` of them must be there.
+struct LayerKeys {
+  std::vector<std::string> keys;
+  size_t required;
+};
+
+const LayerKeys& layer_keys(const std::string& type) {
+  static const LayerKeys none{{}, 0}, linear{{"out", "in", "bias"}, 1},
+      conv{{"out", "kernel", "in", "bias", "stride", "padding"}, 2}, pool{{"kernel", "stride"}, 1};
+  if (type == "linear") return linear;
+  if (type == "conv2d") return conv;
+  if (type == "maxpool2d" || type == "avgpool2d") return pool;
+  return none;
+}
+
 LayerSpec parse_layer(const json& j) {
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string())
     throw Error("a layer must be an object with a \"type\"");
@@ -26,31 +47,38 @@ LayerSpec parse_layer(const json& j) {
   const auto& types = layer_types();
   if (std::find(types.begin(), types.end(), spec.type) == types.end())
     throw Error("unknown layer type \"" + spec.type + "\"");
+  const LayerKeys& allowed = layer_keys(spec.type);
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
+    const std::string what = "\"" + key + "\"";
     if (key == "type") continue;
-    if (spec.type == "linear" && key == "out") {
-      spec.out = positive_int(it.value(), "\"out\"");
-    } else if (spec.type == "linear" && key == "in") {
-      spec.in = positive_int(it.value(), "\"in\"");
-    } else if (spec.type == "linear" && key == "bias") {
+    if (std::find(allowed.keys.begin(), allowed.keys.end(), key) == allowed.keys.end())
+      throw Error(spec.type + " takes no " + what);
+    if (key == "out") spec.out = positive_int(it.value(), what);
+    if (key == "in") spec.in = positive_int(it.value(), what);
+    if (key == "kernel") spec.kernel = positive_int(it.value(), what);
+    if (key == "stride") spec.stride = positive_int(it.value(), what);
+    if (key == "padding") spec.padding = non_negative_int(it.value(), what);
+    if (key == "bias") {
       if (!it.value().is_boolean()) throw Error("\"bias\" must be true or false");
       spec.bias = it.value().get<bool>();
-    } else {
-      throw Error(spec.type + " takes no \"" + key + "\"");
     }
   }
-  if (spec.type == "linear" && spec.out == 0) throw Error("linear needs \"out\"");
+  for (size_t k = 0; k < allowed.required; ++k)
+    if (!j.contains(allowed.keys[k])) throw Error(spec.type + " needs \"" + allowed.keys[k] + "\"");
   return spec;
 }
 
 json layer_json(const LayerSpec& spec) {
   json j = {{"type", spec.type}};
-  if (spec.type == "linear") {
-    if (spec.in) j["in"] = spec.in;
-    j["out"] = spec.out;
-    if (!spec.bias) j["bias"] = false;
-  }
+  const LayerKeys& allowed = layer_keys(spec.type);
+  auto has = [&](const char* key) { return std::find(allowed.keys.begin(), allowed.keys.end(), key) != allowed.keys.end(); };
+  if (has("in") && spec.in) j["in"] = spec.in;
+  if (has("out")) j["out"] = spec.out;
+  if (has("kernel")) j["kernel"] = spec.kernel;
+  if (has("stride") && spec.stride) j["stride"] = spec.stride;
+  if (has("padding") && spec.padding) j["padding"] = spec.padding;
+  if (has("bias") && !spec.bias) j["bias"] = false;
   return j;
 }
 
@@ -107,7 +135,7 @@ std::string model_json(const ModelSpec& spec) {
 ModelSpec read_model_file(const std::string& path) { return parse_model_json(read_file(path), path); }
 
 const std::vector<std::string>& model_preset_names() {
-  static const std::vector<std::string> names = {"mlp-2d", "mlp-2d-deep"};
+  static const std::vector<std::string> names = {"paper-mnist", "paper-cifar", "mlp-mnist", "mlp-2d", "mlp-2d-deep"};
   return names;
 }
 
@@ -119,9 +147,29 @@ bool is_model_preset(const std::string& name) {
 ModelSpec model_preset(const std::string& name) {
   auto linear = [](Index out) { return LayerSpec{"linear", out}; };
   auto act = [](const char* type) { return LayerSpec{type}; };
+  auto conv = [](Index out, Index padding) { return LayerSpec{"conv2d", out, 0, true, 3, 1, padding}; };
+  const LayerSpec maxpool{"maxpool2d", 0, 0, true, 2};
   ModelSpec spec;
   spec.loss = LossKind::CrossEntropy;
-  if (name == "mlp-2d") {  // 2-D toy data, 2 classes: three PC layers
+  if (name == "paper-mnist") {  // the paper's MNIST CNN: L = 5, 32,695 parameters
+    spec.input_shape = {1, 28, 28};
+    spec.blocks = {{conv(10, 0), act("relu"), maxpool},
+                   {conv(5, 0), act("relu"), act("flatten")},
+                   {linear(50), act("relu")},
+                   {linear(30), act("relu")},
+                   {linear(10)}};
+  } else if (name == "paper-cifar") {  // the paper's CIFAR-10 CNN: L = 6, 4,633,738 parameters
+    spec.input_shape = {3, 32, 32};
+    spec.blocks = {{conv(64, 1), act("relu")},
+                   {conv(128, 1), act("relu"), maxpool},
+                   {conv(256, 1), act("relu"), maxpool, act("flatten")},
+                   {linear(256), act("relu")},
+                   {linear(256), act("relu")},
+                   {linear(10)}};
+  } else if (name == "mlp-mnist") {  // a dense net for 28×28 images: L = 3
+    spec.input_shape = {1, 28, 28};
+    spec.blocks = {{act("flatten"), linear(128), act("relu")}, {linear(64), act("relu")}, {linear(10)}};
+  } else if (name == "mlp-2d") {  // 2-D toy data, 2 classes: three PC layers
     spec.input_shape = {2};
     spec.blocks = {{linear(16), act("tanh")}, {linear(16), act("tanh")}, {linear(2)}};
   } else if (name == "mlp-2d-deep") {  // five PC layers, as the paper's MNIST net has

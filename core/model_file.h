@@ -3,7 +3,9 @@
 //    "blocks": [[{"type": "linear", "out": 50}, {"type": "relu"}],
 //               [{"type": "linear", "out": 10}]]}
 // linear takes "out", optionally "in" (checked) and "bias" (default true);
-// relu, tanh, sigmoid, identity and flatten take nothing else.
+// conv2d takes "out" and "kernel", optionally "in", "bias", "stride" (1) and
+// "padding" (0); maxpool2d and avgpool2d take "kernel", optionally "stride"
+// (= kernel); relu, tanh, sigmoid, identity and flatten take nothing else.
 #pragma once
 
 #include <string>

@@ -18,4 +18,10 @@ std::string shape_str(const Shape& shape) {
   return s.str();
 }
 
+Shape batch_shape(Index batch, const Shape& sample_shape) {
+  Shape s{batch};
+  s.insert(s.end(), sample_shape.begin(), sample_shape.end());
+  return s;
+}
+
 }  // namespace pcplay

@@ -14,6 +14,7 @@ using Shape = std::vector<Index>;
 
 Index shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[300, 1, 28, 28]"
+Shape batch_shape(Index batch, const Shape& sample_shape);  // [batch, sample_shape...]
 
 template <typename T>
 using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

@@ -148,6 +148,23 @@ TEST_CASE("the model file parses, round trips, and rejects bad files naming the 
   rejects(R"({"input_shape":[100000],"loss":"mse","blocks":[[{"type":"linear","out":100000}]]})", "more than");
   rejects(R"({"input_shape":[2],"loss":"mse","blocks":[[{"type":"linear","out":3}],[{"type":"flatten"}]], "x":1})",
           "unknown key");
+  rejects(R"({"input_shape":[1,8,8],"loss":"mse","blocks":[[{"type":"conv2d","out":3}]]})", "conv2d needs \"kernel\"");
+  rejects(R"({"input_shape":[1,8,8],"loss":"mse","blocks":[[{"type":"conv2d","out":3,"kernel":3,"padding":-1}]]})",
+          "non-negative");
+  rejects(R"({"input_shape":[1,8,8],"loss":"mse","blocks":[[{"type":"maxpool2d","kernel":2,"padding":1}]]})",
+          "maxpool2d takes no \"padding\"");
+}
+
+TEST_CASE("conv and pool layers round trip through the model file") {
+  const std::string text = R"({"input_shape": [3, 9, 9], "loss": "cross_entropy", "blocks": [
+    [{"type":"conv2d","out":4,"kernel":3,"stride":2,"padding":1,"in":3}, {"type":"relu"}, {"type":"avgpool2d","kernel":2,"stride":1}],
+    [{"type":"maxpool2d","kernel":2}, {"type":"flatten"}, {"type":"linear","out":2}]]})";
+  ModelSpec spec = parse_model_json(text, "m.json");
+  CHECK(spec.blocks[0][0].stride == 2);
+  CHECK(spec.blocks[0][0].padding == 1);
+  CHECK(spec.blocks[1][0].stride == 0);  // = kernel
+  CHECK(model_json(parse_model_json(model_json(spec), "again")) == model_json(spec));
+  CHECK(Model<double>(spec).shape_at(1) == Shape{4, 4, 4});
 }
 
 TEST_CASE("model presets build") {

@@ -4,6 +4,7 @@
 #include "helpers.h"
 #include "layers.h"
 #include "model.h"
+#include "model_file.h"
 
 using namespace pcplay;
 using namespace pcplay::test;
@@ -52,6 +53,51 @@ TEST_CASE("every layer's input and parameter VJPs match central finite differenc
   check_layer_vjps({"relu"}, {6}, -1, -0.1);
 }
 
+TEST_CASE("conv2d's VJPs match finite differences, with stride, padding and without bias") {
+  //                 type      out in bias  kernel stride padding
+  check_layer_vjps({"conv2d", 3, 0, true, 3, 1, 0}, {2, 6, 5});
+  check_layer_vjps({"conv2d", 4, 2, true, 3, 2, 1}, {2, 7, 6});
+  check_layer_vjps({"conv2d", 2, 0, false, 2, 3, 2}, {3, 5, 5});
+  check_layer_vjps({"conv2d", 2, 0, true, 1, 1, 0}, {1, 1, 1});
+}
+
+TEST_CASE("maxpool2d and avgpool2d VJPs match finite differences, overlapping windows included") {
+  check_layer_vjps({"maxpool2d", 0, 0, true, 2}, {2, 6, 7});  // stride = kernel; the last column is dropped
+  check_layer_vjps({"maxpool2d", 0, 0, true, 3, 2}, {2, 7, 7});
+  check_layer_vjps({"avgpool2d", 0, 0, true, 2}, {2, 6, 6});
+  check_layer_vjps({"avgpool2d", 0, 0, true, 3, 1}, {1, 5, 6});
+}
+
+TEST_CASE("maxpool2d gives the gradient to the first maximum of each window in row-major order, as PyTorch") {
+  auto pool = make_layer<double>({"maxpool2d", 0, 0, true, 2}, {1, 2, 4});
+  Tensor<double> x({1, 1, 2, 4}), y, g({1, 1, 1, 2}), gx;
+  // Window 1 is all zeros (MNIST's background); window 2 ties 5 at (0,3) and (1,2).
+  const double values[] = {0, 0, 1, 5, 0, 0, 5, 2};
+  for (int i = 0; i < 8; ++i) x[i] = values[i];
+  g.array() = 1;
+  pool->forward(x, y);
+  CHECK(y[0] == 0);
+  CHECK(y[1] == 5);
+  pool->vjp_input(x, y, g, gx);
+  const double expected[] = {1, 0, 0, 1, 0, 0, 0, 0};
+  for (int i = 0; i < 8; ++i) CHECK(gx[i] == expected[i]);
+  x[5] = std::nan("");  // NaN wins, as in PyTorch
+  pool->forward(x, y);
+  CHECK(std::isnan(y[0]));
+}
+
+TEST_CASE("the paper's models have the paper's parameter counts and shapes") {
+  Model<float> mnist(model_preset("paper-mnist"));
+  CHECK(mnist.depth() == 5);
+  CHECK(mnist.num_parameters() == 32695);
+  CHECK(mnist.shape_at(1) == Shape{10, 13, 13});
+  CHECK(mnist.shape_at(2) == Shape{605});
+  Model<float> cifar(model_preset("paper-cifar"));
+  CHECK(cifar.depth() == 6);
+  CHECK(cifar.num_parameters() == 4633738);
+  CHECK(cifar.shape_at(3) == Shape{16384});
+}
+
 TEST_CASE("ReLU's derivative at 0 is 0, as in PyTorch") {
   auto relu = make_layer<double>({"relu"}, {3});
   Tensor<double> x({1, 3}), y, g({1, 3}), gx;
@@ -92,6 +138,14 @@ TEST_CASE("a block's backward chains its layers' VJPs (finite differences)") {
   CHECK(relative_difference(gx, numeric_gradient(x, objective)) < 1e-7);
   for (const auto& p : model.parameters())
     if (p.block == 1) CHECK(relative_difference(p.param->grad, numeric_gradient(p.param->value, objective)) < 1e-7);
+}
+
+TEST_CASE("conv and pool layers that do not fit are reported") {
+  CHECK_THROWS_WITH_AS(make_layer<double>({"conv2d", 3, 0, true, 3}, {9}), doctest::Contains("[C, H, W]"), Error);
+  CHECK_THROWS_WITH_AS(make_layer<double>({"conv2d", 3, 0, true, 5}, {1, 4, 4}), doctest::Contains("larger"), Error);
+  CHECK_THROWS_WITH_AS(make_layer<double>({"conv2d", 3, 2, true, 3}, {1, 4, 4}), doctest::Contains("in=2"), Error);
+  CHECK_NOTHROW(make_layer<double>({"conv2d", 3, 0, true, 5, 1, 1}, {1, 4, 4}));
+  CHECK_THROWS_WITH_AS(make_layer<double>({"maxpool2d", 0, 0, true, 3}, {1, 2, 2}), doctest::Contains("larger"), Error);
 }
 
 TEST_CASE("shapes that do not fit are reported with the block and layer") {
