@@ -4,10 +4,19 @@ written from shared/spec/torch2pc-semantics.md in Torch2PC's own style (one
 torch.autograd.functional.vjp per block), checked against `pcplay infer`.
 
 It builds random dense models (tanh, relu, sigmoid; MSE and cross-entropy;
-1 to 5 PC layers; a flatten over a 3-D input in some), runs every error type
-in both, and requires each output tensor -- loss, dLdy, vhat.l, v.l, eps.l,
+1 to 5 PC layers; a flatten over a 3-D input in some) and conv nets (the
+paper's MNIST CNN on mostly-zero images, so that max-pool ties occur; a net
+with stride, padding, average and overlapping max pooling), runs every error
+type in both, and requires each output tensor -- loss, dLdy, vhat.l, v.l, eps.l,
 grad.<name> -- to agree to 1e-9 relative (float64), with exactly the set of
 names the contract promises. A float32 pass checks that the dtype is honoured.
+
+A note on precision: eps is computed as v̂ − v or f(v) − v (as Torch2PC
+does), which cancels digits when |eps| << |v̂|. Two correct implementations
+whose sums round differently (Eigen's and PyTorch's conv, say) then differ by
+about 1e-15·|v̂|/|eps|: on the paper's CNN after 5 Strict steps of η = 0.05,
+|eps|/|v̂| ≈ 1e-6 and they differ by 2e-9. The conv nets therefore run at the
+paper's settings (η = 0.1, n = 20), where |eps|/|v̂| ≈ 1e-4..1e-3.
 
 Run with Debian's python3 (it has torch):  /usr/bin/python3 torch2pc_reference.py PCPLAY
 """
@@ -131,37 +140,80 @@ def pc_infer(model, kind, X, Y, err, eta, n, vinit=None):
     return vhat, Loss, dLdy, v, eps
 
 
-# --- random problems -------------------------------------------------------------
-ACTS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+# --- problems ----------------------------------------------------------------------
+ACTS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 
 
-def random_problem(rng, case):
+def build_torch(spec):
+    """The PyTorch twin of a pcplay model file: nn.Sequential of nn.Sequential blocks."""
+    shape = list(spec["input_shape"])
+    blocks = []
+    for block in spec["blocks"]:
+        layers = []
+        for layer in block:
+            t = layer["type"]
+            if t == "linear":
+                layers.append(nn.Linear(shape[0], layer["out"], bias=layer.get("bias", True)))
+                shape = [layer["out"]]
+            elif t == "conv2d":
+                k, s, p = layer["kernel"], layer.get("stride", 1), layer.get("padding", 0)
+                layers.append(nn.Conv2d(shape[0], layer["out"], k, s, p, bias=layer.get("bias", True)))
+                shape = [layer["out"], (shape[1] + 2 * p - k) // s + 1, (shape[2] + 2 * p - k) // s + 1]
+            elif t in ("maxpool2d", "avgpool2d"):
+                k, s = layer["kernel"], layer.get("stride", layer["kernel"])
+                layers.append((nn.MaxPool2d if t == "maxpool2d" else nn.AvgPool2d)(k, s))
+                shape = [shape[0], (shape[1] - k) // s + 1, (shape[2] - k) // s + 1]
+            elif t == "flatten":
+                layers.append(nn.Flatten())
+                shape = [int(np.prod(shape))]
+            else:
+                layers.append(ACTS[t]())
+        blocks.append(nn.Sequential(*layers))
+    return nn.Sequential(*blocks), shape[0]
+
+
+PAPER_MNIST = {"input_shape": [1, 28, 28], "blocks": [
+    [{"type": "conv2d", "out": 10, "kernel": 3}, {"type": "relu"}, {"type": "maxpool2d", "kernel": 2}],
+    [{"type": "conv2d", "out": 5, "kernel": 3}, {"type": "relu"}, {"type": "flatten"}],
+    [{"type": "linear", "out": 50}, {"type": "relu"}],
+    [{"type": "linear", "out": 30}, {"type": "relu"}],
+    [{"type": "linear", "out": 10}]]}
+
+CONV_STRIDED = {"input_shape": [3, 9, 8], "blocks": [
+    [{"type": "conv2d", "out": 4, "kernel": 3, "stride": 2, "padding": 1}, {"type": "tanh"}],
+    [{"type": "conv2d", "out": 6, "kernel": 2, "padding": 1, "bias": False}, {"type": "sigmoid"},
+     {"type": "avgpool2d", "kernel": 2, "stride": 1}],
+    [{"type": "maxpool2d", "kernel": 3, "stride": 2}, {"type": "flatten"}, {"type": "linear", "out": 5}]]}
+
+
+def random_dense_spec(rng, case):
     act = ["tanh", "relu", "sigmoid"][case % 3]
-    kind = ["mse", "cross_entropy"][(case // 3) % 2]
     L = 1 + case % 5
     image = case % 4 == 3  # a 3-D input with a flatten in the first block
-    input_shape = [2, 3, 4] if image else [rng.randint(3, 12)]
+    spec = {"input_shape": [2, 3, 4] if image else [rng.randint(3, 12)], "blocks": []}
     widths = [rng.randint(3, 16) for _ in range(L - 1)] + [rng.randint(2, 6)]
-    blocks_json, blocks = [], []
-    fan_in = int(np.prod(input_shape))
     for l, w in enumerate(widths):
-        layers_json, layers = [], []
-        if l == 0 and image:
-            layers_json.append({"type": "flatten"})
-            layers.append(nn.Flatten())
-        bias = rng.random() > 0.2
-        layers_json.append({"type": "linear", "out": w, **({} if bias else {"bias": False})})
-        layers.append(nn.Linear(fan_in, w, bias=bias))
+        block = [{"type": "flatten"}] if l == 0 and image else []
+        block.append({"type": "linear", "out": w, **({} if rng.random() > 0.2 else {"bias": False})})
         if l < L - 1:
-            layers_json.append({"type": act})
-            layers.append(ACTS[act]())
-        blocks_json.append(layers_json)
-        blocks.append(nn.Sequential(*layers))
-        fan_in = w
-    model = nn.Sequential(*blocks)
-    spec = {"input_shape": input_shape, "loss": kind, "blocks": blocks_json}
-    B, K = rng.randint(1, 12), widths[-1]
-    X = torch.rand(B, *input_shape) * 2 - 1
+            block.append({"type": act})
+        spec["blocks"].append(block)
+    return spec
+
+
+def make_problem(rng, case, dense_cases):
+    kind = ["mse", "cross_entropy"][(case // 3) % 2]
+    if case < dense_cases:
+        spec = random_dense_spec(rng, case)
+        X = torch.rand(rng.randint(1, 12), *spec["input_shape"]) * 2 - 1
+    else:  # the conv nets: the paper's MNIST CNN on sparse, MNIST-like images, and a strided one
+        spec = dict(PAPER_MNIST if case % 2 == 0 else CONV_STRIDED)
+        X = torch.rand(4, *spec["input_shape"])
+        if spec is not CONV_STRIDED:
+            X = X * (torch.rand_like(X) < 0.3)  # mostly zero background: max-pool ties
+    spec["loss"] = kind
+    model, K = build_torch(spec)
+    B = X.shape[0]
     if kind == "cross_entropy":
         Y = Yref = torch.randint(0, K, (B,))
     elif case % 2:
@@ -192,14 +244,15 @@ def rel_diff(a, b):
 
 def main():
     pcplay = sys.argv[1]
-    cases = int(os.environ.get("PCPLAY_REFERENCE_CASES", "30"))
+    dense_cases = int(os.environ.get("PCPLAY_REFERENCE_CASES", "30"))
+    cases = dense_cases + 4
     rng = random.Random(2022)
     torch.manual_seed(2022)
     worst = {"strict": 0.0, "fixedpred": 0.0, "exact": 0.0}
     failures, compared = [], 0
     with tempfile.TemporaryDirectory() as tmp:
         for case in range(cases):
-            model, spec, kind, X, Y, Yref = random_problem(rng, case)
+            model, spec, kind, X, Y, Yref = make_problem(rng, case, dense_cases)
             L = len(model)
             paths = {k: os.path.join(tmp, f"{case}.{k}") for k in ("json", "w", "b", "vinit", "out")}
             with open(paths["json"], "w") as f:
@@ -209,6 +262,8 @@ def main():
             for err in ("strict", "fixedpred", "exact"):
                 eta = rng.choice([0.05, 0.1, 0.3, 1.0] if err == "fixedpred" else [0.05, 0.1, 0.2])
                 n = rng.choice([1, 2, 5, 20])
+                if case >= dense_cases:  # the conv nets at the paper's settings (see the note above)
+                    eta, n = 0.1, 20
                 vinit = None
                 cmd = [pcplay, "infer", "--model", paths["json"], "--weights", paths["w"], "--batch", paths["b"],
                        "--err", err, "--eta", repr(eta), "--n", str(n), "--dtype", "float64", "--out", paths["out"]]
@@ -263,7 +318,7 @@ def main():
     for f in failures[:20]:
         print("FAILED:", f)
     failed_cases = {f.split(" ")[1] for f in failures}
-    print(f"reference: {compared} tensors compared over {cases} random models")
+    print(f"reference: {compared} tensors compared over {dense_cases} random dense models and 4 conv nets")
     print(f"{cases - len(failed_cases)} passed, {len(failed_cases)} failed")
     return 1 if failures else 0
 
