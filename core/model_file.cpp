@@ -182,6 +182,19 @@ ModelSpec model_preset(const std::string& name) {
   return spec;
 }
 
+ModelSpec default_model_for(const Shape& sample_shape, Index num_classes) {
+  if (sample_shape == Shape{2} && num_classes <= 2) return model_preset("mlp-2d");
+  if (sample_shape == Shape{1, 28, 28} && num_classes <= 10) return model_preset("paper-mnist");
+  ModelSpec spec;
+  spec.input_shape = sample_shape;
+  std::vector<LayerSpec> first;
+  if (sample_shape.size() > 1) first.push_back({"flatten"});
+  first.push_back({"linear", 64});
+  first.push_back({"tanh"});
+  spec.blocks = {first, {{"linear", 32}, {"tanh"}}, {{"linear", std::max<Index>(num_classes, 2)}}};
+  return spec;
+}
+
 ModelSpec resolve_model(const std::string& name_or_path) {
   return is_model_preset(name_or_path) ? model_preset(name_or_path) : read_model_file(name_or_path);
 }

@@ -26,5 +26,8 @@ bool is_model_preset(const std::string& name);
 ModelSpec model_preset(const std::string& name);
 // A preset name or a model file path.
 ModelSpec resolve_model(const std::string& name_or_path);
+// A sensible model for samples of this shape: mlp-2d for 2-D points,
+// paper-mnist for 28×28 images with 10 classes, else a dense net.
+ModelSpec default_model_for(const Shape& sample_shape, Index num_classes);
 
 }  // namespace pcplay

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 
 namespace pcplay::cli {
 
@@ -13,6 +14,9 @@ constexpr int kExitBadInput = 2;
 constexpr int kExitDiverged = 3;
 
 using Command = std::function<int()>;
+
+// $PCPLAY_DATA, else ~/.cache/pcplay/data (where scripts/setup.sh puts the data).
+std::string default_data_dir();
 
 Command add_infer_command(CLI::App& app);
 Command add_train_command(CLI::App& app);

@@ -1,11 +1,20 @@
 // pcplay: the command-line front end. Thin: parsing, files, printing; the
 // work is done by core/.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <new>
 
 #include "commands.h"
 #include "error.h"
+
+namespace pcplay::cli {
+std::string default_data_dir() {
+  if (const char* dir = std::getenv("PCPLAY_DATA"); dir && *dir) return dir;
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.cache/pcplay/data";
+}
+}  // namespace pcplay::cli
 
 int main(int argc, char** argv) {
   using namespace pcplay::cli;

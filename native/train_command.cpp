@@ -10,6 +10,7 @@
 #include <string>
 
 #include "commands.h"
+#include "data_io.h"
 #include "error.h"
 #include "model_file.h"
 #include "safetensors.h"
@@ -19,7 +20,7 @@ namespace pcplay::cli {
 namespace {
 
 struct TrainOptions {
-  std::string data = "circle", model = "mlp-2d", loss, err = "fixedpred", dtype = "float32";
+  std::string data = "circle", data_dir = default_data_dir(), model, loss, err = "fixedpred", dtype = "float32";
   double noise = 0, ratio = 0.5;
   Index samples = 500;
   uint64_t seed = 1;
@@ -72,13 +73,17 @@ void draw_progress(long done, long total, double seconds, double loss) {
 
 template <typename T>
 int run_train(TrainOptions o) {
-  ModelSpec spec = resolve_model(o.model);
-  if (!o.loss.empty()) spec.loss = parse_loss(o.loss);
   o.config.err = parse_err_type(o.err);
   o.config.seed = o.seed;
-  if (!is_toy_dataset(o.data))
-    throw Error("unknown data set \"" + o.data + "\" (this build knows circle, xor, gauss and spiral)");
-  DataSplit data = make_toy_data({o.data, o.samples, o.noise, o.ratio, o.seed});
+  DataOptions data_options;
+  data_options.data_dir = o.data_dir;
+  data_options.toy = {o.data, o.samples, o.noise, o.ratio, o.seed};
+  data_options.train_ratio = o.ratio;
+  data_options.seed = o.seed;
+  DataSplit data = load_data(o.data, data_options);
+  ModelSpec spec = o.model.empty() ? default_model_for(data.train.sample_shape, data.train.num_classes)
+                                   : resolve_model(o.model);
+  if (!o.loss.empty()) spec.loss = parse_loss(o.loss);
   Trainer<T> trainer(spec, std::move(data), o.config);
   if (!o.init.empty()) {
     try {
@@ -124,7 +129,7 @@ int run_train(TrainOptions o) {
     write_safetensors(o.save, wf);
   }
   const Evaluation train = trainer.evaluate(trainer.data().train), test = trainer.evaluate(trainer.data().test);
-  nlohmann::json summary = {{"data", o.data},         {"model", o.model},
+  nlohmann::json summary = {{"data", o.data},         {"model", o.model.empty() ? "default" : o.model},
                             {"err", o.err},           {"eta", o.config.eta},
                             {"n", o.config.n},        {"steps", trainer.steps()},
                             {"epochs", trainer.epoch()},      {"train_loss", train.loss},
@@ -180,12 +185,18 @@ std::string preset_list() {
 Command add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model with Strict PC, FixedPred PC or backprop");
-  cmd->add_option("--data", o->data, "Data set: circle, xor, gauss, spiral")->capture_default_str();
+  cmd->add_option("--data", o->data,
+                  "Data: circle, xor, gauss, spiral, mnist, fashion-mnist, a folder of IDX files or a CSV file "
+                  "(features, then an integer label)")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", o->data_dir, "Where mnist and fashion-mnist are (made by scripts/setup.sh)")
+      ->capture_default_str();
   cmd->add_option("--noise", o->noise, "Toy data noise")->check(CLI::Range(0.0, 0.5))->capture_default_str();
   cmd->add_option("--samples", o->samples, "Toy data samples")->check(CLI::Range(4, 10000000))->capture_default_str();
-  cmd->add_option("--ratio", o->ratio, "Share of toy data used for training")->check(CLI::Range(0.01, 0.99))
+  cmd->add_option("--ratio", o->ratio, "Share of toy or CSV data used for training")->check(CLI::Range(0.01, 0.99))
       ->capture_default_str();
-  cmd->add_option("--model", o->model, "Model file (JSON) or built-in: " + preset_list())->capture_default_str();
+  cmd->add_option("--model", o->model,
+                  "Model file (JSON) or built-in: " + preset_list() + " (default: one that fits the data)");
   cmd->add_option("--loss", o->loss, "Override the model's loss")->check(CLI::IsMember({"mse", "cross_entropy"}));
   cmd->add_option("--err", o->err, "Error type")->check(CLI::IsMember({"strict", "fixedpred", "exact"}, CLI::ignore_case))
       ->capture_default_str();

