@@ -157,24 +157,20 @@ Dataset parse_csv(const std::string& text, const std::string& source) {
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     std::vector<double> fields;
     std::stringstream row(line);
-    std::string field;
+    std::string field, bad;
     bool numeric = true;
-    std::string bad;
-    while (std::getline(row, field, ',')) {
+    while (numeric && std::getline(row, field, ',')) {
       const char* begin = field.c_str();
       char* end = nullptr;
       const double v = std::strtod(begin, &end);
       while (end && (*end == ' ' || *end == '\t')) ++end;
-      if (end == begin || *end != '\0' || !std::isfinite(v)) {
-        numeric = false;
-        bad = field;
-        break;
-      }
-      fields.push_back(v);
+      numeric = end != begin && *end == '\0' && std::isfinite(v);
+      if (numeric) fields.push_back(v);
+      else bad = field;
     }
     const std::string where = source + ":" + std::to_string(line_no);
     if (!numeric) {
-      if (d.labels.empty() && columns == 0) {  // a header row
+      if (d.labels.empty() && columns == 0 && fields.empty()) {  // a header: its first field is a name
         columns = static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1;
         continue;
       }

@@ -46,11 +46,35 @@ std::vector<GradientAgreement> agreement_per_block(Model<T>& model, const std::v
   return out;
 }
 
+template <typename T>
+std::vector<std::vector<GradientAgreement>> agreement_vs_iterations(Model<T>& model, const Tensor<T>& X,
+                                                                    const Targets<T>& Y, ErrType err, T eta,
+                                                                    const std::vector<int>& ns) {
+  pc_infer(model, X, Y, ErrType::Exact, 0, 0);
+  const std::vector<Tensor<T>> bp = gradients(model);
+  PCInference<T> inference(model, err, eta);
+  inference.start(X, Y);
+  std::vector<std::vector<GradientAgreement>> out;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (int n : ns) {
+    while (inference.iterations() < n && inference.divergence().kind != Divergence::Kind::NonFinite) inference.sweep();
+    if (inference.iterations() < n) {  // stopped at a non-finite value
+      out.emplace_back(model.depth(), GradientAgreement{nan, nan});
+      continue;
+    }
+    inference.set_gradients();
+    out.push_back(agreement_per_block(model, gradients(model), bp));
+  }
+  return out;
+}
+
 #define PCPLAY_INSTANTIATE(T)                                                                          \
   template GradientAgreement gradient_agreement<T>(const Tensor<T>&, const Tensor<T>&);                \
   template std::vector<Tensor<T>> gradients<T>(Model<T>&);                                             \
   template std::vector<GradientAgreement> agreement_per_block<T>(Model<T>&, const std::vector<Tensor<T>>&, \
-                                                                 const std::vector<Tensor<T>>&);
+                                                                 const std::vector<Tensor<T>>&); \
+  template std::vector<std::vector<GradientAgreement>> agreement_vs_iterations<T>(                      \
+      Model<T>&, const Tensor<T>&, const Targets<T>&, ErrType, T, const std::vector<int>&);
 PCPLAY_INSTANTIATE(float)
 PCPLAY_INSTANTIATE(double)
 

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "model.h"
+#include "pc_infer.h"
 
 namespace pcplay {
 
@@ -26,5 +26,13 @@ std::vector<Tensor<T>> gradients(Model<T>& model);
 template <typename T>
 std::vector<GradientAgreement> agreement_per_block(Model<T>& model, const std::vector<Tensor<T>>& grads,
                                                    const std::vector<Tensor<T>>& reference);
+
+// The paper's figures 2 and 4: per block, the agreement of PC's gradient with
+// backprop's on one batch after n inference iterations, for each n in `ns`
+// (increasing). One relaxation serves all n: gradients are taken along the way.
+template <typename T>
+std::vector<std::vector<GradientAgreement>> agreement_vs_iterations(Model<T>& model, const Tensor<T>& X,
+                                                                    const Targets<T>& Y, ErrType err, T eta,
+                                                                    const std::vector<int>& ns);
 
 }  // namespace pcplay

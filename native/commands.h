@@ -21,5 +21,6 @@ std::string default_data_dir();
 Command add_infer_command(CLI::App& app);
 Command add_train_command(CLI::App& app);
 Command add_init_command(CLI::App& app);
+Command add_reproduce_command(CLI::App& app);
 
 }  // namespace pcplay::cli

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   CLI::App app{"pcplay: predictive coding (Torch2PC's Strict, FixedPred and Exact) in C++", "pcplay"};
   app.require_subcommand(1, 1);
   app.set_version_flag("--version", "pcplay 0.1.0");
-  Command infer = add_infer_command(app), train = add_train_command(app), init = add_init_command(app);
+  Command infer = add_infer_command(app), train = add_train_command(app), init = add_init_command(app),
+          reproduce = add_reproduce_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   try {
     if (name == "infer") return infer();
     if (name == "train") return train();
+    if (name == "reproduce") return reproduce();
     return init();
   } catch (const pcplay::Error& e) {
     std::fprintf(stderr, "pcplay %s: error: %s\n", name.c_str(), e.what());

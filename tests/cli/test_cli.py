@@ -165,8 +165,68 @@ check("a Strict eta = 1 run warns in one line that its energy rose, and finishes
       r.returncode == 0 and s.get("energy_rose_steps") == 20 and "energy rose" in r.stderr
       and len(r.stderr.strip().splitlines()) == 1, f"exit {r.returncode}: {r.stderr!r}")
 
+# --- real data and the paper's experiments ------------------------------------------
+r = run("train", "--data", "mnist", "--err", "fixedpred", "--steps", "5", "--batch", "50", "--json")
+s = json.loads(r.stdout) if r.returncode == 0 else {}
+check("pcplay train --data mnist trains the paper's CNN by default (8,000 / 2,000 images)",
+      r.returncode == 0 and s.get("model") == "default" and 0.0 < s.get("test_accuracy", -1) <= 1.0
+      and abs(s.get("epochs", 0) - 250 / 8000) < 1e-9, r.stderr)
+
+rows = "".join(f"{i % 7 * 0.1:.1f},{(i * 3) % 5 * 0.2:.1f},{int((i % 7) > 3)}\n" for i in range(60))
+write("toy.csv", "a,b,label\n" + rows)
+r = run("train", "--data", "toy.csv", "--steps", "30", "--json")
+s = json.loads(r.stdout) if r.returncode == 0 else {}
+check("pcplay train --data FILE.csv trains on the user's own data", r.returncode == 0 and "test_accuracy" in s, r.stderr)
+
+import gzip as _gzip
+os.makedirs(path("idx"), exist_ok=True)
+for part, count in (("train", 20), ("t10k", 10)):
+    with _gzip.open(path(f"idx/{part}-images-idx3-ubyte.gz"), "wb") as f:
+        f.write(struct.pack(">BBBBIII", 0, 0, 8, 3, count, 4, 4) + bytes(range(16)) * count)
+    with open(path(f"idx/{part}-labels-idx1-ubyte"), "wb") as f:  # plain, not gzipped
+        f.write(struct.pack(">BBBBI", 0, 0, 8, 1, count) + bytes(i % 3 for i in range(count)))
+r = run("train", "--data", path("idx"), "--steps", "3", "--json")
+check("pcplay train --data FOLDER reads IDX files, gzipped or plain", r.returncode == 0, r.stderr)
+
+write("ragged.csv", "1,2,0\n3,1\n")
+os.makedirs(path("badidx"), exist_ok=True)
+for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    write(f"badidx/{name}", b"\x00\x00\x08\x03\x00\x00")
+for name, (args, needle) in {
+    "a ragged CSV file": (["train", "--data", "ragged.csv"], "ragged.csv:2: 2 columns"),
+    "a corrupt IDX file": (["train", "--data", path("badidx")], "truncated header"),
+    "a missing data folder": (["train", "--data", "mnist", "--data-dir", "/nonexistent"], "scripts/setup.sh"),
+    "an unknown figure": (["reproduce", "9", "--out", "figs"], "figures 8-9"),
+}.items():
+    r = run(*args)
+    lines = r.stderr.strip().splitlines()
+    check(f"bad input ({name}) gets one clear line and exit 2",
+          r.returncode == 2 and len(lines) == 1 and needle in lines[0], f"exit {r.returncode}: {r.stderr.strip()!r}")
+
+r = run("reproduce", "2", "3", "4", "--quick", "--out", "figs")
+summary = json.load(open(path("figs/summary.json"))) if r.returncode == 0 else []
+by_figure = {f["figure"]: f for f in summary}
+files = all(os.path.getsize(path(f"figs/fig{n}.{ext}")) > 1000 for n in (2, 3, 4) for ext in ("csv", "svg"))
+check("pcplay reproduce --quick writes each figure's CSV and SVG and a summary", r.returncode == 0 and files
+      and sorted(by_figure) == [2, 3, 4], r.stderr)
+if by_figure:
+    fig4 = {e["eta"]: e for e in by_figure[4]["by_eta"]}
+    check("figure 4: with eta = 1, layer l is exact from n = L - l + 1 on (5, 4, 3, 2, 1)",
+          fig4[1.0]["exact_from_n"] == [5, 4, 3, 2, 1], fig4[1.0]["exact_from_n"])
+    check("figure 4: eta = 0.1, n = 20 gives relative errors 0.885, 0.705, 0.420, 0.135, 0",
+          all(abs(a - b) < 1e-3 for a, b in zip(fig4[0.1]["rel_error_at_20"], [0.885, 0.705, 0.420, 0.135, 0])),
+          fig4[0.1]["rel_error_at_20"])
+    fig2 = {e["eta"]: e for e in by_figure[2]["by_eta"]}
+    errors = fig2[0.1]["rel_error_at_20"]
+    check("figure 2: Strict's errors at eta = 0.1, n = 20 fall from layer 1 to layer 5",
+          all(a > b for a, b in zip(errors, errors[1:])), errors)
+    check("figure 2: Strict at eta = 1 ends far from backprop", min(fig2[1.0]["rel_error_at_max"][:4]) > 10,
+          fig2[1.0]["rel_error_at_max"])
+    with open(path("figs/fig3.csv")) as f:
+        check("figure 3's CSV has a row per step", len(f.read().strip().splitlines()) == 1 + 12)
+
 # --- help on every command ----------------------------------------------------------
-for cmd in ([], ["infer"], ["train"], ["init"]):
+for cmd in ([], ["infer"], ["train"], ["init"], ["reproduce"]):
     r = run(*cmd, "--help")
     check(f"pcplay {' '.join(cmd)} --help".replace("  ", " "), r.returncode == 0 and "Usage" in r.stdout, r.stderr)
 

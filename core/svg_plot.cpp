@@ -1,0 +1,191 @@
+#include "svg_plot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+namespace pcplay {
+
+namespace {
+
+constexpr int kPanelW = 440, kPanelH = 300, kTitleH = 40;
+constexpr int kLeft = 64, kRight = 16, kTop = 30, kBottom = 46;
+const char* const kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string number(double v) {
+  char buf[32];
+  if (v != 0 && (std::abs(v) < 1e-3 || std::abs(v) >= 1e5))
+    std::snprintf(buf, sizeof buf, "%.0e", v);
+  else
+    std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+bool usable(double v, bool log_scale) { return std::isfinite(v) && (!log_scale || v > 0); }
+
+struct Axis {
+  double lo, hi;
+  bool log_scale;
+  double map(double v, double from, double to) const {
+    const double a = log_scale ? std::log10(lo) : lo, b = log_scale ? std::log10(hi) : hi;
+    const double t = ((log_scale ? std::log10(v) : v) - a) / (b - a);
+    return from + t * (to - from);
+  }
+};
+
+// The data range of one coordinate over all series, widened when empty or flat.
+Axis fit_axis(const std::vector<PlotSeries>& series, bool use_x, bool log_scale) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const PlotSeries& s : series)
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+      const double v = use_x ? s.x[i] : s.y[i];
+      if (usable(s.x[i], false) && usable(s.y[i], false) && usable(v, log_scale)) {
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+    }
+  if (!(lo <= hi)) return {log_scale ? 0.1 : 0.0, log_scale ? 10.0 : 1.0, log_scale};
+  if (log_scale) {
+    lo = std::pow(10, std::floor(std::log10(lo)));
+    hi = std::pow(10, std::ceil(std::log10(hi)));
+    if (lo == hi) hi = lo * 10;
+  } else if (lo == hi) {
+    lo -= 0.5;
+    hi += 0.5;
+  }
+  return {lo, hi, log_scale};
+}
+
+void draw_panel(std::ostringstream& svg, const PlotPanel& p, int ox, int oy) {
+  const double x0 = ox + kLeft, x1 = ox + kPanelW - kRight, y0 = oy + kPanelH - kBottom, y1 = oy + kTop;
+  Axis ax = fit_axis(p.series, true, p.log_x);
+  Axis ay = p.y_min < p.y_max ? Axis{p.y_min, p.y_max, p.log_y} : fit_axis(p.series, false, p.log_y);
+  if (!p.log_y && !(p.y_min < p.y_max)) {  // widen to whole ticks
+    const auto t = axis_ticks(ay.lo, ay.hi, false);
+    const double step = t.size() > 1 ? t[1] - t[0] : 1;
+    ay.lo = std::floor(ay.lo / step + 1e-9) * step;
+    ay.hi = std::ceil(ay.hi / step - 1e-9) * step;
+  }
+  svg << "<g font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"11\">\n";
+  svg << "<text x=\"" << (x0 + x1) / 2 << "\" y=\"" << oy + 18 << "\" text-anchor=\"middle\" font-size=\"13\">"
+      << escape(p.title) << "</text>\n";
+  // Grid and ticks.
+  for (double t : axis_ticks(ax.lo, ax.hi, ax.log_scale)) {
+    const double x = ax.map(t, x0, x1);
+    svg << "<line x1=\"" << x << "\" y1=\"" << y0 << "\" x2=\"" << x << "\" y2=\"" << y1
+        << "\" stroke=\"#e5e5e5\"/><text x=\"" << x << "\" y=\"" << y0 + 14 << "\" text-anchor=\"middle\">"
+        << number(t) << "</text>\n";
+  }
+  for (double t : axis_ticks(ay.lo, ay.hi, ay.log_scale)) {
+    const double y = ay.map(t, y0, y1);
+    svg << "<line x1=\"" << x0 << "\" y1=\"" << y << "\" x2=\"" << x1 << "\" y2=\"" << y
+        << "\" stroke=\"#e5e5e5\"/><text x=\"" << x0 - 5 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">"
+        << number(t) << "</text>\n";
+  }
+  svg << "<rect x=\"" << x0 << "\" y=\"" << y1 << "\" width=\"" << x1 - x0 << "\" height=\"" << y0 - y1
+      << "\" fill=\"none\" stroke=\"#333\"/>\n";
+  svg << "<text x=\"" << (x0 + x1) / 2 << "\" y=\"" << y0 + 32 << "\" text-anchor=\"middle\">" << escape(p.x_label)
+      << "</text>\n";
+  svg << "<text transform=\"translate(" << ox + 14 << "," << (y0 + y1) / 2
+      << ") rotate(-90)\" text-anchor=\"middle\">" << escape(p.y_label) << "</text>\n";
+  // Series, clipped to the plot area.
+  const std::string clip = "c" + std::to_string(ox) + "_" + std::to_string(oy);
+  svg << "<clipPath id=\"" << clip << "\"><rect x=\"" << x0 << "\" y=\"" << y1 << "\" width=\"" << x1 - x0
+      << "\" height=\"" << y0 - y1 << "\"/></clipPath>\n<g clip-path=\"url(#" << clip << ")\">\n";
+  for (size_t k = 0; k < p.series.size(); ++k) {
+    const PlotSeries& s = p.series[k];
+    const char* color = kPalette[(s.color >= 0 ? s.color : static_cast<int>(k)) % 10];
+    std::string path;
+    bool pen_down = false;
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+      if (!usable(s.x[i], p.log_x) || !usable(s.y[i], p.log_y)) {
+        pen_down = false;
+        continue;
+      }
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%s%.1f %.1f ", pen_down ? "L" : "M", ax.map(s.x[i], x0, x1), ay.map(s.y[i], y0, y1));
+      path += buf;
+      pen_down = true;
+    }
+    if (!path.empty())
+      svg << "<path d=\"" << path << "\" fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1.5\""
+          << (s.dashed ? " stroke-dasharray=\"5,3\"" : "") << "/>\n";
+  }
+  svg << "</g>\n";
+  // Legend, top right, on a translucent box.
+  int labelled = 0;
+  for (const PlotSeries& s : p.series) labelled += !s.label.empty();
+  if (labelled)
+    svg << "<rect x=\"" << x1 - 116 << "\" y=\"" << y1 + 2 << "\" width=\"112\" height=\"" << 14 * labelled + 6
+        << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
+  int row = 0;
+  for (size_t k = 0; k < p.series.size(); ++k) {
+    const PlotSeries& s = p.series[k];
+    if (s.label.empty()) continue;
+    const char* color = kPalette[(s.color >= 0 ? s.color : static_cast<int>(k)) % 10];
+    const double ly = y1 + 12 + 14 * row++, lx = x1 - 110;
+    svg << "<line x1=\"" << lx << "\" y1=\"" << ly - 4 << "\" x2=\"" << lx + 18 << "\" y2=\"" << ly - 4
+        << "\" stroke=\"" << color << "\" stroke-width=\"2\"" << (s.dashed ? " stroke-dasharray=\"5,3\"" : "")
+        << "/><text x=\"" << lx + 22 << "\" y=\"" << ly << "\">" << escape(s.label) << "</text>\n";
+  }
+  svg << "</g>\n";
+}
+
+}  // namespace
+
+std::vector<double> axis_ticks(double lo, double hi, bool log_scale) {
+  std::vector<double> ticks;
+  if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi)) return ticks;
+  if (log_scale) {
+    if (lo <= 0) return ticks;
+    const int a = static_cast<int>(std::ceil(std::log10(lo) - 1e-9)), b = static_cast<int>(std::floor(std::log10(hi) + 1e-9));
+    const int every = std::max(1, (b - a + 1) / 7);  // at most about 7 labels
+    for (int e = a; e <= b; e += every) ticks.push_back(std::pow(10.0, e));
+    return ticks;
+  }
+  const double raw = (hi - lo) / 6, magnitude = std::pow(10, std::floor(std::log10(raw)));
+  double step = magnitude;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * magnitude >= raw) {
+      step = m * magnitude;
+      break;
+    }
+  for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step)
+    ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  return ticks;
+}
+
+std::string svg_figure(const std::string& title, const std::vector<PlotPanel>& panels, int columns) {
+  columns = std::max(1, std::min(columns, static_cast<int>(panels.size())));
+  const int rows = (static_cast<int>(panels.size()) + columns - 1) / columns;
+  const int width = columns * kPanelW, height = kTitleH + rows * kPanelH;
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+      << "\" viewBox=\"0 0 " << width << " " << height << "\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      << "<text x=\"" << width / 2 << "\" y=\"26\" text-anchor=\"middle\" font-family=\"DejaVu Sans, Arial, sans-serif\" "
+      << "font-size=\"16\">" << escape(title) << "</text>\n";
+  for (size_t i = 0; i < panels.size(); ++i)
+    draw_panel(svg, panels[i], static_cast<int>(i % columns) * kPanelW,
+               kTitleH + static_cast<int>(i / columns) * kPanelH);
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+}  // namespace pcplay
