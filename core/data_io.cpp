@@ -116,6 +116,7 @@ IdxArray parse_idx(const std::string& raw, const std::string& source) {
       case 0x0D: { uint32_t b32 = static_cast<uint32_t>(bits); float f; std::memcpy(&f, &b32, 4); v = f; break; }
       default: { double f; std::memcpy(&f, &bits, 8); v = static_cast<float>(f); break; }
     }
+    if (!std::isfinite(v)) throw fail("value " + std::to_string(i) + " is not a finite float");
     a.values[i] = v;
   }
   return a;
@@ -164,7 +165,7 @@ Dataset parse_csv(const std::string& text, const std::string& source) {
       char* end = nullptr;
       const double v = std::strtod(begin, &end);
       while (end && (*end == ' ' || *end == '\t')) ++end;
-      numeric = end != begin && *end == '\0' && std::isfinite(v);
+      numeric = end != begin && *end == '\0' && std::isfinite(v) && std::abs(v) <= 3.4e38;  // fits a float
       if (numeric) fields.push_back(v);
       else bad = field;
     }

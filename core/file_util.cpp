@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 
 #include "error.h"
 
@@ -15,6 +16,11 @@
 namespace pcplay {
 
 std::string read_file(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
+  if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes)
+    throw Error(path + ": larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
   std::ostringstream s;

@@ -111,7 +111,7 @@ class Sigmoid final : public Elementwise<T> {
   void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy,
                  Tensor<T>& gx) const override {
     gx.resize(x.shape());
-    gx.array() = gy.array() * y.array() * (T(1) - y.array());
+    gx.array() = gy.array() * (T(1) - y.array()) * y.array();  // PyTorch's order
   }
 };
 
@@ -289,7 +289,7 @@ class Pool2d : public Layer<T> {
 
 // MaxPool2d: the first maximum of each window in row-major order gets the
 // gradient (PyTorch's rule; MNIST's zero background makes ties common); a NaN
-// is the maximum, as in PyTorch.
+// is the maximum (the last NaN of the window, as PyTorch's scan leaves it).
 template <typename T>
 class MaxPool2d final : public Pool2d<T> {
  public:
@@ -316,7 +316,6 @@ class MaxPool2d final : public Pool2d<T> {
         if (v > best_value || std::isnan(v)) {
           best = at + i * W + j;
           best_value = v;
-          if (std::isnan(v)) return best;
         }
       }
     return best;
@@ -369,9 +368,9 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const Shape& in_shap
       throw Error("linear states in=" + std::to_string(spec.in) + " but its input has " +
                   std::to_string(in_shape[0]) + " features");
     if (spec.out < 1) throw Error("linear needs out >= 1");
-    if (static_cast<double>(spec.out) * static_cast<double>(in_shape[0]) > kMaxLayerParameters)
+    if (static_cast<double>(spec.out) * static_cast<double>(in_shape[0]) > kMaxParameters)
       throw Error("linear " + std::to_string(in_shape[0]) + " -> " + std::to_string(spec.out) +
-                  " would hold more than " + std::to_string(kMaxLayerParameters) + " weights");
+                  " would hold more than " + std::to_string(kMaxParameters) + " weights");
     return std::make_unique<Linear<T>>(in_shape[0], spec.out, spec.bias);
   }
   if (t == "conv2d" || t == "maxpool2d" || t == "avgpool2d") {
@@ -379,6 +378,7 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const Shape& in_shap
     if (spec.kernel < 1) throw Error(t + " needs kernel >= 1");
     const Index pad = t == "conv2d" ? spec.padding : 0;
     const Index stride = spec.stride ? spec.stride : (t == "conv2d" ? 1 : spec.kernel);
+    if (pad > spec.kernel) throw Error(t + " padding " + std::to_string(pad) + " is larger than its kernel");
     if (in_shape[1] + 2 * pad < spec.kernel || in_shape[2] + 2 * pad < spec.kernel)
       throw Error(t + " kernel " + std::to_string(spec.kernel) + " is larger than its input " + shape_str(in_shape));
     if (t == "maxpool2d") return std::make_unique<MaxPool2d<T>>(in_shape, spec.kernel, stride);
@@ -387,8 +387,8 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const Shape& in_shap
       throw Error("conv2d states in=" + std::to_string(spec.in) + " but its input has " + std::to_string(in_shape[0]) +
                   " channels");
     if (spec.out < 1) throw Error("conv2d needs out >= 1");
-    if (static_cast<double>(spec.out) * in_shape[0] * spec.kernel * spec.kernel > kMaxLayerParameters)
-      throw Error("conv2d would hold more than " + std::to_string(kMaxLayerParameters) + " weights");
+    if (static_cast<double>(spec.out) * in_shape[0] * spec.kernel * spec.kernel > kMaxParameters)
+      throw Error("conv2d would hold more than " + std::to_string(kMaxParameters) + " weights");
     return std::make_unique<Conv2d<T>>(in_shape, spec.out, spec.kernel, stride, pad, spec.bias);
   }
   if (t == "relu") return std::make_unique<ReLU<T>>(in_shape);

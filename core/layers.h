@@ -49,8 +49,10 @@ class Layer {
   Shape in_shape, out_shape;  // per sample, without the batch dimension
 };
 
-// Larger layers are refused when a model is built (4 GiB of float weights).
-constexpr Index kMaxLayerParameters = Index(1) << 30;
+// Limits a model is held to when it is built: parameters in all (4 GiB of
+// float weights) and the values one layer outputs per sample.
+constexpr Index kMaxParameters = Index(1) << 30;
+constexpr Index kMaxSampleElements = Index(1) << 28;
 
 // Builds the layer `spec` for per-sample input shape `in_shape`; throws Error
 // when the shapes do not fit.

@@ -16,6 +16,10 @@ std::string loss_name(LossKind loss) { return loss == LossKind::MSE ? "mse" : "c
 
 template <typename T>
 Targets<T> targets_from_labels(LossKind loss, const std::vector<int64_t>& labels, Index num_classes) {
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] < 0 || labels[i] >= num_classes)
+      throw Error("label " + std::to_string(labels[i]) + " of sample " + std::to_string(i) + " is out of range [0, " +
+                  std::to_string(num_classes) + ")");
   Targets<T> y;
   y.labels = labels;
   if (loss == LossKind::MSE) {
@@ -83,6 +87,8 @@ template <typename T>
 double accuracy(const Tensor<T>& yhat, const Targets<T>& y) {
   const auto z = yhat.matrix();
   if (z.rows() == 0) return 0.0;
+  if (y.labels.empty() ? y.values.rows() != z.rows() : static_cast<Index>(y.labels.size()) != z.rows())
+    throw Error("accuracy: targets and outputs differ in batch size");
   Index correct = 0;
   for (Index b = 0; b < z.rows(); ++b) {
     Index predicted, expected;

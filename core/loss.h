@@ -26,7 +26,8 @@ struct Targets {
   std::vector<int64_t> labels;  // [B]    (cross-entropy; optional for MSE)
 };
 
-// Targets for `loss` from class labels: one-hot rows for MSE.
+// Targets for `loss` from class labels: one-hot rows for MSE. Throws Error
+// for a label outside [0, num_classes).
 template <typename T>
 Targets<T> targets_from_labels(LossKind loss, const std::vector<int64_t>& labels, Index num_classes);
 

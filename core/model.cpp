@@ -15,6 +15,7 @@ const Tensor<T>& Block<T>::forward(const Tensor<T>& x, BlockTrace<T>& trace) con
 template <typename T>
 void Block<T>::backward(const Tensor<T>& x, BlockTrace<T>& trace, const Tensor<T>& gy, Tensor<T>* gx,
                         bool param_grads) {
+  if (!gx && !param_grads) return;
   // Below the lowest layer that has parameters, the chain is needed only for gx.
   size_t lowest_needed = layers.size();
   for (size_t i = 0; i < layers.size(); ++i)
@@ -22,7 +23,7 @@ void Block<T>::backward(const Tensor<T>& x, BlockTrace<T>& trace, const Tensor<T
       lowest_needed = i;
       break;
     }
-  if (gx || !param_grads) lowest_needed = 0;
+  if (gx) lowest_needed = 0;
 
   const Tensor<T>* g = &gy;  // gradient with respect to the output of layer i
   for (size_t i = layers.size(); i-- > lowest_needed;) {
@@ -58,9 +59,14 @@ Model<T>::Model(ModelSpec spec) : spec_(std::move(spec)) {
         throw Error("block " + std::to_string(b) + " layer " + std::to_string(i) + " (" + ls.type + "): " + e.what());
       }
       shape = block.layers.back()->out_shape;
+      for (Index d : shape)
+        if (d < 1) throw Error("block " + std::to_string(b) + " layer " + std::to_string(i) + " (" + ls.type + ") outputs an empty " + shape_str(shape));
+      if (shape_numel(shape) > kMaxSampleElements)
+        throw Error("block " + std::to_string(b) + " layer " + std::to_string(i) + " (" + ls.type + ") outputs " +
+                    shape_str(shape) + " per sample, more than " + std::to_string(kMaxSampleElements) + " values");
       for (const Param<T>& p : block.layers.back()->params) total += p.value.size();
-      if (total > kMaxLayerParameters)
-        throw Error("the model would hold more than " + std::to_string(kMaxLayerParameters) + " parameters");
+      if (total > kMaxParameters)
+        throw Error("the model would hold more than " + std::to_string(kMaxParameters) + " parameters");
     }
     block.out_shape = shape;
     blocks_.push_back(std::move(block));
@@ -108,14 +114,22 @@ void Model<T>::init(uint64_t seed) {
 
 template <typename T>
 void Model<T>::copy_parameters_from(const Model& other) {
-  auto mine = parameters();
-  auto theirs = const_cast<Model&>(other).parameters();
-  if (mine.size() != theirs.size()) throw Error("copy_parameters_from: the models differ");
-  for (size_t i = 0; i < mine.size(); ++i) {
-    if (mine[i].param->value.shape() != theirs[i].param->value.shape())
-      throw Error("copy_parameters_from: " + mine[i].name + " differs in shape");
-    mine[i].param->value = theirs[i].param->value;
-    mine[i].param->grad = theirs[i].param->grad;
+  if (other.blocks_.size() != blocks_.size()) throw Error("the models differ in depth");
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    const auto &mine = blocks_[b].layers, &theirs = other.blocks_[b].layers;
+    if (mine.size() != theirs.size()) throw Error("the models differ in block " + std::to_string(b));
+    for (size_t i = 0; i < mine.size(); ++i) {
+      if (mine[i]->params.size() != theirs[i]->params.size())
+        throw Error("the models differ in block " + std::to_string(b) + " layer " + std::to_string(i));
+      for (size_t k = 0; k < mine[i]->params.size(); ++k) {
+        Param<T>& p = mine[i]->params[k];
+        const Param<T>& q = theirs[i]->params[k];
+        if (p.value.shape() != q.value.shape())
+          throw Error("parameter " + std::to_string(b) + "." + std::to_string(i) + "." + p.name + " differs in shape");
+        p.value = q.value;
+        p.grad = q.grad;
+      }
+    }
   }
 }
 

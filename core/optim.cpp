@@ -77,8 +77,10 @@ class Adam final : public Optimizer<T> {
       auto m = m_[i].array();
       auto s = s_[i].array();
       m = b1 * m + static_cast<T>(1 - config_.beta1) * g.array();
-      s = b2 * s + static_cast<T>(1 - config_.beta2) * g.array().square();
-      p -= step_size * m / (s.sqrt() / bias2_sqrt + eps);
+      // In PyTorch's order: addcmul (s·β2 + ((1 − β2)·g)·g), then addcdiv
+      // (p + (−step)·(m / denom)); float32 results then match to the bit more often.
+      s = b2 * s + (static_cast<T>(1 - config_.beta2) * g.array()) * g.array();
+      p += (-step_size) * (m / (s.sqrt() / bias2_sqrt + eps));
     }
   }
 

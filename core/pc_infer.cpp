@@ -32,8 +32,12 @@ std::string Divergence::describe() const {
   switch (kind) {
     case Kind::None: return "converging";
     case Kind::NonFinite:
-      if (iteration == 0) return "the feed-forward loss is non-finite";
-      return "eps_" + std::to_string(layer) + " became non-finite at inference iteration " + std::to_string(iteration);
+      if (quantity == "loss") return "the feed-forward loss is non-finite";
+      if (quantity == "grad")
+        return "the gradient of block " + std::to_string(layer) + " is non-finite after " + std::to_string(iteration) +
+               " inference iterations";
+      return quantity + "_" + std::to_string(layer) + " became non-finite at inference iteration " +
+             std::to_string(iteration);
     case Kind::EnergyRose:
       std::snprintf(buf, sizeof buf,
                     "the Strict energy rose from %.6g to %.6g at inference iteration %d (eta is too large)",
@@ -63,15 +67,14 @@ void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::v
 
   model_.forward(X, vhat, trace_);
   loss = loss_value(model_.loss(), vhat[L], Y, &dLdy);
-  if (!std::isfinite(static_cast<double>(loss))) {
-    divergence_.kind = Divergence::Kind::NonFinite;
-    divergence_.layer = L;
-  }
+  if (!std::isfinite(static_cast<double>(loss))) flag_non_finite(L, "loss");
   v.assign(L + 1, Tensor<T>());
   eps.assign(L + 1, Tensor<T>());
   if (err == ErrType::Exact) return start_exact();
 
   v = vhat;
+  if (vinit && err != ErrType::Strict)
+    throw Error("vinit applies to Strict only (FixedPred, as in Torch2PC, starts from v = v̂)");
   if (vinit) {
     if (static_cast<Index>(vinit->size()) != L + 1)
       throw Error("vinit must hold " + std::to_string(L + 1) + " entries (v_0..v_L)");
@@ -123,7 +126,9 @@ void PCInference<T>::sweep_fixedpred() {
 template <typename T>
 void PCInference<T>::sweep_strict() {
   const Index L = model_.depth();
-  for (Index l = 1; l <= L; ++l) model_.f(l).forward(v[l - 1], trace_[l]);  // f_l(v_{l-1}) = trace_[l].output()
+  // f_l(v_{l-1}) = trace_[l].output(); v_0 = X never changes, so the forward
+  // pass's trace of f_1 serves every sweep.
+  for (Index l = 2; l <= L; ++l) model_.f(l).forward(v[l - 1], trace_[l]);
   belief_loss_ = loss_value(model_.loss(), trace_[L].output(), *Y_, &eps[L]);
   for (Index l = L - 1; l >= 1; --l) {
     eps[l].resize(v[l].shape());
@@ -144,6 +149,15 @@ void PCInference<T>::sweep() {
   measure_errors();
 }
 
+template <typename T>
+void PCInference<T>::flag_non_finite(Index layer, const char* quantity) {
+  if (divergence_.kind == Divergence::Kind::NonFinite) return;  // keep the first
+  divergence_.kind = Divergence::Kind::NonFinite;
+  divergence_.quantity = quantity;
+  divergence_.iteration = iterations_;
+  divergence_.layer = layer;
+}
+
 // One pass over the errors gives both the energy and the finiteness check.
 template <typename T>
 void PCInference<T>::measure_errors() {
@@ -153,23 +167,19 @@ void PCInference<T>::measure_errors() {
   for (Index l = L; l >= 0; --l) {
     if (!eps[l].defined()) continue;
     eps_sq_[l] = static_cast<double>(eps[l].array().square().sum());
-    if (!std::isfinite(eps_sq_[l]) && !divergence_.diverged()) {
-      divergence_.kind = Divergence::Kind::NonFinite;
-      divergence_.iteration = iterations_;
-      divergence_.layer = l;
-    }
+    if (!std::isfinite(eps_sq_[l]) || (l < L && !v[l].all_finite()))
+      flag_non_finite(l, std::isfinite(eps_sq_[l]) ? "v" : "eps");
     if (l < L) half_sq += 0.5 * eps_sq_[l];
   }
   energy_ = half_sq + static_cast<double>(err == ErrType::Strict ? belief_loss_ : loss);
-  // Iteration 1 measures F at v = v̂, i.e. the feed-forward loss.
-  if (err == ErrType::Strict && !divergence_.diverged() && iterations_ > 1) {
-    const double start = static_cast<double>(loss);
-    if (energy_ > start + 1e-9 * std::abs(start) + 1e-300) {
-      divergence_.kind = Divergence::Kind::EnergyRose;
-      divergence_.iteration = iterations_;
-      divergence_.energy_start = start;
-      divergence_.energy = energy_;
-    }
+  // Iteration 1 measures F where the relaxation starts (at v̂, or vinit).
+  if (err != ErrType::Strict || divergence_.diverged()) return;
+  if (iterations_ == 1) {
+    divergence_.energy_start = energy_;
+  } else if (energy_ > divergence_.energy_start * (1 + 64 * std::numeric_limits<T>::epsilon()) + 1e-300) {
+    divergence_.kind = Divergence::Kind::EnergyRose;
+    divergence_.iteration = iterations_;
+    divergence_.energy = energy_;
   }
 }
 
@@ -179,12 +189,18 @@ template <typename T>
 void PCInference<T>::set_gradients() {
   const Index L = model_.depth();
   if (err == ErrType::Exact) return;  // start() already set them
-  if (iterations_ == 0) throw Error("set_gradients needs at least one inference iteration");
+  if (iterations_ == 0) {
+    if (!divergence_.diverged()) throw Error("set_gradients needs at least one inference iteration");
+    for (auto& p : model_.parameters()) p.param->grad.array() = std::numeric_limits<T>::quiet_NaN();
+    return;
+  }
   for (Index l = 1; l <= L; ++l) {
     const std::vector<Tensor<T>>& x = err == ErrType::Strict ? v : vhat;
-    if (err == ErrType::Strict) model_.f(l).forward(x[l - 1], trace_[l]);
+    if (err == ErrType::Strict && l > 1) model_.f(l).forward(x[l - 1], trace_[l]);  // f_1's trace is at X
     model_.f(l).backward(x[l - 1], trace_[l], eps[l], nullptr, true);
   }
+  for (const NamedParam<T>& p : model_.parameters())
+    if (!p.param->grad.all_finite()) flag_non_finite(p.block, "grad");
 }
 
 template <typename T>
@@ -210,7 +226,7 @@ PCResult<T> pc_infer(Model<T>& model, const Tensor<T>& X, const Targets<T>& Y, E
       inference.sweep();
       if (record) record->push_back(inference.stats());
     }
-    if (inference.iterations() > 0) inference.set_gradients();
+    inference.set_gradients();
   }
   return {std::move(inference.vhat), std::move(inference.v),    std::move(inference.eps),
           inference.loss,            std::move(inference.dLdy), inference.divergence()};

@@ -35,17 +35,20 @@ struct SweepStats {
 };
 
 // Whether, where and how a relaxation diverged. Two signs:
-//  * non-finite: NaN or Inf in some eps_l (the iterations stop there);
+//  * non-finite: NaN or Inf in some eps_l or v_l, or in the gradients (the
+//    iterations stop there). It overrides the other sign;
 //  * energy rose (Strict only): Strict is gradient descent on F, which never
-//    rises for a step size that converges; F above its starting value F(v̂)
-//    means η is too large (Strict at η = 1 typically stays finite but ends
-//    1e2..1e4 away from backprop). The iterations go on, as in Torch2PC.
+//    rises for a step size that converges; F above its value where the
+//    relaxation started means η is too large (Strict at η = 1 typically stays
+//    finite but ends 1e2..1e4 away from backprop). The iterations go on, as
+//    in Torch2PC.
 struct Divergence {
   enum class Kind { None, NonFinite, EnergyRose };
   Kind kind = Kind::None;
   int iteration = 0;  // 1-based inference iteration (0: the forward pass)
-  Index layer = 0;    // non-finite: the highest layer l whose eps_l is
-  double energy_start = 0, energy = 0;  // energy rose: F(v̂) and the first F above it
+  Index layer = 0;    // non-finite: the layer l where it was found (the highest)
+  std::string quantity;  // non-finite: "eps", "v", "grad" (of block l) or "loss"
+  double energy_start = 0, energy = 0;  // energy rose: F at the start and the first F above it
   bool diverged() const { return kind != Kind::None; }
   // "eps_2 became non-finite at inference iteration 17", ...
   std::string describe() const;
@@ -56,22 +59,23 @@ class PCInference {
  public:
   PCInference(Model<T>& model, ErrType err, T eta);
 
-  // Forward pass and initial beliefs: v = v̂, or for Strict and FixedPred the
-  // given vinit (entries 1..L-1 that are defined replace v̂; v_0 stays X).
+  // Forward pass and initial beliefs: v = v̂, or for Strict the given vinit
+  // (its entries 1..L-1 that are defined replace v̂; v_0 = X and v_L stay).
   // Exact computes everything here: eps = backprop errors, and gradients.
   void start(const Tensor<T>& X, const Targets<T>& Y, const std::vector<Tensor<T>>* vinit = nullptr);
   // One inference iteration (a synchronous sweep over the layers). Does
   // nothing once a value has become non-finite.
   void sweep();
-  // Overwrites every parameter's grad with Jθ_l(·)^T eps_l.
+  // Overwrites every parameter's grad with Jθ_l(·)^T eps_l (NaN when the
+  // feed-forward loss was already non-finite and no iteration ran).
   void set_gradients();
 
   SweepStats stats() const;
   int iterations() const { return iterations_; }
   const Divergence& divergence() const { return divergence_; }
 
-  ErrType err;
-  T eta;
+  const ErrType err;
+  const T eta;
   // Torch2PC's return values.
   std::vector<Tensor<T>> vhat, v, eps;
   T loss = 0;
@@ -82,6 +86,7 @@ class PCInference {
   void sweep_fixedpred();
   void sweep_strict();
   void measure_errors();
+  void flag_non_finite(Index layer, const char* quantity);
 
   Model<T>& model_;
   const Targets<T>* Y_ = nullptr;
@@ -106,8 +111,7 @@ struct PCResult {
 // Torch2PC's PCInfer: n inference iterations (n >= 1 unless Exact), then every
 // parameter gradient of `model` is overwritten. Throws Error on bad arguments
 // or shapes. If the feed-forward loss is already non-finite no iteration runs
-// and the gradients are left as they were: check `divergence` before using
-// them. When `record` is given, it receives the stats of each iteration.
+// and the gradients are NaN; check `divergence`. When `record` is given, it receives the stats of each iteration.
 // (C++20's std::type_identity_t: keeps T deduced from the model alone, so
 // that eta may be a literal and vinit a nullptr.)
 template <typename T>

@@ -16,7 +16,6 @@ using json = nlohmann::json;
 
 namespace {
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;
-constexpr uint64_t kMaxElements = uint64_t(1) << 40;
 
 const std::pair<const char*, DType> kDTypes[] = {
     {"F32", DType::F32}, {"F64", DType::F64}, {"I64", DType::I64}, {"I32", DType::I32}, {"U8", DType::U8}};
@@ -105,7 +104,8 @@ TensorFile parse_safetensors(const std::string& bytes, const std::string& source
     for (const json& dim : entry["shape"]) {
       if (!dim.is_number_unsigned()) throw bad("shape holds something other than non-negative integers");
       const uint64_t n = dim.get<uint64_t>();
-      if (n > kMaxElements || (n > 0 && numel > kMaxElements / n)) throw bad("shape is implausibly large");
+      const uint64_t max_elements = static_cast<uint64_t>(kMaxElements);
+      if (n > max_elements || (n > 0 && numel > max_elements / n)) throw bad("shape is implausibly large");
       numel *= n;
       st.shape.push_back(static_cast<Index>(n));
     }

@@ -32,7 +32,7 @@ std::string escape(const std::string& s) {
 std::string number(double v) {
   char buf[32];
   if (v != 0 && (std::abs(v) < 1e-3 || std::abs(v) >= 1e5))
-    std::snprintf(buf, sizeof buf, "%.0e", v);
+    std::snprintf(buf, sizeof buf, "%.3g", v);  // 1e-04, 1.2e+05
   else
     std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
@@ -45,6 +45,7 @@ struct Axis {
   bool log_scale;
   double map(double v, double from, double to) const {
     const double a = log_scale ? std::log10(lo) : lo, b = log_scale ? std::log10(hi) : hi;
+    if (!(b > a)) return (from + to) / 2;
     const double t = ((log_scale ? std::log10(v) : v) - a) / (b - a);
     return from + t * (to - from);
   }
@@ -66,9 +67,10 @@ Axis fit_axis(const std::vector<PlotSeries>& series, bool use_x, bool log_scale)
     lo = std::pow(10, std::floor(std::log10(lo)));
     hi = std::pow(10, std::ceil(std::log10(hi)));
     if (lo == hi) hi = lo * 10;
-  } else if (lo == hi) {
-    lo -= 0.5;
-    hi += 0.5;
+  } else if (!(hi - lo > 1e-9 * std::max(std::abs(lo), std::abs(hi)))) {  // flat: widen relative to the value
+    const double half = std::max(0.5 * std::abs(lo), 0.5);
+    lo -= half;
+    hi += half;
   }
   return {lo, hi, log_scale};
 }
@@ -76,8 +78,9 @@ Axis fit_axis(const std::vector<PlotSeries>& series, bool use_x, bool log_scale)
 void draw_panel(std::ostringstream& svg, const PlotPanel& p, int ox, int oy) {
   const double x0 = ox + kLeft, x1 = ox + kPanelW - kRight, y0 = oy + kPanelH - kBottom, y1 = oy + kTop;
   Axis ax = fit_axis(p.series, true, p.log_x);
-  Axis ay = p.y_min < p.y_max ? Axis{p.y_min, p.y_max, p.log_y} : fit_axis(p.series, false, p.log_y);
-  if (!p.log_y && !(p.y_min < p.y_max)) {  // widen to whole ticks
+  const bool fixed_y = p.y_min < p.y_max && (!p.log_y || p.y_min > 0);
+  Axis ay = fixed_y ? Axis{p.y_min, p.y_max, p.log_y} : fit_axis(p.series, false, p.log_y);
+  if (!p.log_y && !fixed_y) {  // widen to whole ticks
     const auto t = axis_ticks(ay.lo, ay.hi, false);
     const double step = t.size() > 1 ? t[1] - t[0] : 1;
     ay.lo = std::floor(ay.lo / step + 1e-9) * step;
@@ -167,8 +170,14 @@ std::vector<double> axis_ticks(double lo, double hi, bool log_scale) {
       step = m * magnitude;
       break;
     }
-  for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step)
+  // Ticks by index, not by accumulation: a step below the values' resolution
+  // then yields a few repeated ticks instead of an endless loop.
+  const double first = std::ceil(lo / step - 1e-9);
+  for (int k = 0; k <= 12; ++k) {
+    const double t = (first + k) * step;
+    if (t > hi + step * 1e-9) break;
     ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  }
   return ticks;
 }
 

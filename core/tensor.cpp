@@ -2,11 +2,17 @@
 
 #include <sstream>
 
+#include "error.h"
+
 namespace pcplay {
 
 Index shape_numel(const Shape& shape) {
   Index n = 1;
-  for (Index d : shape) n *= d;
+  for (Index d : shape) {
+    if (d < 0 || (d > 0 && n > kMaxElements / d))
+      throw Error("shape " + shape_str(shape) + " holds more than " + std::to_string(kMaxElements) + " elements");
+    n *= d;
+  }
   return n;
 }
 

@@ -12,6 +12,10 @@ namespace pcplay {
 using Index = Eigen::Index;
 using Shape = std::vector<Index>;
 
+// The most elements a tensor may hold (16 GiB of floats); shape_numel throws
+// Error beyond it, so that no size computation can overflow.
+constexpr Index kMaxElements = Index(1) << 32;
+
 Index shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[300, 1, 28, 28]"
 Shape batch_shape(Index batch, const Shape& sample_shape);  // [batch, sample_shape...]

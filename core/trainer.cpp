@@ -15,7 +15,7 @@ void check_train_config(const TrainConfig& c) {
 }
 
 template <typename T>
-Trainer<T>::Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config)
+Trainer<T>::Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config, const Model<T>* initial)
     : config_(std::move(config)), data_(std::move(data)), model_(spec), rng_(config_.seed ^ 0x5eed) {
   check_train_config(config_);
   if (data_.train.size() < 1 || data_.test.size() < 1) throw Error("training and test sets must not be empty");
@@ -25,7 +25,10 @@ Trainer<T>::Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config)
   if (data_.train.num_classes > model_.output_shape()[0])
     throw Error("the data has " + std::to_string(data_.train.num_classes) + " classes but the model only " +
                 std::to_string(model_.output_shape()[0]) + " outputs");
-  model_.init(config_.seed);
+  if (initial)
+    model_.copy_parameters_from(*initial);
+  else
+    model_.init(config_.seed);
   optimizer_ = make_optimizer<T>(config_.optimizer);
   if (config_.compare_bp) {
     twin_ = std::make_unique<Model<T>>(model_);

@@ -37,7 +37,7 @@ struct Evaluation {
 };
 
 struct StepMetrics {
-  long step = 0;        // steps done, this one included
+  long step = 0;        // steps done, this one included (a diverged step is not done)
   double epoch = 0;     // epochs done (fractional)
   Evaluation train;     // this batch, before the update
   Evaluation test;      // one random test batch, after the update
@@ -58,7 +58,9 @@ struct StepMetrics {
 template <typename T>
 class Trainer {
  public:
-  Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config);
+  // Starts from `initial` weights when given (copied), else from PyTorch's
+  // initialisation seeded by config.seed; the backprop twin starts from the same.
+  Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config, const Model<T>* initial = nullptr);
 
   // One batch. After a divergence it does nothing and returns the same report.
   StepMetrics step(bool record_sweeps = false);

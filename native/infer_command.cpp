@@ -60,10 +60,10 @@ int run_infer(const InferOptions& o) {
       const std::string prefix = "v.";
       size_t l = 0;
       if (name.compare(0, prefix.size(), prefix) != 0 ||
-          (l = std::strtoul(name.c_str() + prefix.size(), nullptr, 10)) >= vinit.size() ||
+          (l = std::strtoul(name.c_str() + prefix.size(), nullptr, 10)) < 1 || l + 1 >= vinit.size() ||
           name != prefix + std::to_string(l))
-        throw Error(o.vinit + ": unexpected tensor \"" + name + "\" (expected v.0 .. v." +
-                    std::to_string(model.depth()) + ")");
+        throw Error(o.vinit + ": unexpected tensor \"" + name + "\" (expected v.1 .. v." +
+                    std::to_string(model.depth() - 1) + ")");
       vinit[l] = load_tensor<T>(st);
     }
   }

@@ -112,6 +112,18 @@ TEST_CASE("axis ticks are 1-2-5 steps, or decades on a log axis") {
   CHECK(axis_ticks(0.07, 0.13, false).front() == doctest::Approx(0.07));
   CHECK(axis_ticks(1e-4, 1, true) == std::vector<double>{1e-4, 1e-3, 1e-2, 1e-1, 1});
   CHECK(axis_ticks(1, 1, false).empty());
+  CHECK(axis_ticks(1e20, std::nextafter(1e20, 1e30), false).size() <= 13);  // ends, however narrow
+}
+
+TEST_CASE("an SVG figure survives flat, huge and empty data") {
+  PlotPanel p{"p", "x", "y", false, false, 0, 0, {}};
+  p.series.push_back({"flat", {1, 2}, {1e300, 1e300}, false, -1});
+  p.series.push_back({"empty", {}, {}, false, -1});
+  PlotPanel q{"q", "x", "y", true, true, -1, 1, {}};  // a fixed log range that cannot be: fitted instead
+  q.series.push_back({"s", {1, 10}, {0.5, 2}, false, -1});
+  const std::string svg = svg_figure("t", {p, q}, 2);
+  CHECK(svg.find("nan") == std::string::npos);
+  CHECK(svg.find("inf") == std::string::npos);
 }
 
 TEST_CASE("an SVG figure has a panel per plot, escaped text, and breaks lines at non-finite points") {

@@ -103,6 +103,7 @@ for err, names in expected.items():
     check(f"infer --err {err} writes exactly the contract's tensors", got == names, f"{sorted(got ^ names)} {r.stderr}")
 
 # --- bad input: one clear line, exit 2, never a crash -------------------------------
+vinit_file = write("vinit.safetensors", safetensors({"v.1": ("F32", [2, 4], [0.0] * 8)}))
 weights_missing = write("missing.safetensors", safetensors({"0.0.weight": ("F32", [4, 3], [0.0] * 12)}))
 y_float = write("yfloat.safetensors", safetensors({"x": ("F32", [2, 3], [0.0] * 6), "y": ("F32", [2], [1, 0])}))
 y_range = write("yrange.safetensors", safetensors({"x": ("F32", [2, 3], [0.0] * 6), "y": ("I64", [2], [1, 7])}))
@@ -140,6 +141,9 @@ bad_cases = {
     "an unknown error type": (infer + ["--err", "backprop"], "--err"),
     "a negative eta": (infer + ["--eta", "-1"], "eta"),
     "n = 0": (infer + ["--n", "0"], "n (inference iterations)"),
+    "vinit for FixedPred": (infer + ["--err", "fixedpred", "--vinit", vinit_file], "vinit applies to Strict only"),
+    "a vinit with other tensors": (infer + ["--err", "strict", "--vinit", batch], "expected v.1 .. v.1"),
+    "a non-regular file": (swap(infer, "--model", "/dev/zero"), "not a regular file"),
     "an unknown data set": (["train", "--data", "moons"], "moons"),
     "noise out of range": (["train", "--noise", "2"], "noise"),
     "an unknown option": (["train", "--fast"], "--fast"),

@@ -207,9 +207,10 @@ def make_problem(rng, case, dense_cases):
         spec = random_dense_spec(rng, case)
         X = torch.rand(rng.randint(1, 12), *spec["input_shape"]) * 2 - 1
     else:  # the conv nets: the paper's MNIST CNN on sparse, MNIST-like images, and a strided one
-        spec = dict(PAPER_MNIST if case % 2 == 0 else CONV_STRIDED)
+        paper = case % 2 == 0
+        spec = dict(PAPER_MNIST if paper else CONV_STRIDED)
         X = torch.rand(4, *spec["input_shape"])
-        if spec is not CONV_STRIDED:
+        if paper:
             X = X * (torch.rand_like(X) < 0.3)  # mostly zero background: max-pool ties
     spec["loss"] = kind
     model, K = build_torch(spec)
