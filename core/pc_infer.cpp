@@ -101,6 +101,7 @@ void PCInference<T>::start_exact() {
     v[l] = vhat[l];
     v[l].array() -= eps[l].array();
   }
+  check_gradients();
 }
 
 // FixedPred: Jacobians at v̂ (its traces never change); eps_L = dLdy is fixed.
@@ -199,8 +200,13 @@ void PCInference<T>::set_gradients() {
     if (err == ErrType::Strict && l > 1) model_.f(l).forward(x[l - 1], trace_[l]);  // f_1's trace is at X
     model_.f(l).backward(x[l - 1], trace_[l], eps[l], nullptr, true);
   }
+  check_gradients();
+}
+
+template <typename T>
+void PCInference<T>::check_gradients() {
   for (const NamedParam<T>& p : model_.parameters())
-    if (!p.param->grad.all_finite()) flag_non_finite(p.block, "grad");
+    if (!p.param->grad.all_finite()) return flag_non_finite(p.block, "grad");
 }
 
 template <typename T>

@@ -87,6 +87,7 @@ class PCInference {
   void sweep_strict();
   void measure_errors();
   void flag_non_finite(Index layer, const char* quantity);
+  void check_gradients();
 
   Model<T>& model_;
   const Targets<T>* Y_ = nullptr;

@@ -100,35 +100,50 @@ double Trainer<T>::epoch() const {
 }
 
 template <typename T>
-StepMetrics Trainer<T>::step(bool record_sweeps) {
-  if (diverged_) return last_;
-  const auto t0 = std::chrono::steady_clock::now();
+void Trainer<T>::begin_step() {
+  if (diverged_ || inference_) return;
+  t0_ = std::chrono::steady_clock::now();
   next_batch();
-  StepMetrics m;
-  m.step = step_ + 1;
-
-  std::vector<Tensor<T>> bp_grads;
+  pending_ = StepMetrics();
+  pending_.step = step_ + 1;
   if (config_.compare_bp) {  // backprop's gradient of the same weights, same batch
     pc_infer(model_, x_, y_, ErrType::Exact, 0, 0);
-    bp_grads = gradients(model_);
+    bp_grads_ = gradients(model_);
   }
-  PCResult<T> r = pc_infer(model_, x_, y_, config_.err, static_cast<T>(config_.eta), config_.n, nullptr,
-                           record_sweeps ? &m.sweeps : nullptr);
-  m.train = {static_cast<double>(r.loss), accuracy(r.vhat.back(), y_)};
-  if (config_.compare_bp) m.agreement = agreement_per_block(model_, gradients(model_), bp_grads);
+  inference_ = std::make_unique<PCInference<T>>(model_, config_.err, static_cast<T>(config_.eta));
+  inference_->start(x_, y_);
+  pending_.train = {static_cast<double>(inference_->loss), accuracy(inference_->vhat.back(), y_)};
+}
 
-  m.energy_rose = r.divergence.kind == Divergence::Kind::EnergyRose;
-  energy_rose_steps_ += m.energy_rose;
-  if (r.divergence.kind == Divergence::Kind::NonFinite) {
-    m.divergence = r.divergence.describe();
-  } else {
-    for (const NamedParam<T>& p : model_.parameters())
-      if (!p.param->grad.all_finite()) {
-        m.divergence = "the gradient of " + p.name + " is non-finite";
-        break;
-      }
+template <typename T>
+bool Trainer<T>::relax(int iterations) {
+  if (!inference_) return true;
+  auto done = [&] {
+    return config_.err == ErrType::Exact || inference_->iterations() >= config_.n ||
+           inference_->divergence().kind == Divergence::Kind::NonFinite;
+  };
+  for (int i = 0; i < iterations && !done(); ++i) {
+    inference_->sweep();
+    pending_.sweeps.push_back(inference_->stats());
   }
-  if (m.divergence.empty()) {
+  return done();
+}
+
+template <typename T>
+StepMetrics Trainer<T>::finish_step() {
+  if (!inference_) return last_;
+  relax(config_.n);  // whatever is left of the relaxation
+  if (config_.err != ErrType::Exact) inference_->set_gradients();
+  StepMetrics m = std::move(pending_);
+  const Divergence d = inference_->divergence();
+  inference_.reset();
+  if (config_.compare_bp) m.agreement = agreement_per_block(model_, gradients(model_), bp_grads_);
+
+  m.energy_rose = d.kind == Divergence::Kind::EnergyRose;
+  energy_rose_steps_ += m.energy_rose;
+  if (d.kind == Divergence::Kind::NonFinite) {
+    m.divergence = d.describe();
+  } else {
     // Huge but finite gradients can still overflow the update: undo it then.
     const auto params = model_.parameters();
     std::vector<Tensor<T>> last_good;
@@ -167,9 +182,16 @@ StepMetrics Trainer<T>::step(bool record_sweeps) {
 
   ++step_;
   m.epoch = epoch();
-  m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   last_ = m;
   return m;
+}
+
+template <typename T>
+StepMetrics Trainer<T>::step() {
+  if (diverged_) return last_;
+  begin_step();
+  return finish_step();
 }
 
 template class Trainer<float>;

@@ -9,6 +9,7 @@
 // twin trained from identical initial weights on the same batches.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,7 +44,7 @@ struct StepMetrics {
   Evaluation test;      // one random test batch, after the update
   std::vector<GradientAgreement> agreement;  // per block, with compare_bp
   Evaluation bp_train, bp_test;              // the backprop twin, with compare_bp
-  std::vector<SweepStats> sweeps;            // per inference iteration, when recorded
+  std::vector<SweepStats> sweeps;            // per inference iteration
   // Strict's energy rose above F(v̂) during inference: η is too large for the
   // current weights and this step's PC gradient is far from backprop's. It
   // happens in healthy runs too as weights grow, so the run goes on.
@@ -63,7 +64,18 @@ class Trainer {
   Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config, const Model<T>* initial = nullptr);
 
   // One batch. After a divergence it does nothing and returns the same report.
-  StepMetrics step(bool record_sweeps = false);
+  StepMetrics step();
+
+  // The same step in three stages, for front ends that show the relaxation
+  // as it runs (step() runs them back to back):
+  //   begin_step   the next batch, backprop's reference gradient, the forward pass;
+  //   relax(k)     up to k more inference iterations; true once the relaxation is done;
+  //   finish_step  the gradients, the update, the twin, the test batch.
+  void begin_step();
+  bool relax(int iterations);
+  StepMetrics finish_step();
+  // The relaxation of the step under way (between begin_step and finish_step), else null.
+  const PCInference<T>* relaxation() const { return inference_.get(); }
   // Loss and accuracy of the feed-forward model over a whole data set.
   Evaluation evaluate(const Dataset& data, bool backprop_twin = false) const;
 
@@ -96,6 +108,11 @@ class Trainer {
   Targets<T> y_;
   bool diverged_ = false;
   StepMetrics last_;
+  // The step under way.
+  std::unique_ptr<PCInference<T>> inference_;
+  std::vector<Tensor<T>> bp_grads_;
+  StepMetrics pending_;
+  std::chrono::steady_clock::time_point t0_;
 };
 
 }  // namespace pcplay

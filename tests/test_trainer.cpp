@@ -103,3 +103,32 @@ TEST_CASE("a model that does not fit the data is refused") {
   CHECK_THROWS_WITH_AS(Trainer<float>(spec, make_toy_data({"xor", 100, 0, 0.5, 1}), TrainConfig{}),
                        doctest::Contains("model takes"), Error);
 }
+
+TEST_CASE("a step in stages, one inference iteration at a time, is exactly one step()") {
+  TrainConfig config;
+  config.err = ErrType::Strict;
+  config.n = 7;
+  config.compare_bp = true;
+  const DataSplit data = make_toy_data({"spiral", 120, 0.1, 0.5, 3});
+  Trainer<double> whole(model_preset("mlp-2d"), data, config), staged(model_preset("mlp-2d"), data, config);
+  for (int s = 0; s < 3; ++s) {
+    const StepMetrics a = whole.step();
+    staged.begin_step();
+    REQUIRE(staged.relaxation() != nullptr);
+    int iterations = 0;
+    while (!staged.relax(1)) {
+      ++iterations;
+      CHECK(staged.relaxation()->iterations() == iterations);
+    }
+    CHECK(staged.relaxation()->iterations() == 7);
+    const StepMetrics b = staged.finish_step();
+    CHECK(staged.relaxation() == nullptr);
+    CHECK(a.train.loss == b.train.loss);
+    CHECK(a.test.loss == b.test.loss);
+    REQUIRE(b.sweeps.size() == 7);
+    CHECK(a.sweeps.back().energy == b.sweeps.back().energy);
+    CHECK(a.agreement[0].rel_error == b.agreement[0].rel_error);
+  }
+  auto pa = whole.model().parameters(), pb = staged.model().parameters();
+  for (size_t i = 0; i < pa.size(); ++i) CHECK((pa[i].param->value.array() == pb[i].param->value.array()).all());
+}
