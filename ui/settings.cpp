@@ -1,0 +1,162 @@
+#include "settings.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+#include "data_io.h"
+#include "model_file.h"
+
+namespace pcplay::ui {
+
+namespace {
+
+bool parse_number(const std::string& text, double lo, double hi, double& out) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(v) || v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+bool one_of(const std::string& v, const std::vector<std::string>& allowed) {
+  return std::find(allowed.begin(), allowed.end(), v) != allowed.end();
+}
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+const std::vector<std::string>& dataset_names() {
+  static const std::vector<std::string> names = {"circle", "xor", "gauss", "spiral", "mnist", "fashion-mnist"};
+  return names;
+}
+
+}  // namespace
+
+const std::vector<std::string>& panel_names() {
+  static const std::vector<std::string> names = {"controls", "loss",    "errors",  "relaxation",
+                                                 "network",  "output",  "numbers"};
+  return names;
+}
+
+bool Settings::operator==(const Settings& o) const { return to_query(*this) == to_query(o); }
+
+bool Settings::needs_reset_from(const Settings& o) const {
+  return dataset != o.dataset || noise != o.noise || ratio != o.ratio || seed != o.seed || model != o.model ||
+         loss != o.loss || optimizer != o.optimizer || batch != o.batch || compare_bp != o.compare_bp;
+}
+
+bool Settings::panel_visible(const std::string& name) const { return panels.empty() || one_of(name, panels); }
+
+std::string url_encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string url_decode(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::strtol(s.substr(i + 1, 2).c_str(), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string to_query(const Settings& s) {
+  std::string panels;
+  for (const std::string& p : s.panels) panels += (panels.empty() ? "" : ",") + p;
+  std::ostringstream q;
+  q << "dataset=" << url_encode(s.dataset) << "&noise=" << number(s.noise) << "&ratio=" << number(s.ratio)
+    << "&seed=" << s.seed << "&model=" << url_encode(s.model) << "&err=" << s.err << "&eta=" << number(s.eta)
+    << "&n=" << s.n << "&loss=" << s.loss << "&optimizer=" << s.optimizer << "&lr=" << number(s.lr)
+    << "&batch=" << s.batch << "&compare_bp=" << (s.compare_bp ? 1 : 0);
+  if (!panels.empty()) q << "&panels=" << url_encode(panels);
+  return q.str();
+}
+
+Settings from_query(const std::string& query, const Settings& base, std::vector<std::string>* problems) {
+  Settings s = base;
+  auto problem = [&](const std::string& what) {
+    if (problems) problems->push_back(what);
+  };
+  std::string q = query;
+  if (!q.empty() && (q[0] == '?' || q[0] == '#')) q.erase(0, 1);
+  std::stringstream pairs(q);
+  std::string pair;
+  while (std::getline(pairs, pair, '&')) {
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    const std::string key = url_decode(pair.substr(0, eq));
+    const std::string value = eq == std::string::npos ? "" : url_decode(pair.substr(eq + 1));
+    auto bad = [&](const std::string& expected) {
+      problem("settings: ignoring " + key + "=\"" + value.substr(0, 40) + "\" (expected " + expected + ")");
+    };
+    double v;
+    if (key == "dataset") {
+      if (one_of(value, dataset_names())) s.dataset = value; else bad("circle, xor, gauss, spiral, mnist or fashion-mnist");
+    } else if (key == "noise") {
+      if (parse_number(value, 0, 0.5, v)) s.noise = v; else bad("a number in [0, 0.5]");
+    } else if (key == "ratio") {
+      if (parse_number(value, 0.05, 0.95, v)) s.ratio = v; else bad("a number in [0.05, 0.95]");
+    } else if (key == "seed") {
+      if (parse_number(value, 0, 1e15, v) && v == std::floor(v)) s.seed = static_cast<uint64_t>(v);
+      else bad("a whole number");
+    } else if (key == "model") {
+      if (value == "default" || is_model_preset(value)) s.model = value; else bad("default or a built-in model");
+    } else if (key == "err") {
+      if (one_of(value, {"strict", "fixedpred", "exact"})) s.err = value; else bad("strict, fixedpred or exact");
+    } else if (key == "eta") {
+      if (parse_number(value, 1e-6, 10, v)) s.eta = v; else bad("a number in (0, 10]");
+    } else if (key == "n") {
+      if (parse_number(value, 1, 10000, v) && v == std::floor(v)) s.n = static_cast<int>(v); else bad("1 to 10000");
+    } else if (key == "loss") {
+      if (one_of(value, {"mse", "cross_entropy"})) s.loss = value; else bad("mse or cross_entropy");
+    } else if (key == "optimizer") {
+      if (one_of(value, {"adam", "sgd"})) s.optimizer = value; else bad("adam or sgd");
+    } else if (key == "lr") {
+      if (parse_number(value, 1e-7, 10, v)) s.lr = v; else bad("a number in (0, 10]");
+    } else if (key == "batch") {
+      if (parse_number(value, 1, 4096, v) && v == std::floor(v)) s.batch = static_cast<int>(v); else bad("1 to 4096");
+    } else if (key == "compare_bp") {
+      if (value == "1" || value == "true") s.compare_bp = true;
+      else if (value == "0" || value == "false") s.compare_bp = false;
+      else bad("0 or 1");
+    } else if (key == "panels") {
+      std::vector<std::string> panels;
+      std::stringstream list(value);
+      std::string p;
+      bool ok = true;
+      while (std::getline(list, p, ',')) {
+        if (one_of(p, panel_names())) panels.push_back(p);
+        else ok = false;
+      }
+      if (ok) s.panels = panels; else bad("a comma-separated list of controls, loss, errors, relaxation, network, output, numbers");
+    } else {
+      problem("settings: ignoring unknown key \"" + key.substr(0, 40) + "\"");
+    }
+  }
+  return s;
+}
+
+}  // namespace pcplay::ui

@@ -1,0 +1,46 @@
+// The settings of a playground run, and their URL-style query string
+// ("dataset=spiral&err=strict&eta=0.1&n=20&..."): the desktop's --state and,
+// later, the web permalink. Unknown keys and bad values are reported and
+// ignored, never fatal.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pcplay::ui {
+
+struct Settings {
+  std::string dataset = "spiral";  // a toy set, mnist or fashion-mnist
+  double noise = 0.0;              // toy sets: 0..0.5
+  double ratio = 0.5;              // toy sets: share used for training
+  uint64_t seed = 1;               // data, initial weights, batch order
+  std::string model = "default";   // a preset name, or "default" (one that fits the data)
+  std::string err = "fixedpred";   // strict | fixedpred | exact
+  double eta = 0.1;
+  int n = 20;
+  std::string loss = "cross_entropy";  // mse | cross_entropy
+  std::string optimizer = "adam";      // adam | sgd
+  double lr = 0.003;
+  int batch = 32;
+  bool compare_bp = true;
+  std::vector<std::string> panels;  // the visible panels; empty: all
+
+  bool operator==(const Settings& o) const;
+  // Whether changing from `o` to this needs a new run (data, model, loss,
+  // batch...) or can continue the current one (lr, err, eta, n).
+  bool needs_reset_from(const Settings& o) const;
+  bool panel_visible(const std::string& name) const;
+};
+
+// The panels a user can show or hide (the `panels` key).
+const std::vector<std::string>& panel_names();
+
+std::string to_query(const Settings& s);
+// Starts from `base`; each unknown key or bad value adds a line to `problems`.
+Settings from_query(const std::string& query, const Settings& base, std::vector<std::string>* problems);
+
+std::string url_decode(const std::string& s);
+std::string url_encode(const std::string& s);
+
+}  // namespace pcplay::ui
