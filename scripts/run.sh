@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the main job. Until the
-# playground exists that is a demonstration on the command line: one small
-# network trained on the xor and circle toy sets by Strict PC, FixedPred PC
-# and backprop, each beside a backprop twin that starts from the same weights.
-# Extra arguments go to every `pcplay train`.
+# Installs what is missing, builds, and runs the main job:
+#   scripts/run.sh           a command-line demonstration: one small network
+#                            trained on the xor and circle sets by Strict PC,
+#                            FixedPred PC and backprop, each beside a backprop
+#                            twin from the same initial weights;
+#   scripts/run.sh desktop [pcplay-gui options]
+#                            the playground in a desktop window.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 "$ROOT/scripts/setup.sh"
 build_native "$ROOT/build/native" >/dev/null
-PCPLAY="$ROOT/build/native/pcplay"
 
+if [ "${1:-}" = desktop ]; then
+  shift
+  exec "$ROOT/build/native/pcplay-gui" "$@"
+fi
+
+PCPLAY="$ROOT/build/native/pcplay"
 for data in xor circle; do
   for err in strict fixedpred exact; do
     printf '%-7s %-10s ' "$data" "$err"
@@ -16,4 +23,4 @@ for data in xor circle; do
       /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); rose = s["energy_rose_steps"]; print("test accuracy %.3f  test loss %.4f  (backprop twin %.3f)  %.2f s%s" % (s["test_accuracy"], s["test_loss"], s["bp_test_accuracy"], s["seconds"], "  [Strict energy rose in %d steps]" % rose if rose else ""))'
   done
 done
-echo "More: $PCPLAY --help"
+echo "The playground: scripts/run.sh desktop    More: $PCPLAY --help"

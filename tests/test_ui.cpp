@@ -1,0 +1,182 @@
+// The playground's state (settings and their query string) and its run
+// thread (pause, stepping at every level, reset, divergence).
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "run.h"
+#include "settings.h"
+
+using namespace pcplay::ui;
+
+namespace {
+
+// Waits up to `seconds` for `done`, polling the run's snapshot.
+template <typename Pred>
+bool wait_for(const Run& run, Pred done, double seconds = 10) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (done(*run.snapshot())) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+Settings toy(const std::string& query = "") {
+  return from_query("dataset=xor&batch=16&n=5&" + query, Settings(), nullptr);
+}
+
+}  // namespace
+
+TEST_CASE("the settings round trip through their query string") {
+  Settings s;
+  s.dataset = "circle";
+  s.noise = 0.25;
+  s.ratio = 0.7;
+  s.seed = 42;
+  s.model = "mlp-2d-deep";
+  s.err = "strict";
+  s.eta = 0.05;
+  s.n = 120;
+  s.loss = "mse";
+  s.optimizer = "sgd";
+  s.lr = 0.0125;
+  s.batch = 64;
+  s.compare_bp = false;
+  s.panels = {"loss", "errors"};
+  std::vector<std::string> problems;
+  const Settings back = from_query(to_query(s), Settings(), &problems);
+  CHECK(problems.empty());
+  CHECK(back == s);
+  CHECK(to_query(back) == to_query(s));
+  CHECK(from_query("?" + to_query(s), Settings(), nullptr) == s);  // a leading ? or # is fine
+  CHECK(from_query("#" + to_query(s), Settings(), nullptr) == s);
+}
+
+TEST_CASE("unknown keys and bad values are reported and ignored, never fatal") {
+  std::vector<std::string> problems;
+  const Settings s = from_query("dataset=moons&eta=-1&n=abc&foo=1&lr=0.01&batch=0&panels=loss,nope&seed=1.5",
+                                Settings(), &problems);
+  CHECK(problems.size() == 7);
+  CHECK(s.lr == 0.01);  // the good value is taken
+  CHECK(s.dataset == Settings().dataset);
+  CHECK(s.eta == Settings().eta);
+  CHECK(s.n == Settings().n);
+  CHECK(s.batch == Settings().batch);
+  CHECK(s.panels.empty());
+  CHECK(problems[3].find("unknown key \"foo\"") != std::string::npos);
+}
+
+TEST_CASE("hostile values stay inert: decoded, refused, and cut short in messages") {
+  std::vector<std::string> problems;
+  const std::string attack = "%3Cscript%3Ealert(1)%3C%2Fscript%3E" + std::string(500, 'x');
+  const Settings s = from_query("dataset=" + attack + "&model=" + attack + "&" + attack + "=1", Settings(), &problems);
+  CHECK(s.dataset == Settings().dataset);
+  CHECK(s.model == Settings().model);
+  REQUIRE(problems.size() == 3);
+  for (const std::string& p : problems) CHECK(p.size() < 160);
+  CHECK(url_decode("a%20b+c%2") == "a b c%2");
+  CHECK(url_decode(url_encode("x=1&y=<2>")) == "x=1&y=<2>");
+}
+
+TEST_CASE("changing the learning rate or the algorithm continues a run; changing the data or model resets it") {
+  const Settings a;
+  Settings b = a;
+  b.lr = 0.1;
+  b.err = "strict";
+  b.eta = 0.3;
+  b.n = 50;
+  CHECK_FALSE(b.needs_reset_from(a));
+  for (auto change : {+[](Settings& s) { s.dataset = "circle"; }, +[](Settings& s) { s.model = "mlp-2d-deep"; },
+                      +[](Settings& s) { s.seed = 9; }, +[](Settings& s) { s.batch = 7; },
+                      +[](Settings& s) { s.loss = "mse"; }}) {
+    Settings c = a;
+    change(c);
+    CHECK(c.needs_reset_from(a));
+  }
+}
+
+TEST_CASE("the run thread steps one inference iteration, one relaxation, one update, one epoch") {
+  Run run(toy(), "/nonexistent");
+  run.wait_idle();
+  CHECK_FALSE(run.snapshot()->failed);
+  run.step(StepLevel::Iteration);
+  run.wait_idle();
+  CHECK(run.snapshot()->relaxing == 1);
+  CHECK(run.snapshot()->sweeps.size() == 1);
+  run.step(StepLevel::Iteration, 2);
+  run.wait_idle();
+  CHECK(run.snapshot()->relaxing == 3);
+  run.step(StepLevel::Relaxation);
+  run.wait_idle();
+  CHECK(run.snapshot()->relaxing == 5);  // n = 5
+  CHECK(run.history_size() == 0);        // no update yet
+  run.step(StepLevel::Update);
+  run.wait_idle();
+  CHECK(run.snapshot()->relaxing == -1);
+  CHECK(run.history_size() == 1);
+  CHECK(run.snapshot()->step == 1);
+  run.step(StepLevel::Epoch);
+  run.wait_idle();
+  const auto s = run.snapshot();
+  CHECK(s->epoch >= 1.0);
+  CHECK(run.history_size() == static_cast<size_t>(s->step));
+  std::vector<StepRecord> h;
+  run.copy_history(0, h);
+  CHECK(h.back().step == s->step);
+}
+
+TEST_CASE("play runs beside the caller; pause stops it; reset starts afresh") {
+  Run run(toy(), "/nonexistent");
+  run.play();
+  REQUIRE(wait_for(run, [](const Snapshot& s) { return s.step >= 20; }));
+  run.pause();
+  run.wait_idle();
+  const size_t paused_at = run.history_size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(run.history_size() == paused_at);
+  CHECK_FALSE(run.snapshot()->playing);
+  run.reset();
+  run.wait_idle();
+  CHECK(run.history_size() == 0);
+  CHECK(run.snapshot()->step == 0);
+}
+
+TEST_CASE("a new learning rate continues the run; a new data set resets it") {
+  Run run(toy(), "/nonexistent");
+  run.step(StepLevel::Update, 3);
+  run.wait_idle();
+  run.apply(toy("lr=0.05&err=strict"));
+  run.step(StepLevel::Update);
+  run.wait_idle();
+  CHECK(run.history_size() == 4);
+  CHECK(run.snapshot()->settings.err == "strict");
+  run.apply(toy("dataset=circle"));
+  run.wait_idle();
+  CHECK(run.history_size() == 0);
+  CHECK(run.snapshot()->settings.dataset == "circle");
+}
+
+TEST_CASE("a diverging run stops and says so, and can be reset") {
+  Run run(toy("eta=3&n=500"), "/nonexistent");  // FixedPred's errors grow like 2^n
+  run.play();
+  REQUIRE(wait_for(run, [](const Snapshot& s) { return s.diverged; }));
+  const auto s = run.snapshot();
+  CHECK_FALSE(s->playing);
+  CHECK(s->status.find("diverged at step 1") == 0);
+  run.apply(toy("eta=0.1&n=5"));
+  run.reset();
+  run.wait_idle();
+  CHECK_FALSE(run.snapshot()->diverged);
+}
+
+TEST_CASE("a data set that cannot be loaded is reported in the snapshot, not thrown") {
+  Run run(from_query("dataset=mnist", Settings(), nullptr), "/nonexistent");
+  run.wait_idle();
+  CHECK(run.snapshot()->failed);
+  CHECK(run.snapshot()->status.find("scripts/setup.sh") != std::string::npos);
+  run.play();  // nothing to play: must not hang or crash
+  run.step(StepLevel::Update);
+  run.wait_idle();
+}
