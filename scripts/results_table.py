@@ -29,8 +29,8 @@ def main(path):
                 exact = e["exact_from_n"]
                 parts.append(f"η={e['eta']:g}: n=20 {fmt(e['rel_error_at_20'])}; n={f['n_max']} "
                              f"{fmt(e['rel_error_at_max'])}"
-                             + (f"; exact from n = {', '.join(str(x) for x in exact)}" if all(x > 0 for x in exact)
-                                else ""))
+                             + (f"; {'exact' if e['eta'] == 1 else 'below 1e-10'} from n = "
+                                f"{', '.join(str(x) for x in exact)}" if all(x > 0 for x in exact) else ""))
             ours = "<br>".join(parts)
         else:
             ours = (f"loss {f['loss_first']:.3g}→{f['loss_last10']:.3g} (BP {f['bp_loss_last10']:.3g}); "

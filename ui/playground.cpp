@@ -113,6 +113,7 @@ void Playground::frame() {
 
 void Playground::controls(const Snapshot& s) {
   Settings next = settings_;
+  ImGui::PushItemWidth(ImGui::GetContentRegionAvail().x * 0.56f);  // room for the labels
   ImGui::TextUnformatted("pcplay: predictive coding, live");
   ImGui::Separator();
 
@@ -185,6 +186,7 @@ void Playground::controls(const Snapshot& s) {
   ImGui::SliderInt("batch", &next.batch, 1, 512, "%d", ImGuiSliderFlags_Logarithmic);
   ImGui::Checkbox("compare with backprop", &next.compare_bp);
   if (!(next == settings_)) apply(next);
+  ImGui::PopItemWidth();
 
   exports(s);
 }
@@ -203,7 +205,8 @@ void Playground::numbers(const Snapshot& s) {
     ImGui::TextWrapped("%s", s.loading ? s.status.c_str() : (s.playing ? "training" : s.status.c_str()));
   }
   ImGui::Text("step %ld   epoch %.2f", s.step, s.epoch);
-  ImGui::Text("%.0f samples/s", s.samples_per_second);
+  ImGui::Text("%.1f steps/s (limit: %s)", s.steps_per_second, speed_ > 0 ? std::to_string(int(speed_)).c_str() : "none");
+  ImGui::Text("%.0f samples/s while computing", s.samples_per_second);
   ImGui::Text("%.3f ms per inference iteration", s.ms_per_iteration);
   ImGui::Text("%.3f ms per weight update", s.ms_per_update);
   if (!history_.empty()) {
@@ -241,7 +244,7 @@ void Playground::exports(const Snapshot& s) {
   if (ImGui::Button("metrics (CSV)", ImVec2(button_w, 0))) save("pcplay-metrics.csv", export_metrics_csv());
   ImGui::SameLine();
   if (ImGui::Button("plots (SVG)", ImVec2(button_w, 0))) save("pcplay-plots.svg", export_plots_svg());
-  if (ImGui::Button("weights (safetensors)", ImVec2(button_w, 0))) {
+  if (ImGui::Button("weights", ImVec2(button_w, 0))) {
     run_->save_weights(export_dir_ + "/pcplay-weights.safetensors");
     message_.clear();
   }

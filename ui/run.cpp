@@ -56,12 +56,14 @@ struct Run::Worker {
   double iteration_seconds = 0, update_seconds = 0, step_seconds = 0;
   long timed_iterations = 0;
   std::vector<SweepStats> last_sweeps;
+  std::deque<Clock::time_point> recent_steps;  // when the last steps finished
   Clock::time_point last_confusion;
   std::vector<int> confusion;
 
   // Builds data, model and trainer from the settings; errors become the status.
   void build() {
     trainer.reset();
+    recent_steps.clear();
     failed = false;
     last_sweeps.clear();
     confusion.clear();
@@ -119,6 +121,8 @@ struct Run::Worker {
         status = m.divergence;
         return;
       }
+      recent_steps.push_back(Clock::now());
+      while (recent_steps.size() > 1 && seconds_since(recent_steps.front()) > 2.0) recent_steps.pop_front();
       StepRecord r;
       r.step = m.step;
       r.epoch = m.epoch;
@@ -184,6 +188,9 @@ struct Run::Worker {
     s->step = t.steps();
     s->epoch = t.epoch();
     s->n = t.config().err == ErrType::Exact ? 0 : t.config().n;
+    if (recent_steps.size() > 1 && seconds_since(recent_steps.back()) < 1.0)
+      s->steps_per_second = (recent_steps.size() - 1) /
+                            std::chrono::duration<double>(recent_steps.back() - recent_steps.front()).count();
     s->samples_per_second = step_seconds > 0 ? t.config().batch / step_seconds : 0;
     s->ms_per_iteration = timed_iterations ? 1000 * iteration_seconds / timed_iterations : 0;
     s->ms_per_update = 1000 * update_seconds;

@@ -46,7 +46,8 @@ struct Snapshot {
   bool loading = true, playing = false, diverged = false, failed = false;
   long step = 0;
   double epoch = 0;
-  double samples_per_second = 0, ms_per_iteration = 0, ms_per_update = 0;
+  double steps_per_second = 0;  // the pace over the last second or so
+  double samples_per_second = 0, ms_per_iteration = 0, ms_per_update = 0;  // compute rates
 
   // The model: per-sample shapes of v_0..v_L and one line per block.
   std::vector<Shape> shapes;
