@@ -182,6 +182,45 @@ ModelSpec model_preset(const std::string& name) {
   return spec;
 }
 
+bool is_dense_name(const std::string& name) { return name.rfind("dense:", 0) == 0; }
+
+std::string dense_name(const std::vector<Index>& widths, const std::string& activation) {
+  std::string s = "dense:";
+  for (size_t i = 0; i < widths.size(); ++i) s += (i ? "," : "") + std::to_string(widths[i]);
+  return s + ":" + activation;
+}
+
+ModelSpec dense_model(const std::string& name, const Shape& input_shape, Index classes) {
+  const size_t colon = name.find(':', 6);
+  if (!is_dense_name(name) || colon == std::string::npos)
+    throw Error("\"" + name + "\" is not of the form dense:W1,W2,...:ACTIVATION");
+  const std::string act = name.substr(colon + 1);
+  if (act != "relu" && act != "tanh" && act != "sigmoid" && act != "identity")
+    throw Error("dense: activation \"" + act + "\" is not relu, tanh, sigmoid or identity");
+  std::vector<Index> widths;
+  std::string list = name.substr(6, colon - 6), item;
+  for (size_t start = 0; start < list.size();) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    item = list.substr(start, comma - start);
+    char* end = nullptr;
+    const long w = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || w < 1 || w > 4096) throw Error("dense: width \"" + item + "\" is not 1..4096");
+    widths.push_back(w);
+    start = comma + 1;
+  }
+  if (widths.size() > 16) throw Error("dense: at most 16 hidden layers");
+  ModelSpec spec;
+  spec.input_shape = input_shape;
+  for (size_t i = 0; i <= widths.size(); ++i) {
+    std::vector<LayerSpec> block;
+    if (i == 0 && input_shape.size() > 1) block.push_back({"flatten"});
+    block.push_back({"linear", i < widths.size() ? widths[i] : std::max<Index>(classes, 2)});
+    if (i < widths.size()) block.push_back({act});
+    spec.blocks.push_back(block);
+  }
+  return spec;
+}
+
 ModelSpec default_model_for(const Shape& sample_shape, Index num_classes) {
   if (sample_shape == Shape{2} && num_classes <= 2) return model_preset("mlp-2d");
   if (sample_shape == Shape{1, 28, 28} && num_classes <= 10) return model_preset("paper-mnist");
@@ -196,6 +235,8 @@ ModelSpec default_model_for(const Shape& sample_shape, Index num_classes) {
 }
 
 ModelSpec resolve_model(const std::string& name_or_path) {
+  if (is_dense_name(name_or_path))
+    throw Error("a " + name_or_path + " model takes its input and output sizes from the data: use it with train");
   return is_model_preset(name_or_path) ? model_preset(name_or_path) : read_model_file(name_or_path);
 }
 

@@ -24,6 +24,13 @@ ModelSpec read_model_file(const std::string& path);
 const std::vector<std::string>& model_preset_names();
 bool is_model_preset(const std::string& name);
 ModelSpec model_preset(const std::string& name);
+// A dense net by name, "dense:W1,W2,...:ACT" (hidden widths and their
+// activation; "dense::ACT" has no hidden layer), for samples of `input_shape`
+// and `classes` outputs: one PC layer per hidden layer, plus the output layer.
+bool is_dense_name(const std::string& name);
+ModelSpec dense_model(const std::string& name, const Shape& input_shape, Index classes);
+std::string dense_name(const std::vector<Index>& widths, const std::string& activation);
+
 // A preset name or a model file path.
 ModelSpec resolve_model(const std::string& name_or_path);
 // A sensible model for samples of this shape: mlp-2d for 2-D points,

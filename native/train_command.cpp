@@ -81,8 +81,9 @@ int run_train(TrainOptions o) {
   data_options.train_ratio = o.ratio;
   data_options.seed = o.seed;
   DataSplit data = load_data(o.data, data_options);
-  ModelSpec spec = o.model.empty() ? default_model_for(data.train.sample_shape, data.train.num_classes)
-                                   : resolve_model(o.model);
+  ModelSpec spec = o.model.empty()          ? default_model_for(data.train.sample_shape, data.train.num_classes)
+                   : is_dense_name(o.model) ? dense_model(o.model, data.train.sample_shape, data.train.num_classes)
+                                            : resolve_model(o.model);
   if (!o.loss.empty()) spec.loss = parse_loss(o.loss);
   std::unique_ptr<Model<T>> initial;
   if (!o.init.empty()) {
@@ -198,7 +199,8 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--ratio", o->ratio, "Share of toy or CSV data used for training")->check(CLI::Range(0.01, 0.99))
       ->capture_default_str();
   cmd->add_option("--model", o->model,
-                  "Model file (JSON) or built-in: " + preset_list() + " (default: one that fits the data)");
+                  "Model file (JSON), built-in (" + preset_list() +
+                      "), or a dense net dense:W1,W2,...:ACTIVATION (default: one that fits the data)");
   cmd->add_option("--loss", o->loss, "Override the model's loss")->check(CLI::IsMember({"mse", "cross_entropy"}));
   cmd->add_option("--err", o->err, "Error type")->check(CLI::IsMember({"strict", "fixedpred", "exact"}, CLI::ignore_case))
       ->capture_default_str();

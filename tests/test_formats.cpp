@@ -167,6 +167,21 @@ TEST_CASE("conv and pool layers round trip through the model file") {
   CHECK(Model<double>(spec).shape_at(1) == Shape{4, 4, 4});
 }
 
+TEST_CASE("dense nets by name: dense:W1,W2,...:ACT") {
+  const ModelSpec spec = dense_model("dense:8,4:relu", {1, 5, 5}, 3);
+  REQUIRE(spec.blocks.size() == 3);
+  CHECK(spec.blocks[0][0].type == "flatten");
+  CHECK(spec.blocks[0][1].out == 8);
+  CHECK(spec.blocks[1].back().type == "relu");
+  CHECK(spec.blocks[2][0].out == 3);
+  CHECK(Model<float>(spec).num_parameters() == 25 * 8 + 8 + 8 * 4 + 4 + 4 * 3 + 3);
+  CHECK(dense_name({8, 4}, "relu") == "dense:8,4:relu");
+  CHECK(dense_model("dense::tanh", {2}, 2).blocks.size() == 1);
+  CHECK_THROWS_AS(dense_model("dense:8,x:relu", {2}, 2), Error);
+  CHECK_THROWS_AS(dense_model("dense:8:gelu", {2}, 2), Error);
+  CHECK_THROWS_AS(dense_model("dense:8", {2}, 2), Error);
+}
+
 TEST_CASE("model presets build") {
   for (const std::string& name : model_preset_names()) {
     CAPTURE(name);

@@ -68,6 +68,16 @@ TEST_CASE("unknown keys and bad values are reported and ignored, never fatal") {
   CHECK(problems[3].find("unknown key \"foo\"") != std::string::npos);
 }
 
+TEST_CASE("the model may be a dense net by name, and the data the user's own file") {
+  std::vector<std::string> problems;
+  const Settings s = from_query("model=dense:8,4:relu&dataset=/data/mine.csv", Settings(), &problems);
+  CHECK(problems.empty());
+  CHECK(s.model == "dense:8,4:relu");
+  CHECK(s.dataset == "/data/mine.csv");
+  from_query("model=dense:0:relu&dataset=moons", Settings(), &problems);
+  CHECK(problems.size() == 2);
+}
+
 TEST_CASE("hostile values stay inert: decoded, refused, and cut short in messages") {
   std::vector<std::string> problems;
   const std::string attack = "%3Cscript%3Ealert(1)%3C%2Fscript%3E" + std::string(500, 'x');

@@ -96,10 +96,11 @@ void Playground::frame() {
 
   ImGui::BeginChild("left", ImVec2(left_w, height), true);
   if (settings_.panel_visible("controls")) controls(s);
-  if (settings_.panel_visible("numbers")) numbers(s);
+  for (const std::string& n : notices) ImGui::TextWrapped("%s", n.c_str());
   ImGui::EndChild();
   ImGui::SameLine();
   ImGui::BeginChild("middle", ImVec2(middle_w, height), false);
+  if (settings_.panel_visible("numbers")) numbers(s);
   if (settings_.panel_visible("loss") || settings_.panel_visible("errors")) curves(s);
   if (settings_.panel_visible("relaxation")) relaxation(s);
   ImGui::EndChild();
@@ -158,6 +159,10 @@ void Playground::controls(const Snapshot& s) {
     if (ImGui::SliderFloat("noise", &noise, 0, 0.5f, "%.2f")) next.noise = noise;
     if (ImGui::SliderFloat("train ratio", &ratio, 0.1f, 0.9f, "%.2f")) next.ratio = ratio;
   }
+  // The user's own data: a CSV file (features, then an integer label) or a folder of IDX files.
+  ImGui::InputTextWithHint("##own", "your CSV file or IDX folder", data_path_, sizeof data_path_);
+  ImGui::SameLine();
+  if (ImGui::SmallButton("load") && data_path_[0]) next.dataset = data_path_;
   int seed = static_cast<int>(next.seed);
   if (ImGui::InputInt("seed", &seed) && seed >= 0) next.seed = static_cast<uint64_t>(seed);
   ImGui::SameLine();
@@ -166,9 +171,11 @@ void Playground::controls(const Snapshot& s) {
   section("Model");
   std::vector<std::string> models = {"default"};
   for (const std::string& m : model_preset_names()) models.push_back(m);
+  if (is_dense_name(next.model)) models.push_back(next.model);
   std::vector<const char*> model_ptrs;
   for (const std::string& m : models) model_ptrs.push_back(m.c_str());
   choice("model", next.model, model_ptrs.data(), model_ptrs.data(), static_cast<int>(model_ptrs.size()));
+  model_editor(s, next);
   const char* const losses[] = {"cross_entropy", "mse"};
   choice("loss", next.loss, losses, losses, 2);
 
@@ -191,29 +198,68 @@ void Playground::controls(const Snapshot& s) {
   exports(s);
 }
 
+// TensorFlow Playground's "+/- layers, +/- neurons" and activation, for dense
+// nets: edits the model into a dense:W1,W2,...:ACT name.
+void Playground::model_editor(const Snapshot& s, Settings& next) {
+  std::vector<Index> widths;
+  std::string act = "tanh";
+  if (is_dense_name(next.model)) {
+    const ModelSpec spec = dense_model(next.model, {2}, 2);
+    for (size_t b = 0; b + 1 < spec.blocks.size(); ++b) {
+      for (const LayerSpec& l : spec.blocks[b])
+        if (l.type == "linear") widths.push_back(l.out);
+      act = spec.blocks[b].back().type;
+    }
+  } else if (next.model == "default" && s.weight_shapes.size() > 1 && s.weights.size() == s.weight_shapes.size()) {
+    for (size_t k = 0; k + 1 < s.weight_shapes.size(); ++k) widths.push_back(s.weight_shapes[k].first);
+  } else {
+    return;  // convolutional presets are not edited here
+  }
+  bool changed = false;
+  ImGui::Text("hidden layers: %zu", widths.size());
+  ImGui::SameLine();
+  if (ImGui::SmallButton("-##layers") && !widths.empty()) widths.pop_back(), changed = true;
+  ImGui::SameLine();
+  if (ImGui::SmallButton("+##layers") && widths.size() < 8) widths.push_back(widths.empty() ? 8 : widths.back()), changed = true;
+  for (size_t i = 0; i < widths.size(); ++i) {
+    int w = static_cast<int>(widths[i]);
+    ImGui::PushID(static_cast<int>(i));
+    if (ImGui::SliderInt("neurons", &w, 1, 64)) widths[i] = w, changed = true;
+    ImGui::PopID();
+  }
+  const char* const acts[] = {"tanh", "relu", "sigmoid", "identity"};
+  changed |= choice("activation", act, acts, acts, 4);
+  if (changed) next.model = dense_name(widths, act);
+}
+
+// The numbers a user looks for, as a status block over the curves.
 void Playground::numbers(const Snapshot& s) {
-  section("Run");
   if (s.diverged || s.failed) {
     ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(200, 30, 30, 255));
     ImGui::TextWrapped("%s", s.status.c_str());
     ImGui::PopStyleColor();
-    if (s.diverged && ImGui::Button("Reset the run")) {
-      history_.clear();
-      run_->reset();
+    if (s.diverged) {
+      ImGui::SameLine();
+      if (ImGui::SmallButton("Reset the run")) {
+        history_.clear();
+        run_->reset();
+      }
     }
-  } else {
-    ImGui::TextWrapped("%s", s.loading ? s.status.c_str() : (s.playing ? "training" : s.status.c_str()));
   }
-  ImGui::Text("step %ld   epoch %.2f", s.step, s.epoch);
-  ImGui::Text("%.1f steps/s (limit: %s)", s.steps_per_second, speed_ > 0 ? std::to_string(int(speed_)).c_str() : "none");
-  ImGui::Text("%.0f samples/s while computing", s.samples_per_second);
-  ImGui::Text("%.3f ms per inference iteration", s.ms_per_iteration);
-  ImGui::Text("%.3f ms per weight update", s.ms_per_update);
+  const char* state = s.loading ? "loading" : s.playing ? "training" : s.failed ? "stopped" : "paused";
+  ImGui::Text("%s   step %ld   epoch %.2f   %.1f steps/s (limit %s)   UI %.0f frames/s", state, s.step, s.epoch,
+              s.steps_per_second, speed_ > 0 ? std::to_string(static_cast<int>(speed_)).c_str() : "none",
+              ImGui::GetIO().Framerate);
+  ImGui::Text("computing: %.0f samples/s, %.3f ms per inference iteration, %.3f ms per weight update",
+              s.samples_per_second, s.ms_per_iteration, s.ms_per_update);
   if (!history_.empty()) {
     const StepRecord& r = history_.back();
-    ImGui::Text("loss %.4f  accuracy %.3f (batch)", r.train_loss, r.train_accuracy);
-    ImGui::Text("test loss %.4f  accuracy %.3f", r.test_loss, r.test_accuracy);
-    if (s.settings.compare_bp) ImGui::Text("backprop: test loss %.4f  accuracy %.3f", r.bp_test_loss, r.bp_test_accuracy);
+    if (s.settings.compare_bp)
+      ImGui::TextWrapped("batch loss %.4f, accuracy %.3f   test loss %.4f, accuracy %.3f   backprop: test loss %.4f, accuracy %.3f",
+                  r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy, r.bp_test_loss, r.bp_test_accuracy);
+    else
+      ImGui::Text("batch loss %.4f, accuracy %.3f   test loss %.4f, accuracy %.3f", r.train_loss, r.train_accuracy,
+                  r.test_loss, r.test_accuracy);
   }
   // Strict's energy should fall during each relaxation; when it rises, say so.
   long rose = 0;
@@ -226,7 +272,7 @@ void Playground::numbers(const Snapshot& s) {
                        rose, recent);
     ImGui::PopStyleColor();
   }
-  for (const std::string& n : notices) ImGui::TextWrapped("%s", n.c_str());
+  ImGui::Separator();
 }
 
 void Playground::exports(const Snapshot& s) {

@@ -25,6 +25,7 @@ class Playground {
 
  private:
   void controls(const Snapshot& s);
+  void model_editor(const Snapshot& s, Settings& next);
   void numbers(const Snapshot& s);
   void curves(const Snapshot& s);
   void relaxation(const Snapshot& s);
@@ -42,6 +43,7 @@ class Playground {
   std::shared_ptr<const Snapshot> snapshot_;
   float speed_ = 30;  // steps per second; 0 = as fast as it goes
   std::string message_;
+  char data_path_[512] = "";  // the own-data field
 };
 
 }  // namespace pcplay::ui

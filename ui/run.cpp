@@ -73,8 +73,10 @@ struct Run::Worker {
       options.toy = {settings.dataset, 500, settings.noise, settings.ratio, settings.seed};
       options.seed = settings.seed;
       DataSplit data = load_data(settings.dataset, options);
-      ModelSpec spec = settings.model == "default" ? default_model_for(data.train.sample_shape, data.train.num_classes)
-                                                   : model_preset(settings.model);
+      const Shape& shape = data.train.sample_shape;
+      ModelSpec spec = settings.model == "default"   ? default_model_for(shape, data.train.num_classes)
+                       : is_dense_name(settings.model) ? dense_model(settings.model, shape, data.train.num_classes)
+                                                       : model_preset(settings.model);
       spec.loss = parse_loss(settings.loss);
       TrainConfig config;
       config.err = parse_err_type(settings.err);

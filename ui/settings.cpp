@@ -31,6 +31,15 @@ std::string number(double v) {
   return buf;
 }
 
+// The user's own data: a path to a CSV file or a folder of IDX files, in a
+// conservative alphabet (no quotes, brackets, &, ;, $: a link stays inert).
+bool is_data_path(const std::string& v) {
+  if (v.empty() || v.size() > 1024) return false;
+  for (unsigned char c : v)
+    if (!std::isalnum(c) && std::string("._-/~+ =,@:").find(static_cast<char>(c)) == std::string::npos) return false;
+  return v.find('/') != std::string::npos || (v.size() > 4 && v.compare(v.size() - 4, 4, ".csv") == 0);
+}
+
 const std::vector<std::string>& dataset_names() {
   static const std::vector<std::string> names = {"circle", "xor", "gauss", "spiral", "mnist", "fashion-mnist"};
   return names;
@@ -114,7 +123,8 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
     };
     double v;
     if (key == "dataset") {
-      if (one_of(value, dataset_names())) s.dataset = value; else bad("circle, xor, gauss, spiral, mnist or fashion-mnist");
+      if (one_of(value, dataset_names()) || is_data_path(value)) s.dataset = value;
+      else bad("circle, xor, gauss, spiral, mnist, fashion-mnist, or a CSV file or IDX folder");
     } else if (key == "noise") {
       if (parse_number(value, 0, 0.5, v)) s.noise = v; else bad("a number in [0, 0.5]");
     } else if (key == "ratio") {
@@ -123,7 +133,15 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
       if (parse_number(value, 0, 1e15, v) && v == std::floor(v)) s.seed = static_cast<uint64_t>(v);
       else bad("a whole number");
     } else if (key == "model") {
-      if (value == "default" || is_model_preset(value)) s.model = value; else bad("default or a built-in model");
+      bool ok = value == "default" || is_model_preset(value);
+      if (!ok && is_dense_name(value)) {
+        try {
+          dense_model(value, {2}, 2);
+          ok = true;
+        } catch (const std::exception&) {
+        }
+      }
+      if (ok) s.model = value; else bad("default, a built-in model or dense:W1,W2,...:ACTIVATION");
     } else if (key == "err") {
       if (one_of(value, {"strict", "fixedpred", "exact"})) s.err = value; else bad("strict, fixedpred or exact");
     } else if (key == "eta") {

@@ -178,6 +178,8 @@ check("pcplay train --data mnist trains the paper's CNN by default (8,000 / 2,00
 
 rows = "".join(f"{i % 7 * 0.1:.1f},{(i * 3) % 5 * 0.2:.1f},{int((i % 7) > 3)}\n" for i in range(60))
 write("toy.csv", "a,b,label\n" + rows)
+r = run("train", "--data", "xor", "--model", "dense:8,8,8:relu", "--steps", "20", "--json")
+check("pcplay train --model dense:8,8,8:relu builds a dense net for the data", r.returncode == 0, r.stderr)
 r = run("train", "--data", "toy.csv", "--steps", "30", "--json")
 s = json.loads(r.stdout) if r.returncode == 0 else {}
 check("pcplay train --data FILE.csv trains on the user's own data", r.returncode == 0 and "test_accuracy" in s, r.stderr)
