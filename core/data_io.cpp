@@ -158,7 +158,8 @@ Dataset parse_csv(const std::string& text, const std::string& source) {
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     std::vector<double> fields;
     std::stringstream row(line);
-    std::string field, bad;
+    std::string field;
+    size_t bad_column = 0;
     bool numeric = true;
     while (numeric && std::getline(row, field, ',')) {
       const char* begin = field.c_str();
@@ -167,7 +168,7 @@ Dataset parse_csv(const std::string& text, const std::string& source) {
       while (end && (*end == ' ' || *end == '\t')) ++end;
       numeric = end != begin && *end == '\0' && std::isfinite(v) && std::abs(v) <= 3.4e38;  // fits a float
       if (numeric) fields.push_back(v);
-      else bad = field;
+      else bad_column = fields.size() + 1;
     }
     const std::string where = source + ":" + std::to_string(line_no);
     if (!numeric) {
@@ -175,7 +176,7 @@ Dataset parse_csv(const std::string& text, const std::string& source) {
         columns = static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1;
         continue;
       }
-      throw Error(where + ": \"" + bad + "\" is not a number");
+      throw Error(where + ": column " + std::to_string(bad_column) + " is not a number");
     }
     if (columns == 0) columns = fields.size();
     if (fields.size() != columns)

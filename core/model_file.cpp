@@ -204,7 +204,8 @@ ModelSpec dense_model(const std::string& name, const Shape& input_shape, Index c
     item = list.substr(start, comma - start);
     char* end = nullptr;
     const long w = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || w < 1 || w > 4096) throw Error("dense: width \"" + item + "\" is not 1..4096");
+    if (item.empty() || end != item.c_str() + item.size() || w < 1 || w > 4096)
+      throw Error("dense: width \"" + item + "\" is not 1..4096");
     widths.push_back(w);
     start = comma + 1;
   }

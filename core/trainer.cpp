@@ -118,6 +118,7 @@ void Trainer<T>::begin_step() {
     pc_infer(model_, x_, y_, ErrType::Exact, 0, 0);
     bp_grads_ = gradients(model_);
   }
+  step_n_ = config_.err == ErrType::Exact ? 0 : config_.n;  // a step keeps its settings to the end
   inference_ = std::make_unique<PCInference<T>>(model_, config_.err, static_cast<T>(config_.eta));
   inference_->start(x_, y_);
   pending_.train = {static_cast<double>(inference_->loss), accuracy(inference_->vhat.back(), y_)};
@@ -126,22 +127,24 @@ void Trainer<T>::begin_step() {
 template <typename T>
 bool Trainer<T>::relax(int iterations) {
   if (!inference_) return true;
-  auto done = [&] {
-    return config_.err == ErrType::Exact || inference_->iterations() >= config_.n ||
-           inference_->divergence().kind == Divergence::Kind::NonFinite;
-  };
-  for (int i = 0; i < iterations && !done(); ++i) {
+  for (int i = 0; i < iterations && !relaxed(); ++i) {
     inference_->sweep();
     pending_.sweeps.push_back(inference_->stats());
   }
-  return done();
+  return relaxed();
+}
+
+template <typename T>
+bool Trainer<T>::relaxed() const {
+  return !inference_ || inference_->iterations() >= step_n_ ||
+         inference_->divergence().kind == Divergence::Kind::NonFinite;
 }
 
 template <typename T>
 StepMetrics Trainer<T>::finish_step() {
   if (!inference_) return last_;
-  relax(config_.n);  // whatever is left of the relaxation
-  if (config_.err != ErrType::Exact) inference_->set_gradients();
+  relax(step_n_);  // whatever is left of the relaxation
+  if (inference_->err != ErrType::Exact) inference_->set_gradients();
   StepMetrics m = std::move(pending_);
   const Divergence d = inference_->divergence();
   inference_.reset();

@@ -71,8 +71,10 @@ class Trainer {
   //   begin_step   the next batch, backprop's reference gradient, the forward pass;
   //   relax(k)     up to k more inference iterations; true once the relaxation is done;
   //   finish_step  the gradients, the update, the twin, the test batch.
+  // The error type, η and n a step uses are those when it began.
   void begin_step();
   bool relax(int iterations);
+  bool relaxed() const;  // nothing left to relax (or no step under way)
   StepMetrics finish_step();
   // The relaxation of the step under way (between begin_step and finish_step),
   // else null, and the stats of its iterations so far.
@@ -82,7 +84,8 @@ class Trainer {
   Evaluation evaluate(const Dataset& data, bool backprop_twin = false) const;
 
   void set_learning_rate(double lr);
-  // The error type, η and n apply from the next step on (the run continues).
+  // The error type, η and n apply from the next step on (the run continues;
+  // a step under way keeps its own).
   void set_inference(ErrType err, double eta, int n);
   Model<T>& model() { return model_; }
   const DataSplit& data() const { return data_; }
@@ -114,6 +117,7 @@ class Trainer {
   StepMetrics last_;
   // The step under way.
   std::unique_ptr<PCInference<T>> inference_;
+  int step_n_ = 0;
   std::vector<Tensor<T>> bp_grads_;
   StepMetrics pending_;
   std::chrono::steady_clock::time_point t0_;

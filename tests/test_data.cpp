@@ -81,7 +81,7 @@ TEST_CASE("CSV data: numeric features, an integer label last, an optional header
     CHECK_THROWS_WITH_AS(parse_csv(text, "d.csv"), doctest::Contains(what), Error);
   };
   rejects("1,2,0\n1,2\n", "d.csv:2: 2 columns where the file has 3");
-  rejects("1,2,0\n1,abc,1\n", "d.csv:2: \"abc\" is not a number");
+  rejects("1,2,0\n1,abc,1\n", "d.csv:2: column 2 is not a number");
   rejects("1,2,0.5\n", "class index");
   rejects("1,2,-1\n", "class index");
   rejects("1\n", "at least one feature");

@@ -85,9 +85,25 @@ TEST_CASE("hostile values stay inert: decoded, refused, and cut short in message
   CHECK(s.dataset == Settings().dataset);
   CHECK(s.model == Settings().model);
   REQUIRE(problems.size() == 3);
-  for (const std::string& p : problems) CHECK(p.size() < 160);
+  for (const std::string& p : problems) CHECK(p.size() < 250);  // the attack is 540 characters
   CHECK(url_decode("a%20b+c%2") == "a b c%2");
   CHECK(url_decode(url_encode("x=1&y=<2>")) == "x=1&y=<2>");
+}
+
+TEST_CASE("a flood of bad keys gives at most ten problems and a count; oversized dense nets are refused") {
+  std::string q;
+  for (int i = 0; i < 50; ++i) q += "junk" + std::to_string(i) + "=1&";
+  std::vector<std::string> problems;
+  from_query(q + "model=dense:4096,4096,4096:relu&eta=0.123456789", Settings(), &problems);
+  REQUIRE(problems.size() == 11);
+  CHECK(problems.back().find("41 more") != std::string::npos);
+  // Numbers round-trip exactly, so a link reproduces the run.
+  Settings s;
+  s.eta = 0.123456789;
+  s.lr = 1.0 / 3.0;
+  const Settings back = from_query(to_query(s), Settings(), nullptr);
+  CHECK(back.eta == s.eta);
+  CHECK(back.lr == s.lr);
 }
 
 TEST_CASE("changing the learning rate or the algorithm continues a run; changing the data or model resets it") {
@@ -133,8 +149,13 @@ TEST_CASE("the run thread steps one inference iteration, one relaxation, one upd
   CHECK(s->epoch >= 1.0);
   CHECK(run.history_size() == static_cast<size_t>(s->step));
   std::vector<StepRecord> h;
-  run.copy_history(0, h);
+  uint64_t generation = ~uint64_t(0);
+  run.update_history(h, generation);
   CHECK(h.back().step == s->step);
+  run.reset();
+  run.wait_idle();
+  run.update_history(h, generation);  // a reset starts the copy over
+  CHECK(h.empty());
 }
 
 TEST_CASE("play runs beside the caller; pause stops it; reset starts afresh") {
@@ -179,6 +200,31 @@ TEST_CASE("a diverging run stops and says so, and can be reset") {
   run.reset();
   run.wait_idle();
   CHECK_FALSE(run.snapshot()->diverged);
+}
+
+TEST_CASE("stepping one iteration at a time into a divergence finishes the step and says so") {
+  Run run(toy("eta=3&n=500"), "/nonexistent");
+  run.wait_idle();
+  for (int i = 0; i < 600 && !run.snapshot()->diverged; ++i) {
+    run.step(StepLevel::Iteration);
+    run.wait_idle();
+  }
+  const auto s = run.snapshot();
+  REQUIRE(s->diverged);
+  CHECK(s->status.find("diverged at step 1") == 0);
+  CHECK(s->relaxing == -1);
+  CHECK(s->sweeps.size() < 500);  // it stopped where the values became non-finite
+}
+
+TEST_CASE("play with nothing to play stops by itself") {
+  Run run(toy(), "/nonexistent");
+  run.play();
+  REQUIRE(wait_for(run, [](const Snapshot& s) { return s.step >= 1; }));
+  run.apply(toy("eta=3&n=500"));  // live: the run goes on and then diverges
+  REQUIRE(wait_for(run, [](const Snapshot& s) { return s.diverged; }));
+  run.play();    // a diverged run: nothing to play
+  run.wait_idle();  // returns: play was turned off
+  CHECK_FALSE(run.snapshot()->playing);
 }
 
 TEST_CASE("a data set that cannot be loaded is reported in the snapshot, not thrown") {

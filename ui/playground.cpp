@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "datasets.h"
 #include "file_util.h"
 #include "model_file.h"
 #include "plot.h"
@@ -74,15 +75,13 @@ Playground::Playground(Settings settings, std::string data_dir, std::string expo
 }
 
 void Playground::apply(const Settings& next) {
-  if (next.needs_reset_from(settings_)) history_.clear();
   settings_ = next;
   run_->apply(settings_);
 }
 
 void Playground::frame() {
   snapshot_ = run_->snapshot();
-  if (run_->history_size() < history_.size()) history_.clear();  // the run was reset
-  run_->copy_history(history_.size(), history_);
+  run_->update_history(history_, history_generation_);
   const Snapshot& s = *snapshot_;
 
   const ImGuiViewport* vp = ImGui::GetMainViewport();
@@ -92,7 +91,7 @@ void Playground::frame() {
                ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoBringToFrontOnFocus);
   const float width = ImGui::GetContentRegionAvail().x, height = ImGui::GetContentRegionAvail().y;
   const float left_w = std::max(270.0f, width * 0.22f), right_w = std::max(320.0f, width * 0.30f);
-  const float middle_w = width - left_w - right_w - 2 * ImGui::GetStyle().ItemSpacing.x;
+  const float middle_w = std::max(200.0f, width - left_w - right_w - 2 * ImGui::GetStyle().ItemSpacing.x);
 
   ImGui::BeginChild("left", ImVec2(left_w, height), true);
   if (settings_.panel_visible("controls")) controls(s);
@@ -127,12 +126,9 @@ void Playground::controls(const Snapshot& s) {
     ImGui::EndDisabled();
   }
   ImGui::SameLine();
-  if (ImGui::Button("Reset")) {
-    history_.clear();
-    run_->reset();
-  }
+  if (ImGui::Button("Reset")) run_->reset();
   // Stepping at every level, two buttons a row.
-  ImGui::BeginDisabled(s.playing || s.diverged || s.failed);
+  ImGui::BeginDisabled(s.playing || s.busy || s.diverged || s.failed || s.loading);
   const float button_w = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
   struct Level {
     const char* label;
@@ -145,26 +141,40 @@ void Playground::controls(const Snapshot& s) {
                           {"+1 epoch", "steps until the next pass over the training set", StepLevel::Epoch}};
   for (int i = 0; i < 4; ++i) {
     if (i % 2) ImGui::SameLine();
+    const bool pc_only = i < 2 && settings_.err == "exact";  // backprop has no relaxation
+    ImGui::BeginDisabled(pc_only);
     if (ImGui::Button(levels[i].label, ImVec2(button_w, 0))) run_->step(levels[i].level);
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", levels[i].tip);
+    ImGui::EndDisabled();
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+      ImGui::SetTooltip("%s", pc_only ? "backprop (Exact) has no relaxation to step through" : levels[i].tip);
   }
   ImGui::EndDisabled();
   if (ImGui::SliderFloat("speed", &speed_, 0, 60, speed_ == 0 ? "max" : "%.0f steps/s")) run_->set_speed(speed_);
 
   section("Data");
-  choice("data set", next.dataset, kDatasets, kDatasets, 6);
-  const bool toy = next.dataset != "mnist" && next.dataset != "fashion-mnist";
+  const bool named = std::find(std::begin(kDatasets), std::end(kDatasets), next.dataset) != std::end(kDatasets);
+  if (named) {
+    choice("data set", next.dataset, kDatasets, kDatasets, 6);
+  } else if (ImGui::BeginCombo("data set", next.dataset.c_str())) {  // the user's own file
+    for (const char* name : kDatasets)
+      if (ImGui::Selectable(name)) next.dataset = name;
+    ImGui::EndCombo();
+  }
+  const bool toy = is_toy_dataset(next.dataset);
   if (toy) {
-    float noise = static_cast<float>(next.noise), ratio = static_cast<float>(next.ratio);
+    float noise = static_cast<float>(next.noise);
     if (ImGui::SliderFloat("noise", &noise, 0, 0.5f, "%.2f")) next.noise = noise;
+  }
+  if (toy || !named) {
+    float ratio = static_cast<float>(next.ratio);
     if (ImGui::SliderFloat("train ratio", &ratio, 0.1f, 0.9f, "%.2f")) next.ratio = ratio;
   }
   // The user's own data: a CSV file (features, then an integer label) or a folder of IDX files.
   ImGui::InputTextWithHint("##own", "your CSV file or IDX folder", data_path_, sizeof data_path_);
   ImGui::SameLine();
   if (ImGui::SmallButton("load") && data_path_[0]) next.dataset = data_path_;
-  int seed = static_cast<int>(next.seed);
-  if (ImGui::InputInt("seed", &seed) && seed >= 0) next.seed = static_cast<uint64_t>(seed);
+  ImU64 seed = next.seed, one = 1;
+  if (ImGui::InputScalar("seed", ImGuiDataType_U64, &seed, &one)) next.seed = seed;
   ImGui::SameLine();
   if (ImGui::SmallButton("new")) next.seed = settings_.seed + 1;
 
@@ -240,13 +250,11 @@ void Playground::numbers(const Snapshot& s) {
     ImGui::PopStyleColor();
     if (s.diverged) {
       ImGui::SameLine();
-      if (ImGui::SmallButton("Reset the run")) {
-        history_.clear();
-        run_->reset();
-      }
+      if (ImGui::SmallButton("Reset the run")) run_->reset();
     }
   }
-  const char* state = s.loading ? "loading" : s.playing ? "training" : s.failed ? "stopped" : "paused";
+  const char* state = s.loading ? "loading"  : s.diverged ? "diverged" : s.failed ? "stopped"
+                      : s.playing ? "training" : s.busy   ? "working"  : "paused";
   ImGui::Text("%s   step %ld   epoch %.2f   %.1f steps/s (limit %s)   UI %.0f frames/s", state, s.step, s.epoch,
               s.steps_per_second, speed_ > 0 ? std::to_string(static_cast<int>(speed_)).c_str() : "none",
               ImGui::GetIO().Framerate);
@@ -300,7 +308,7 @@ void Playground::exports(const Snapshot& s) {
     message_ = "copied the settings link";
   }
   if (!message_.empty()) ImGui::TextWrapped("%s", message_.c_str());
-  else if (s.status.rfind("saved", 0) == 0) ImGui::TextWrapped("%s", s.status.c_str());
+  else if (!s.notice.empty()) ImGui::TextWrapped("%s", s.notice.c_str());
 }
 
 void Playground::curves(const Snapshot& s) {
@@ -431,66 +439,68 @@ void Playground::output(const Snapshot& s) {
     // The decision boundary, with train (filled) and test (ringed) points.
     const float side = std::min(w, ImGui::GetContentRegionAvail().y - 30);
     const ImVec2 p0 = ImGui::GetCursorScreenPos();
-    std::vector<float> centred(s.boundary.size());
-    for (size_t i = 0; i < centred.size(); ++i) centred[i] = s.boundary[i];
-    plot::heatmap("boundary", centred.data(), s.grid, s.grid, 0, 1, ImVec2(side, side), plot::diverging);
+    plot::heatmap("boundary", s.boundary.data(), s.grid, s.grid, 0, 1, ImVec2(side, side), plot::diverging);
     ImDrawList* dl = ImGui::GetWindowDrawList();
     auto at = [&](float x, float y) {
       return ImVec2(p0.x + (x + s.extent) / (2 * s.extent) * side, p0.y + (s.extent - y) / (2 * s.extent) * side);
     };
-    for (size_t i = 0; i + 2 < s.train_points.size(); i += 3)
-      dl->AddCircleFilled(at(s.train_points[i], s.train_points[i + 1]), 3,
-                          s.train_points[i + 2] > 0.5f ? IM_COL32(10, 90, 200, 255) : IM_COL32(240, 120, 10, 255));
-    for (size_t i = 0; i + 2 < s.test_points.size(); i += 3)
-      dl->AddCircle(at(s.test_points[i], s.test_points[i + 1]), 3.5f,
-                    s.test_points[i + 2] > 0.5f ? IM_COL32(10, 90, 200, 255) : IM_COL32(240, 120, 10, 255), 0, 1.5f);
+    const std::vector<float> none;
+    const std::vector<float>& train = s.train_points ? *s.train_points : none;
+    const std::vector<float>& test = s.test_points ? *s.test_points : none;
+    for (size_t i = 0; i + 2 < train.size(); i += 3)
+      dl->AddCircleFilled(at(train[i], train[i + 1]), 3,
+                          train[i + 2] > 0.5f ? IM_COL32(10, 90, 200, 255) : IM_COL32(240, 120, 10, 255));
+    for (size_t i = 0; i + 2 < test.size(); i += 3)
+      dl->AddCircle(at(test[i], test[i + 1]), 3.5f,
+                    test[i + 2] > 0.5f ? IM_COL32(10, 90, 200, 255) : IM_COL32(240, 120, 10, 255), 0, 1.5f);
     ImGui::TextDisabled("filled: training points; rings: test points");
     return;
   }
-  if (s.image_w == 0) return;
+  if (!s.images) return;
+  const ImageViews& v = *s.images;
   // Test images with their predictions (red when wrong); click one for its maps.
   const int per_row = 8;
-  const float cell = (w - 8) / per_row;
-  for (size_t k = 0; k < s.labels.size(); ++k) {
+  const float cell = std::max(4.0f, (w - 8) / per_row);
+  for (size_t k = 0; k < v.labels.size(); ++k) {
     if (k % per_row) ImGui::SameLine(0, 1);
     ImGui::BeginGroup();
-    const int clicked = plot::heatmap(("img" + std::to_string(k)).c_str(), s.images.data() + k * s.image_w * s.image_h,
-                                      s.image_w, s.image_h, 0, 1, ImVec2(cell - 2, cell - 2));
+    const int clicked = plot::heatmap(("img" + std::to_string(k)).c_str(), v.images.data() + k * v.width * v.height,
+                                      v.width, v.height, 0, 1, ImVec2(cell - 2, cell - 2));
     if (clicked >= 0 && ImGui::IsMouseClicked(0)) run_->choose_image(static_cast<int>(k));
-    const bool right = s.predictions[k] == s.labels[k];
+    const bool right = v.predictions[k] == v.labels[k];
     ImGui::TextColored(right ? ImVec4(0.1f, 0.5f, 0.1f, 1) : ImVec4(0.8f, 0.1f, 0.1f, 1), "%s%d",
-                       static_cast<int>(k) == s.chosen ? ">" : "", s.predictions[k]);
+                       static_cast<int>(k) == v.chosen ? ">" : "", v.predictions[k]);
     ImGui::EndGroup();
   }
   // Confusion matrix over the first test images.
-  if (s.classes > 0 && !s.confusion.empty()) {
+  if (v.classes > 0 && !v.confusion.empty()) {
     ImGui::TextUnformatted("Confusion (rows: true class)");
-    std::vector<float> share(s.confusion.size());
-    for (int i = 0; i < s.classes; ++i) {
+    std::vector<float> share(v.confusion.size());
+    for (int i = 0; i < v.classes; ++i) {
       int total = 0;
-      for (int j = 0; j < s.classes; ++j) total += s.confusion[i * s.classes + j];
-      for (int j = 0; j < s.classes; ++j)
-        share[i * s.classes + j] = total ? static_cast<float>(s.confusion[i * s.classes + j]) / total : 0.0f;
+      for (int j = 0; j < v.classes; ++j) total += v.confusion[i * v.classes + j];
+      for (int j = 0; j < v.classes; ++j)
+        share[i * v.classes + j] = total ? static_cast<float>(v.confusion[i * v.classes + j]) / total : 0.0f;
     }
-    const float side = std::min(w * 0.5f, 150.0f);
-    const int cell_hovered = plot::heatmap("confusion", share.data(), s.classes, s.classes, 0, 1, ImVec2(side, side));
-    if (cell_hovered >= 0)
-      ImGui::SetTooltip("true %d, predicted %d: %d images", cell_hovered / s.classes, cell_hovered % s.classes,
-                        s.confusion[cell_hovered]);
+    const float side = std::max(10.0f, std::min(w * 0.5f, 150.0f));
+    const int hovered = plot::heatmap("confusion", share.data(), v.classes, v.classes, 0, 1, ImVec2(side, side));
+    if (hovered >= 0)
+      ImGui::SetTooltip("true %d, predicted %d: %d images", hovered / v.classes, hovered % v.classes, v.confusion[hovered]);
   }
   // For the chosen image: |eps| of this error type and backprop's gradient, per layer.
-  ImGui::Text("Image %d: |eps| (left) and |dLoss/dv| (right) per layer", s.chosen);
-  const float map_w = (w - 12) / 2;
-  for (size_t l = 0; l < s.grad_maps.size(); ++l) {
-    const LayerMap* e = l < s.eps_maps.size() ? &s.eps_maps[l] : nullptr;
-    const LayerMap& g = s.grad_maps[l];
-    const float gh = std::min(60.0f, map_w * g.height / std::max(1, g.width));
+  ImGui::Text("Image %d: |eps| (left) and |dLoss/dv| (right) per layer", v.chosen);
+  const float map_w = std::max(8.0f, (w - 12) / 2);
+  for (size_t l = 0; l < v.grad_maps.size(); ++l) {
+    const LayerMap& e = v.eps_maps[l];
+    const LayerMap& g = v.grad_maps[l];
+    const float gh = std::max(4.0f, std::min(60.0f, map_w * g.height / std::max(1, g.width)));
     auto draw = [&](const LayerMap& m, const char* id) {
       float hi = 0;
-      for (float v : m.values) hi = std::max(hi, v);
-      plot::heatmap(id, m.values.data(), m.width, m.height, 0, hi > 0 ? hi : 1, ImVec2(gh * m.width / std::max(1, m.height), gh));
+      for (float x : m.values) hi = std::max(hi, x);
+      const float mw = std::max(1.0f, gh * m.width / std::max(1, m.height));
+      plot::heatmap(id, m.values.data(), m.width, m.height, 0, hi > 0 ? hi : 1, ImVec2(mw, gh));
     };
-    if (e) draw(*e, ("e" + std::to_string(l)).c_str());
+    if (!e.values.empty()) draw(e, ("e" + std::to_string(l)).c_str());
     else ImGui::Dummy(ImVec2(map_w, gh));
     ImGui::SameLine(map_w + 12);
     draw(g, ("g" + std::to_string(l)).c_str());

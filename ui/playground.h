@@ -40,6 +40,7 @@ class Playground {
   std::string data_dir_, export_dir_;
   std::unique_ptr<Run> run_;
   std::vector<StepRecord> history_;
+  uint64_t history_generation_ = ~uint64_t(0);
   std::shared_ptr<const Snapshot> snapshot_;
   float speed_ = 30;  // steps per second; 0 = as fast as it goes
   std::string message_;

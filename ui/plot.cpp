@@ -90,6 +90,7 @@ ImU32 diverging(float t) {
 void lines(const char* id, const Options& o, const std::vector<Series>& series, ImVec2 size) {
   ImGui::PushID(id);
   if (size.x <= 0) size.x = ImGui::GetContentRegionAvail().x;
+  size = ImVec2(std::max(size.x, 40.0f), std::max(size.y, 40.0f));  // InvisibleButton needs a size
   const ImVec2 p0 = ImGui::GetCursorScreenPos();
   ImGui::InvisibleButton("plot", size);
   const bool hovered = ImGui::IsItemHovered();
@@ -176,6 +177,7 @@ void lines(const char* id, const Options& o, const std::vector<Series>& series, 
 
 int heatmap(const char* id, const float* values, int w, int h, float lo, float hi, ImVec2 size, ImU32 (*map)(float)) {
   ImGui::PushID(id);
+  size = ImVec2(std::max(size.x, 1.0f), std::max(size.y, 1.0f));
   const ImVec2 p0 = ImGui::GetCursorScreenPos();
   ImGui::InvisibleButton("heat", size);
   int cell = -1;

@@ -14,68 +14,110 @@ namespace pcplay::ui {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-constexpr int kGrid = 64;          // decision-boundary resolution
-constexpr int kSampleImages = 16;  // test images shown with their predictions
+constexpr int kGrid = 64;                // decision-boundary resolution
+constexpr int kSampleImages = 16;        // test images shown with their predictions
 constexpr Index kConfusionImages = 2000;
+constexpr int kMaxConfusionClasses = 100;
+constexpr size_t kMaxPoints = 2000;      // points drawn per split of 2-D data
+constexpr size_t kMaxHistory = 20000;    // then older records are thinned
 constexpr double kPublishSeconds = 0.05;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // An image-shaped view of one sample's activation-sized tensor: [C, H, W]
 // averages |·| over channels; a flat vector becomes a near-square tile.
-LayerMap layer_map(const std::string& title, const Tensor<float>& t, Index sample, const Shape& shape) {
+LayerMap layer_map(const std::string& title, const Tensor<float>& t, const Shape& shape) {
   LayerMap m;
   m.title = title;
   const Index per = shape_numel(shape);
-  const float* x = t.data() + sample * per;
   if (shape.size() == 3) {
     m.width = static_cast<int>(shape[2]);
     m.height = static_cast<int>(shape[1]);
-    m.values.assign(static_cast<size_t>(m.width * m.height), 0.0f);
+    m.values.assign(static_cast<size_t>(m.width) * m.height, 0.0f);
     for (Index c = 0; c < shape[0]; ++c)
-      for (Index i = 0; i < shape[1] * shape[2]; ++i) m.values[i] += std::abs(x[c * shape[1] * shape[2] + i]) / shape[0];
+      for (Index i = 0; i < shape[1] * shape[2]; ++i) m.values[i] += std::abs(t[c * shape[1] * shape[2] + i]) / shape[0];
   } else {
     m.width = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(per))));
     m.height = static_cast<int>((per + m.width - 1) / m.width);
-    m.values.assign(static_cast<size_t>(m.width * m.height), 0.0f);
-    for (Index i = 0; i < per; ++i) m.values[i] = std::abs(x[i]);
+    m.values.assign(static_cast<size_t>(m.width) * m.height, 0.0f);
+    for (Index i = 0; i < per; ++i) m.values[i] = std::abs(t[i]);
   }
   return m;
+}
+
+// At most `most` of a data set's points as x, y, label triples (evenly spaced).
+std::shared_ptr<const std::vector<float>> point_sample(const Dataset& d, size_t most) {
+  auto out = std::make_shared<std::vector<float>>();
+  const size_t n = static_cast<size_t>(d.size()), stride = std::max<size_t>(1, (n + most - 1) / most);
+  for (size_t i = 0; i < n; i += stride) {
+    out->push_back(d.x[2 * i]);
+    out->push_back(d.x[2 * i + 1]);
+    out->push_back(static_cast<float>(d.labels[i]));
+  }
+  return out;
 }
 }  // namespace
 
 struct Run::Worker {
+  Run& run;
   Settings settings;
   std::string data_dir;
   std::unique_ptr<Trainer<float>> trainer;
-  std::string status = "loading";
+  std::string status = "loading", notice;
   bool failed = false;
-  double speed = 0;  // steps per second; 0 = unlimited
-  int chosen = 0;
-  Clock::time_point last_step = Clock::now(), last_publish;
-  double iteration_seconds = 0, update_seconds = 0, step_seconds = 0;
+
+  // The loaded data, kept while the data settings stay the same.
+  std::string data_key;
+  std::shared_ptr<const DataSplit> data;
+  std::shared_ptr<const std::vector<float>> train_points, test_points;
+
+  // Rates: compute time of each stage, and when steps finished.
+  double step_compute = 0, step_seconds = 0, update_seconds = 0, iteration_seconds = 0;
   long timed_iterations = 0;
+  std::deque<Clock::time_point> recent_steps;
   std::vector<SweepStats> last_sweeps;
-  std::deque<Clock::time_point> recent_steps;  // when the last steps finished
-  Clock::time_point last_confusion;
+  Clock::time_point last_step = Clock::now(), last_publish;
+
+  // The image views, renewed at most twice a second while playing.
+  std::shared_ptr<const ImageViews> images;
+  Clock::time_point last_images;
   std::vector<int> confusion;
+  Clock::time_point last_confusion;
+
+  explicit Worker(Run& r) : run(r) {}
 
   // Builds data, model and trainer from the settings; errors become the status.
   void build() {
     trainer.reset();
-    recent_steps.clear();
     failed = false;
+    notice.clear();
+    step_compute = step_seconds = update_seconds = iteration_seconds = 0;
+    timed_iterations = 0;
+    recent_steps.clear();
     last_sweeps.clear();
+    images.reset();
     confusion.clear();
     try {
-      DataOptions options;
-      options.data_dir = data_dir;
-      options.toy = {settings.dataset, 500, settings.noise, settings.ratio, settings.seed};
-      options.seed = settings.seed;
-      DataSplit data = load_data(settings.dataset, options);
-      const Shape& shape = data.train.sample_shape;
-      ModelSpec spec = settings.model == "default"   ? default_model_for(shape, data.train.num_classes)
-                       : is_dense_name(settings.model) ? dense_model(settings.model, shape, data.train.num_classes)
+      const std::string key = settings.dataset + "|" + std::to_string(settings.noise) + "|" +
+                              std::to_string(settings.ratio) + "|" + std::to_string(settings.seed);
+      if (key != data_key || !data) {
+        DataOptions options;
+        options.data_dir = data_dir;
+        options.toy = {settings.dataset, 500, settings.noise, settings.ratio, settings.seed};
+        options.train_ratio = settings.ratio;
+        options.seed = settings.seed;
+        data.reset();
+        auto loaded = std::make_shared<DataSplit>(load_data(settings.dataset, options));
+        data = loaded;
+        data_key = key;
+        if (data->train.sample_shape == Shape{2}) {
+          train_points = point_sample(data->train, kMaxPoints);
+          test_points = point_sample(data->test, kMaxPoints);
+        }
+      }
+      const Shape& shape = data->train.sample_shape;
+      ModelSpec spec = settings.model == "default"     ? default_model_for(shape, data->train.num_classes)
+                       : is_dense_name(settings.model) ? dense_model(settings.model, shape, data->train.num_classes)
                                                        : model_preset(settings.model);
       spec.loss = parse_loss(settings.loss);
       TrainConfig config;
@@ -87,7 +129,7 @@ struct Run::Worker {
       config.batch = settings.batch;
       config.seed = settings.seed;
       config.compare_bp = settings.compare_bp;
-      trainer = std::make_unique<Trainer<float>>(spec, std::move(data), config);
+      trainer = std::make_unique<Trainer<float>>(spec, *data, config);
       status = "ready";
     } catch (const std::exception& e) {
       status = e.what();
@@ -97,91 +139,110 @@ struct Run::Worker {
 
   bool diverged() const { return trainer && trainer->diverged(); }
 
-  // Advances the run by `level`; returns the records of the steps it finished.
-  std::vector<StepRecord> advance(StepLevel level, const std::atomic<bool>& playing, bool from_play) {
-    std::vector<StepRecord> done;
-    if (!trainer || diverged()) return done;
-    const int n = trainer->config().err == ErrType::Exact ? 0 : trainer->config().n;
-    auto relax = [&](int k) {
-      const auto t0 = Clock::now();
-      const int before = trainer->relaxation()->iterations();
-      const bool finished = trainer->relax(k);
-      const int ran = trainer->relaxation()->iterations() - before;
-      if (ran > 0) {
-        iteration_seconds += seconds_since(t0);
-        timed_iterations += ran;
-      }
-      return finished;
-    };
-    auto finish = [&] {
-      const auto t0 = Clock::now();
-      StepMetrics m = trainer->finish_step();
-      update_seconds = 0.8 * update_seconds + 0.2 * seconds_since(t0);
-      step_seconds = 0.8 * step_seconds + 0.2 * m.seconds;
-      last_sweeps = m.sweeps;
-      if (m.diverged) {
-        status = m.divergence;
-        return;
-      }
-      recent_steps.push_back(Clock::now());
-      while (recent_steps.size() > 1 && seconds_since(recent_steps.front()) > 2.0) recent_steps.pop_front();
-      StepRecord r;
-      r.step = m.step;
-      r.epoch = m.epoch;
-      r.train_loss = static_cast<float>(m.train.loss);
-      r.train_accuracy = static_cast<float>(m.train.accuracy);
-      r.test_loss = static_cast<float>(m.test.loss);
-      r.test_accuracy = static_cast<float>(m.test.accuracy);
-      r.bp_train_loss = static_cast<float>(m.bp_train.loss);
-      r.bp_train_accuracy = static_cast<float>(m.bp_train.accuracy);
-      r.bp_test_loss = static_cast<float>(m.bp_test.loss);
-      r.bp_test_accuracy = static_cast<float>(m.bp_test.accuracy);
-      for (const auto& a : m.agreement) {
-        r.rel_error.push_back(static_cast<float>(a.rel_error));
-        r.angle.push_back(static_cast<float>(a.angle_deg));
-      }
-      r.energy_rose = m.energy_rose;
-      r.seconds = static_cast<float>(m.seconds);
-      done.push_back(r);
-    };
-    const bool under_way = trainer->relaxation() != nullptr;
-    switch (level) {
-      case StepLevel::Iteration:
-        if (!under_way) trainer->begin_step();
-        if (n == 0 || trainer->relaxation()->iterations() >= n) finish();
-        else relax(1);
-        break;
-      case StepLevel::Relaxation:
-        if (!under_way) trainer->begin_step();
-        if (n == 0 || trainer->relaxation()->iterations() >= n) finish();
-        else relax(n);
-        break;
-      case StepLevel::Update:
-        if (!under_way) trainer->begin_step();
-        // While playing, relax in small slices so that a pause is heard at once.
-        while (!relax(from_play ? 1 : n))
-          if (from_play && !playing) return done;
-        finish();
-        break;
-      case StepLevel::Epoch: {
-        const double start = std::floor(trainer->epoch() + 1e-9);
-        do {
-          auto more = advance(StepLevel::Update, playing, false);
-          done.insert(done.end(), more.begin(), more.end());
-        } while (!diverged() && std::floor(trainer->epoch() + 1e-9) <= start);
-        break;
-      }
+  template <typename F>
+  auto timed(double& seconds, F f) {
+    const auto t0 = Clock::now();
+    auto result = f();
+    seconds += seconds_since(t0);
+    return result;
+  }
+
+  void begin() {
+    step_compute = 0;
+    timed(step_compute, [&] {
+      trainer->begin_step();
+      return 0;
+    });
+  }
+
+  bool relax(int k) {
+    const int before = trainer->relaxation()->iterations();
+    double spent = 0;
+    const bool done = timed(spent, [&] { return trainer->relax(k); });
+    step_compute += spent;
+    if (trainer->relaxation()->iterations() > before) {
+      iteration_seconds += spent;
+      timed_iterations += trainer->relaxation()->iterations() - before;
     }
-    last_step = Clock::now();
     return done;
   }
 
-  std::shared_ptr<const Snapshot> make_snapshot(bool playing) {
+  void finish() {
+    double spent = 0;
+    StepMetrics m = timed(spent, [&] { return trainer->finish_step(); });
+    step_compute += spent;
+    update_seconds = update_seconds > 0 ? 0.8 * update_seconds + 0.2 * spent : spent;
+    step_seconds = step_seconds > 0 ? 0.8 * step_seconds + 0.2 * step_compute : step_compute;
+    last_sweeps = m.sweeps;
+    last_step = Clock::now();
+    if (m.diverged) {
+      status = m.divergence;
+      return;
+    }
+    recent_steps.push_back(last_step);
+    while (recent_steps.size() > 2 && seconds_since(recent_steps.front()) > 2.0) recent_steps.pop_front();
+    StepRecord r;
+    r.step = m.step;
+    r.epoch = m.epoch;
+    r.train_loss = static_cast<float>(m.train.loss);
+    r.train_accuracy = static_cast<float>(m.train.accuracy);
+    r.test_loss = static_cast<float>(m.test.loss);
+    r.test_accuracy = static_cast<float>(m.test.accuracy);
+    r.bp_train_loss = static_cast<float>(m.bp_train.loss);
+    r.bp_train_accuracy = static_cast<float>(m.bp_train.accuracy);
+    r.bp_test_loss = static_cast<float>(m.bp_test.loss);
+    r.bp_test_accuracy = static_cast<float>(m.bp_test.accuracy);
+    for (const auto& a : m.agreement) {
+      r.rel_error.push_back(static_cast<float>(a.rel_error));
+      r.angle.push_back(static_cast<float>(a.angle_deg));
+    }
+    r.energy_rose = m.energy_rose;
+    std::vector<StepRecord> one{std::move(r)};
+    run.append_history(std::move(one));
+  }
+
+  // Advances the run by `level`. `playing`: stop early when play is paused,
+  // quitting, or another command waits (a long step or epoch never blocks them).
+  void advance(StepLevel level, bool playing) {
+    if (!trainer || diverged()) return;
+    const bool under_way = trainer->relaxation() != nullptr;
+    if (!under_way) begin();
+    switch (level) {
+      case StepLevel::Iteration:
+        if (trainer->relaxed()) finish();  // also a relaxation stopped at a non-finite value, or Exact
+        else relax(1);
+        break;
+      case StepLevel::Relaxation:  // the rest of the iterations, one at a time so that it can be interrupted
+        if (trainer->relaxed()) finish();
+        else
+          while (!relax(1) && !run.interrupted(playing)) {
+          }
+        break;
+      case StepLevel::Update:
+        while (!relax(1))
+          if (run.interrupted(playing)) return;
+        finish();
+        break;
+      case StepLevel::Epoch: {
+        if (under_way) advance(StepLevel::Update, playing);
+        const double start = std::floor(trainer->epoch() + 1e-9);
+        while (!diverged() && std::floor(trainer->epoch() + 1e-9) <= start && !run.interrupted(playing)) {
+          advance(StepLevel::Update, playing);
+          if (seconds_since(last_publish) > kPublishSeconds) run.publish(*this);
+        }
+        break;
+      }
+    }
+  }
+
+  std::shared_ptr<const Snapshot> make_snapshot(bool playing, bool busy) {
     auto s = std::make_shared<Snapshot>();
     s->settings = settings;
     s->status = status;
+    s->notice = notice;
     s->failed = failed;
     s->playing = playing;
+    s->busy = busy;
     s->loading = false;
     if (!trainer) return s;
     Trainer<float>& t = *trainer;
@@ -209,48 +270,27 @@ struct Run::Worker {
     } else {
       s->sweeps = last_sweeps;
     }
-    const auto params = model.parameters();
     if (model.num_parameters() <= 5000)
-      for (const NamedParam<float>& p : params)
+      for (const NamedParam<float>& p : model.parameters())
         if (p.param->value.rank() == 2) {
           s->weights.emplace_back(p.param->value.data(), p.param->value.data() + p.param->value.size());
           s->weight_shapes.emplace_back(static_cast<int>(p.param->value.shape()[0]),
                                         static_cast<int>(p.param->value.shape()[1]));
         }
-    const DataSplit& data = t.data();
-    s->two_d = data.train.sample_shape == Shape{2};
+    s->two_d = data->train.sample_shape == Shape{2};
     if (s->two_d) {
-      add_boundary(*s, model, data);
-    } else if (data.train.sample_shape.size() == 3) {
-      // The image views cost forward passes: renewed twice a second while playing.
+      add_boundary(*s, model);
+    } else if (data->train.sample_shape.size() == 3) {
       if (!playing || !images || seconds_since(last_images) > 0.5) {
-        auto views = std::make_shared<Snapshot>();
-        add_images(*views, model, data);
-        images = views;
+        images = image_views(model);
         last_images = Clock::now();
       }
-      copy_image_views(*images, *s);
+      s->images = images;
     }
     return s;
   }
 
-  std::shared_ptr<const Snapshot> images;  // the last image views
-  Clock::time_point last_images;
-
-  static void copy_image_views(const Snapshot& from, Snapshot& to) {
-    to.image_w = from.image_w;
-    to.image_h = from.image_h;
-    to.classes = from.classes;
-    to.images = from.images;
-    to.labels = from.labels;
-    to.predictions = from.predictions;
-    to.confusion = from.confusion;
-    to.chosen = from.chosen;
-    to.eps_maps = from.eps_maps;
-    to.grad_maps = from.grad_maps;
-  }
-
-  void add_boundary(Snapshot& s, const Model<float>& model, const DataSplit& data) {
+  void add_boundary(Snapshot& s, const Model<float>& model) {
     s.grid = kGrid;
     Tensor<float> x({kGrid * kGrid, 2});
     for (int i = 0; i < kGrid; ++i)
@@ -264,21 +304,16 @@ struct Run::Worker {
       const float a = y.matrix()(k, 0), b = y.matrix().cols() > 1 ? y.matrix()(k, 1) : 0.0f;
       s.boundary[k] = 1.0f / (1.0f + std::exp(a - b));
     }
-    for (const auto* part : {&data.train, &data.test}) {
-      auto& out = part == &data.train ? s.train_points : s.test_points;
-      for (Index i = 0; i < part->size(); ++i) {
-        out.push_back(part->x[2 * i]);
-        out.push_back(part->x[2 * i + 1]);
-        out.push_back(static_cast<float>(part->labels[i]));
-      }
-    }
+    s.train_points = train_points;
+    s.test_points = test_points;
   }
 
-  void add_images(Snapshot& s, Model<float>& model, const DataSplit& data) {
-    const Dataset& test = data.test;
-    s.image_h = static_cast<int>(test.sample_shape[1]);
-    s.image_w = static_cast<int>(test.sample_shape[2]);
-    s.classes = static_cast<int>(model.output_shape()[0]);
+  std::shared_ptr<const ImageViews> image_views(Model<float>& model) {
+    auto v = std::make_shared<ImageViews>();
+    const Dataset& test = data->test;
+    v->height = static_cast<int>(test.sample_shape[1]);
+    v->width = static_cast<int>(test.sample_shape[2]);
+    v->classes = static_cast<int>(model.output_shape()[0]);
     const Index per = shape_numel(test.sample_shape);
     std::vector<Index> idx;
     for (Index i = 0; i < std::min<Index>(kSampleImages, test.size()); ++i) idx.push_back(i);
@@ -289,58 +324,63 @@ struct Run::Worker {
     for (size_t k = 0; k < idx.size(); ++k) {
       Index best;
       y.matrix().row(k).maxCoeff(&best);
-      s.predictions.push_back(static_cast<int>(best));
-      s.labels.push_back(static_cast<int>(labels[k]));
+      v->predictions.push_back(static_cast<int>(best));
+      v->labels.push_back(static_cast<int>(labels[k]));
       const float* first_channel = x.data() + k * per;
-      s.images.insert(s.images.end(), first_channel, first_channel + s.image_w * s.image_h);
+      v->images.insert(v->images.end(), first_channel, first_channel + v->width * v->height);
     }
     // The confusion matrix over the first test images, renewed every second.
-    if (confusion.empty() || seconds_since(last_confusion) > 1.0) {
-      confusion.assign(static_cast<size_t>(s.classes * s.classes), 0);
-      const Index count = std::min(kConfusionImages, test.size());
-      for (Index start = 0; start < count; start += 500) {
-        std::vector<Index> chunk;
-        for (Index i = start; i < std::min(count, start + 500); ++i) chunk.push_back(i);
-        gather_batch(test, chunk.data(), static_cast<Index>(chunk.size()), x, labels);
-        const Tensor<float> out = model.predict(x);
-        for (size_t k = 0; k < chunk.size(); ++k) {
-          Index best;
-          out.matrix().row(k).maxCoeff(&best);
-          if (labels[k] < s.classes) ++confusion[labels[k] * s.classes + best];
+    if (v->classes <= kMaxConfusionClasses) {
+      if (confusion.empty() || seconds_since(last_confusion) > 1.0) {
+        confusion.assign(static_cast<size_t>(v->classes) * v->classes, 0);
+        const Index count = std::min(kConfusionImages, test.size());
+        for (Index start = 0; start < count; start += 500) {
+          std::vector<Index> chunk;
+          for (Index i = start; i < std::min(count, start + 500); ++i) chunk.push_back(i);
+          gather_batch(test, chunk.data(), static_cast<Index>(chunk.size()), x, labels);
+          const Tensor<float> out = model.predict(x);
+          for (size_t k = 0; k < chunk.size(); ++k) {
+            Index best;
+            out.matrix().row(k).maxCoeff(&best);
+            if (labels[k] < v->classes) ++confusion[static_cast<size_t>(labels[k]) * v->classes + best];
+          }
         }
+        last_confusion = Clock::now();
       }
-      last_confusion = Clock::now();
+      v->confusion = confusion;
     }
-    s.confusion = confusion;
-    // Per-layer |eps| (this error type) and backprop's gradient, for the chosen image.
-    s.chosen = std::clamp(chosen, 0, static_cast<int>(idx.size()) - 1);
-    Index one = s.chosen;
+    // For the chosen image: |eps| of this error type and backprop's gradient,
+    // per layer. pc_infer overwrites the model's gradients, and a step under
+    // way may hold its own there (Exact sets them in begin_step): restore them.
+    v->chosen = std::clamp(run.chosen_.load(), 0, std::max(0, static_cast<int>(idx.size()) - 1));
+    Index one = v->chosen;
     gather_batch(test, &one, 1, x, labels);
     const Targets<float> target = targets_from_labels<float>(model.loss(), labels, model.output_shape()[0]);
-    // pc_infer overwrites the model's gradients, and a step under way may hold
-    // its own there (Exact sets them in begin_step): put them back afterwards.
     const std::vector<Tensor<float>> kept = gradients(model);
-    const ErrType err = trainer->config().err;
-    PCResult<float> pc = pc_infer(model, x, target, err, static_cast<float>(trainer->config().eta), trainer->config().n);
+    const TrainConfig& c = trainer->config();
+    PCResult<float> pc = pc_infer(model, x, target, c.err, static_cast<float>(c.eta), c.n);
     PCResult<float> bp = pc_infer(model, x, target, ErrType::Exact, 0.0f, 0);
     const auto params = model.parameters();
     for (size_t i = 0; i < params.size(); ++i) params[i].param->grad = kept[i];
     for (Index l = 1; l <= model.depth(); ++l) {
-      if (pc.eps[l].defined()) s.eps_maps.push_back(layer_map("|eps_" + std::to_string(l) + "|", pc.eps[l], 0, model.shape_at(l)));
-      s.grad_maps.push_back(layer_map("|dL/dv_" + std::to_string(l) + "|", bp.eps[l], 0, model.shape_at(l)));
+      v->eps_maps.push_back(pc.eps[l].defined() ? layer_map("|eps_" + std::to_string(l) + "|", pc.eps[l], model.shape_at(l))
+                                                : LayerMap{});
+      v->grad_maps.push_back(layer_map("|dL/dv_" + std::to_string(l) + "|", bp.eps[l], model.shape_at(l)));
     }
+    return v;
   }
 };
 
-Run::Run(Settings settings, std::string data_dir) : worker_(std::make_unique<Worker>()) {
+Run::Run(Settings settings, std::string data_dir) : worker_(std::make_unique<Worker>(*this)) {
   worker_->settings = std::move(settings);
   worker_->data_dir = std::move(data_dir);
   auto s = std::make_shared<Snapshot>();
   s->settings = worker_->settings;
   s->status = "loading " + worker_->settings.dataset + "...";
   snapshot_ = s;
-  busy_ = true;  // the build below
+  busy_ = true;
   commands_.push_back([](Worker& w) { w.build(); });
+  queued_ = 1;
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -351,19 +391,57 @@ Run::~Run() {
     playing_ = false;
   }
   changed_.notify_all();
-  thread_.join();
+  thread_.join();  // long work checks quit_ between steps, so this is quick
 }
 
 void Run::enqueue(std::function<void(Worker&)> command) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     commands_.push_back(std::move(command));
+    ++queued_;
   }
   changed_.notify_all();
 }
 
+bool Run::interrupted(bool playing) const { return quit_ || queued_ > 0 || (playing && !playing_); }
+
+void Run::append_history(std::vector<StepRecord>&& records) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  history_.insert(history_.end(), std::make_move_iterator(records.begin()), std::make_move_iterator(records.end()));
+  if (history_.size() > kMaxHistory) {  // keep every other record of the older half
+    std::vector<StepRecord> thinned;
+    const size_t half = history_.size() / 2;
+    for (size_t i = 0; i < history_.size(); ++i)
+      if (i >= half || i % 2 == 0) thinned.push_back(std::move(history_[i]));
+    history_ = std::move(thinned);
+    ++generation_;
+  }
+}
+
+void Run::clear_history() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  history_.clear();
+  ++generation_;
+}
+
+void Run::publish(Worker& w) {
+  std::shared_ptr<const Snapshot> s;
+  try {
+    s = w.make_snapshot(playing_, true);
+  } catch (const std::exception& e) {
+    w.status = std::string("could not draw the run: ") + e.what();
+    return;
+  }
+  w.last_publish = Clock::now();
+  std::lock_guard<std::mutex> lock(mutex_);
+  snapshot_ = std::move(s);
+}
+
 void Run::play() {
-  playing_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    playing_ = true;
+  }
   changed_.notify_all();
 }
 
@@ -375,32 +453,39 @@ void Run::pause() {
 void Run::step(StepLevel level, int count) {
   playing_ = false;
   enqueue([this, level, count](Worker& w) {
-    for (int i = 0; i < count && !quit_; ++i) {
-      auto records = w.advance(level, playing_, false);
-      std::lock_guard<std::mutex> lock(mutex_);
-      history_.insert(history_.end(), records.begin(), records.end());
-    }
+    for (int i = 0; i < count && !quit_; ++i) w.advance(level, false);
   });
 }
 
 void Run::apply(const Settings& settings) {
-  enqueue([this, settings](Worker& w) {
-    const bool reset = settings.needs_reset_from(w.settings) || !w.trainer;
-    w.settings = settings;
-    if (reset) {
+  bool queue;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue = !pending_settings_;
+    pending_settings_ = settings;
+  }
+  if (!queue) return;  // merged into the apply that waits
+  enqueue([this](Worker& w) {
+    Settings next;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      next = *pending_settings_;
+      pending_settings_.reset();
+    }
+    const bool new_run = next.needs_reset_from(w.settings) || !w.trainer;
+    w.settings = next;
+    if (new_run) {
       playing_ = false;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        history_.clear();
-      }
+      clear_history();
       w.build();
       return;
     }
     try {
-      w.trainer->set_learning_rate(settings.lr);
-      w.trainer->set_inference(parse_err_type(settings.err), settings.eta, settings.n);
+      w.trainer->set_learning_rate(next.lr);
+      w.trainer->set_inference(parse_err_type(next.err), next.eta, next.n);
+      w.notice.clear();
     } catch (const std::exception& e) {
-      w.status = e.what();
+      w.notice = e.what();
     }
   });
 }
@@ -408,20 +493,16 @@ void Run::apply(const Settings& settings) {
 void Run::reset() {
   playing_ = false;
   enqueue([this](Worker& w) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      history_.clear();
-    }
+    clear_history();
     w.build();
   });
 }
 
-void Run::set_speed(double steps_per_second) {
-  enqueue([steps_per_second](Worker& w) { w.speed = std::max(0.0, steps_per_second); });
-}
+void Run::set_speed(double steps_per_second) { speed_ = std::max(0.0, steps_per_second); }
 
 void Run::choose_image(int index) {
-  enqueue([index](Worker& w) { w.chosen = index; });
+  chosen_ = index;
+  enqueue([](Worker& w) { w.images.reset(); });  // renew the views now
 }
 
 void Run::save_weights(const std::string& path) {
@@ -431,9 +512,9 @@ void Run::save_weights(const std::string& path) {
       TensorFile file;
       store_parameters(w.trainer->model(), file);
       write_safetensors(path, file);
-      w.status = "saved the weights to " + path;
+      w.notice = "saved the weights to " + path;
     } catch (const std::exception& e) {
-      w.status = e.what();
+      w.notice = e.what();
     }
   });
 }
@@ -443,14 +524,18 @@ std::shared_ptr<const Snapshot> Run::snapshot() const {
   return snapshot_;
 }
 
+void Run::update_history(std::vector<StepRecord>& out, uint64_t& generation) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (generation != generation_ || out.size() > history_.size()) {
+    out.clear();
+    generation = generation_;
+  }
+  out.insert(out.end(), history_.begin() + static_cast<std::ptrdiff_t>(out.size()), history_.end());
+}
+
 size_t Run::history_size() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return history_.size();
-}
-
-void Run::copy_history(size_t from, std::vector<StepRecord>& out) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (from < history_.size()) out.insert(out.end(), history_.begin() + static_cast<std::ptrdiff_t>(from), history_.end());
 }
 
 void Run::wait_idle() const {
@@ -466,30 +551,46 @@ void Run::loop() {
       std::unique_lock<std::mutex> lock(mutex_);
       busy_ = false;
       changed_.notify_all();
-      changed_.wait(lock, [&] { return quit_ || !commands_.empty() || (playing_ && w.trainer && !w.diverged()); });
+      changed_.wait(lock, [&] { return quit_ || !commands_.empty() || playing_; });
       if (quit_) return;
       busy_ = true;
       if (!commands_.empty()) {
         command = std::move(commands_.front());
         commands_.pop_front();
+        --queued_;
       }
     }
-    if (command) {
-      command(w);
-    } else {  // playing
-      if (w.speed > 0) {
-        const double wait = 1.0 / w.speed - seconds_since(w.last_step);
-        if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(std::min(wait, 0.05)));
-        if (seconds_since(w.last_step) < 1.0 / w.speed) continue;
+    try {
+      if (command) {
+        command(w);
+      } else if (!w.trainer || w.diverged()) {
+        playing_ = false;  // nothing to play
+      } else {
+        const double speed = speed_;
+        const double wait = speed > 0 ? 1.0 / speed - seconds_since(w.last_step) : 0;
+        if (wait > 0) {
+          std::this_thread::sleep_for(std::chrono::duration<double>(std::min(wait, 0.02)));
+        } else {
+          w.advance(StepLevel::Update, true);
+        }
       }
-      auto records = w.advance(StepLevel::Update, playing_, true);
-      std::lock_guard<std::mutex> lock(mutex_);
-      history_.insert(history_.end(), records.begin(), records.end());
+    } catch (const std::exception& e) {
+      playing_ = false;
+      w.status = std::string("stopped: ") + e.what();
+      w.failed = true;
     }
     if (w.diverged()) playing_ = false;
-    // Publish: always after a command, at most every kPublishSeconds while playing.
+    // Publish: after a command, and at most every kPublishSeconds while playing.
     if (command || !playing_ || seconds_since(w.last_publish) > kPublishSeconds) {
-      auto s = w.make_snapshot(playing_);
+      std::shared_ptr<const Snapshot> s;
+      try {
+        s = w.make_snapshot(playing_, queued_ > 0);
+      } catch (const std::exception& e) {
+        w.status = std::string("stopped: ") + e.what();
+        w.failed = true;
+        playing_ = false;
+        continue;
+      }
       w.last_publish = Clock::now();
       std::lock_guard<std::mutex> lock(mutex_);
       snapshot_ = std::move(s);

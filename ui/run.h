@@ -1,7 +1,8 @@
 // A playground run: a Trainer on its own thread. The UI sends commands (play,
-// pause, step at any level, reset, live changes) and reads snapshots; it never
-// waits for training. Snapshots are immutable and shared; the per-step history
-// is append-only, so the UI copies only what is new.
+// pause, step at any level, apply settings, reset) and reads snapshots; it
+// never waits for training. Snapshots are immutable and shared; the per-step
+// history is append-only between resets (its generation changes on a reset),
+// so the UI copies only what is new.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,23 +32,34 @@ struct StepRecord {
   float bp_train_loss = 0, bp_train_accuracy = 0, bp_test_loss = 0, bp_test_accuracy = 0;
   std::vector<float> rel_error, angle;  // per PC layer, with compare_bp
   bool energy_rose = false;
-  float seconds = 0;
 };
 
 // An image-shaped map for the |eps| and gradient views: one per layer.
 struct LayerMap {
   std::string title;
   int width = 0, height = 0;
-  std::vector<float> values;
+  std::vector<float> values;  // empty where the error type leaves eps undefined
+};
+
+// The views of image data: sample test images with predictions, a confusion
+// matrix, and per-layer maps for the chosen image.
+struct ImageViews {
+  int width = 0, height = 0, classes = 0;
+  std::vector<float> images;  // the first channel of each sample image
+  std::vector<int> labels, predictions;
+  std::vector<int> confusion;  // classes × classes, rows = true label (empty for many classes)
+  int chosen = 0;
+  std::vector<LayerMap> eps_maps, grad_maps;
 };
 
 struct Snapshot {
   Settings settings;
-  std::string status;  // what the run is doing or why it stopped
-  bool loading = true, playing = false, diverged = false, failed = false;
+  std::string status;  // what the run is doing, or why it stopped
+  std::string notice;  // the outcome of the last save or live change
+  bool loading = true, playing = false, busy = false, diverged = false, failed = false;
   long step = 0;
   double epoch = 0;
-  double steps_per_second = 0;  // the pace over the last second or so
+  double steps_per_second = 0;                                             // the pace lately
   double samples_per_second = 0, ms_per_iteration = 0, ms_per_update = 0;  // compute rates
 
   // The model: per-sample shapes of v_0..v_L and one line per block.
@@ -59,24 +72,19 @@ struct Snapshot {
   int relaxing = -1;  // iterations done in a step under way; -1 between steps
   int n = 0;
 
-  // Small dense nets: weights per block's linear layer ([out][in], row-major).
+  // Small dense nets: the weights of each linear layer ([out][in], row-major).
   std::vector<std::vector<float>> weights;
   std::vector<std::pair<int, int>> weight_shapes;  // (out, in)
 
-  // 2-D data: the model's P(class 1) on a grid over [-extent, extent]², and the points.
+  // 2-D data: the model's P(class 1) on a grid over [-extent, extent]², and (a
+  // sample of) the points as x, y, label triples.
   bool two_d = false;
   int grid = 0;
   float extent = 1.4f;
   std::vector<float> boundary;
-  std::vector<float> train_points, test_points;  // x, y, label triples
+  std::shared_ptr<const std::vector<float>> train_points, test_points;
 
-  // Image data: sample test images, their labels and predictions, a confusion matrix.
-  int image_w = 0, image_h = 0, classes = 0;
-  std::vector<float> images;
-  std::vector<int> labels, predictions;
-  std::vector<int> confusion;  // classes × classes, rows = true label
-  int chosen = 0;              // the image whose maps are shown
-  std::vector<LayerMap> eps_maps, grad_maps;
+  std::shared_ptr<const ImageViews> images;  // image data only
 };
 
 class Run {
@@ -90,35 +98,44 @@ class Run {
   void pause();
   void step(StepLevel level, int count = 1);
   // A new run when the change needs one (data, model...), else applied live.
+  // Calls made while an earlier one waits are merged into it.
   void apply(const Settings& settings);
   void reset();
   void set_speed(double steps_per_second);  // 0: as fast as it goes
   void choose_image(int index);
-  // Writes the current weights (safetensors) from the worker; the outcome
-  // appears in the snapshot's status.
+  // Writes the current weights (safetensors); the outcome is the snapshot's notice.
   void save_weights(const std::string& path);
 
   std::shared_ptr<const Snapshot> snapshot() const;
+  // Brings `out` up to date with the history: appends what is new, or starts
+  // over when `generation` (the caller's copy) is behind a reset.
+  void update_history(std::vector<StepRecord>& out, uint64_t& generation) const;
   size_t history_size() const;
-  // Appends the records from index `from` on to `out`.
-  void copy_history(size_t from, std::vector<StepRecord>& out) const;
   // Blocks until the worker has nothing queued and is not playing (tests).
   void wait_idle() const;
 
  private:
   struct Worker;
   void enqueue(std::function<void(Worker&)> command);
+  void append_history(std::vector<StepRecord>&& records);
+  void clear_history();
+  void publish(Worker& w);
+  bool interrupted(bool playing) const;
   void loop();
 
   std::unique_ptr<Worker> worker_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   std::deque<std::function<void(Worker&)>> commands_;
+  std::optional<Settings> pending_settings_;  // the newest settings not yet applied
   std::shared_ptr<const Snapshot> snapshot_;
   std::vector<StepRecord> history_;
+  uint64_t generation_ = 0;
   bool busy_ = false;
-  std::atomic<bool> quit_{false};
-  std::atomic<bool> playing_{false};
+  std::atomic<bool> quit_{false}, playing_{false};
+  std::atomic<int> queued_{0};
+  std::atomic<double> speed_{0};
+  std::atomic<int> chosen_{0};
   std::thread thread_;
 };
 

@@ -8,6 +8,7 @@
 
 #include "data_io.h"
 #include "model_file.h"
+#include "model.h"
 
 namespace pcplay::ui {
 
@@ -25,11 +26,26 @@ bool one_of(const std::string& v, const std::vector<std::string>& allowed) {
   return std::find(allowed.begin(), allowed.end(), v) != allowed.end();
 }
 
+// The shortest text that reads back as the same double, so a link reproduces a run.
 std::string number(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
+
+// A value as it may be shown: at most 40 characters, control characters as '?'.
+std::string printable(const std::string& s) {
+  std::string out = s.substr(0, 40);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 32 || c == 127) c = '?';
+  return s.size() > 40 ? out + "..." : out;
+}
+
+// A dense net from a link is held to a size a playground can train.
+constexpr Index kMaxLinkParameters = 2000000;
 
 // The user's own data: a path to a CSV file or a folder of IDX files, in a
 // conservative alphabet (no quotes, brackets, &, ;, $: a link stays inert).
@@ -106,8 +122,10 @@ std::string to_query(const Settings& s) {
 
 Settings from_query(const std::string& query, const Settings& base, std::vector<std::string>* problems) {
   Settings s = base;
+  size_t count = 0;
   auto problem = [&](const std::string& what) {
-    if (problems) problems->push_back(what);
+    ++count;
+    if (problems && count <= 10) problems->push_back(what);
   };
   std::string q = query;
   if (!q.empty() && (q[0] == '?' || q[0] == '#')) q.erase(0, 1);
@@ -119,7 +137,7 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
     const std::string key = url_decode(pair.substr(0, eq));
     const std::string value = eq == std::string::npos ? "" : url_decode(pair.substr(eq + 1));
     auto bad = [&](const std::string& expected) {
-      problem("settings: ignoring " + key + "=\"" + value.substr(0, 40) + "\" (expected " + expected + ")");
+      problem("settings: ignoring " + printable(key) + "=\"" + printable(value) + "\" (expected " + expected + ")");
     };
     double v;
     if (key == "dataset") {
@@ -135,9 +153,8 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
     } else if (key == "model") {
       bool ok = value == "default" || is_model_preset(value);
       if (!ok && is_dense_name(value)) {
-        try {
-          dense_model(value, {2}, 2);
-          ok = true;
+        try {  // sized for 784 inputs and 10 classes, the largest data a link can name
+          ok = Model<float>(dense_model(value, {784}, 10)).num_parameters() <= kMaxLinkParameters;
         } catch (const std::exception&) {
         }
       }
@@ -171,9 +188,10 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
       }
       if (ok) s.panels = panels; else bad("a comma-separated list of controls, loss, errors, relaxation, network, output, numbers");
     } else {
-      problem("settings: ignoring unknown key \"" + key.substr(0, 40) + "\"");
+      problem("settings: ignoring unknown key \"" + printable(key) + "\"");
     }
   }
+  if (problems && count > 10) problems->push_back("settings: ... and " + std::to_string(count - 10) + " more problems");
   return s;
 }
 
