@@ -115,29 +115,16 @@ class Sigmoid final : public Elementwise<T> {
   }
 };
 
-template <typename T>
-class Identity final : public Elementwise<T> {
- public:
-  using Elementwise<T>::Elementwise;
-  void forward(const Tensor<T>& x, Tensor<T>& y) const override {
-    y.resize(x.shape());
-    y.array() = x.array();
-  }
-  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy,
-                 Tensor<T>& gx) const override {
-    gx.resize(x.shape());
-    gx.array() = gy.array();
-  }
-};
-
 // ---------------------------------------------------------------------------
-// Flatten: [B, d1, d2, ...] -> [B, d1*d2*...]; the data is already contiguous.
+// Identity and Flatten: a copy. Identity keeps the shape; Flatten merges the
+// per-sample dimensions, [B, d1, d2, ...] -> [B, d1*d2*...] (the data is
+// already contiguous). Their Jacobian is the identity.
 template <typename T>
-class Flatten final : public Layer<T> {
+class Copy final : public Layer<T> {
  public:
-  explicit Flatten(const Shape& in) {
+  Copy(const Shape& in, const Shape& out) {
     this->in_shape = in;
-    this->out_shape = {shape_numel(in)};
+    this->out_shape = out;
   }
   void forward(const Tensor<T>& x, Tensor<T>& y) const override {
     y.resize(batch_shape(x.rows(), this->out_shape));
@@ -149,7 +136,6 @@ class Flatten final : public Layer<T> {
     gx.array() = gy.array();
   }
 };
-
 
 // ---------------------------------------------------------------------------
 // Conv2d by im2col + GEMM, one sample at a time (PyTorch's layout):
@@ -394,8 +380,8 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const Shape& in_shap
   if (t == "relu") return std::make_unique<ReLU<T>>(in_shape);
   if (t == "tanh") return std::make_unique<Tanh<T>>(in_shape);
   if (t == "sigmoid") return std::make_unique<Sigmoid<T>>(in_shape);
-  if (t == "identity") return std::make_unique<Identity<T>>(in_shape);
-  if (t == "flatten") return std::make_unique<Flatten<T>>(in_shape);
+  if (t == "identity") return std::make_unique<Copy<T>>(in_shape, in_shape);
+  if (t == "flatten") return std::make_unique<Copy<T>>(in_shape, Shape{shape_numel(in_shape)});
   throw Error("unknown layer type \"" + t + "\"");
 }
 

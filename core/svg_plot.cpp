@@ -29,63 +29,25 @@ std::string escape(const std::string& s) {
   return out;
 }
 
-std::string number(double v) {
-  char buf[32];
-  if (v != 0 && (std::abs(v) < 1e-3 || std::abs(v) >= 1e5))
-    std::snprintf(buf, sizeof buf, "%.3g", v);  // 1e-04, 1.2e+05
-  else
-    std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
-bool usable(double v, bool log_scale) { return std::isfinite(v) && (!log_scale || v > 0); }
-
-struct Axis {
-  double lo, hi;
-  bool log_scale;
-  double map(double v, double from, double to) const {
-    const double a = log_scale ? std::log10(lo) : lo, b = log_scale ? std::log10(hi) : hi;
-    if (!(b > a)) return (from + to) / 2;
-    const double t = ((log_scale ? std::log10(v) : v) - a) / (b - a);
-    return from + t * (to - from);
-  }
-};
-
-// The data range of one coordinate over all series, widened when empty or flat.
-Axis fit_axis(const std::vector<PlotSeries>& series, bool use_x, bool log_scale) {
+// The extremes of one coordinate over all plottable points of all series.
+Axis data_axis(const std::vector<PlotSeries>& series, bool use_x, bool log_scale) {
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (const PlotSeries& s : series)
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
       const double v = use_x ? s.x[i] : s.y[i];
-      if (usable(s.x[i], false) && usable(s.y[i], false) && usable(v, log_scale)) {
+      if (plottable(s.x[i], false) && plottable(s.y[i], false) && plottable(v, log_scale)) {
         lo = std::min(lo, v);
         hi = std::max(hi, v);
       }
     }
-  if (!(lo <= hi)) return {log_scale ? 0.1 : 0.0, log_scale ? 10.0 : 1.0, log_scale};
-  if (log_scale) {
-    lo = std::pow(10, std::floor(std::log10(lo)));
-    hi = std::pow(10, std::ceil(std::log10(hi)));
-    if (lo == hi) hi = lo * 10;
-  } else if (!(hi - lo > 1e-9 * std::max(std::abs(lo), std::abs(hi)))) {  // flat: widen relative to the value
-    const double half = std::max(0.5 * std::abs(lo), 0.5);
-    lo -= half;
-    hi += half;
-  }
-  return {lo, hi, log_scale};
+  return fit_axis(lo, hi, log_scale);
 }
 
 void draw_panel(std::ostringstream& svg, const PlotPanel& p, int ox, int oy) {
   const double x0 = ox + kLeft, x1 = ox + kPanelW - kRight, y0 = oy + kPanelH - kBottom, y1 = oy + kTop;
-  Axis ax = fit_axis(p.series, true, p.log_x);
+  const Axis ax = data_axis(p.series, true, p.log_x);
   const bool fixed_y = p.y_min < p.y_max && (!p.log_y || p.y_min > 0);
-  Axis ay = fixed_y ? Axis{p.y_min, p.y_max, p.log_y} : fit_axis(p.series, false, p.log_y);
-  if (!p.log_y && !fixed_y) {  // widen to whole ticks
-    const auto t = axis_ticks(ay.lo, ay.hi, false);
-    const double step = t.size() > 1 ? t[1] - t[0] : 1;
-    ay.lo = std::floor(ay.lo / step + 1e-9) * step;
-    ay.hi = std::ceil(ay.hi / step - 1e-9) * step;
-  }
+  const Axis ay = fixed_y ? Axis{p.y_min, p.y_max, p.log_y} : data_axis(p.series, false, p.log_y);
   svg << "<g font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"11\">\n";
   svg << "<text x=\"" << (x0 + x1) / 2 << "\" y=\"" << oy + 18 << "\" text-anchor=\"middle\" font-size=\"13\">"
       << escape(p.title) << "</text>\n";
@@ -94,13 +56,13 @@ void draw_panel(std::ostringstream& svg, const PlotPanel& p, int ox, int oy) {
     const double x = ax.map(t, x0, x1);
     svg << "<line x1=\"" << x << "\" y1=\"" << y0 << "\" x2=\"" << x << "\" y2=\"" << y1
         << "\" stroke=\"#e5e5e5\"/><text x=\"" << x << "\" y=\"" << y0 + 14 << "\" text-anchor=\"middle\">"
-        << number(t) << "</text>\n";
+        << tick_label(t) << "</text>\n";
   }
   for (double t : axis_ticks(ay.lo, ay.hi, ay.log_scale)) {
     const double y = ay.map(t, y0, y1);
     svg << "<line x1=\"" << x0 << "\" y1=\"" << y << "\" x2=\"" << x1 << "\" y2=\"" << y
         << "\" stroke=\"#e5e5e5\"/><text x=\"" << x0 - 5 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">"
-        << number(t) << "</text>\n";
+        << tick_label(t) << "</text>\n";
   }
   svg << "<rect x=\"" << x0 << "\" y=\"" << y1 << "\" width=\"" << x1 - x0 << "\" height=\"" << y0 - y1
       << "\" fill=\"none\" stroke=\"#333\"/>\n";
@@ -118,7 +80,7 @@ void draw_panel(std::ostringstream& svg, const PlotPanel& p, int ox, int oy) {
     std::string path;
     bool pen_down = false;
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      if (!usable(s.x[i], p.log_x) || !usable(s.y[i], p.log_y)) {
+      if (!plottable(s.x[i], p.log_x) || !plottable(s.y[i], p.log_y)) {
         pen_down = false;
         continue;
       }
@@ -152,34 +114,6 @@ void draw_panel(std::ostringstream& svg, const PlotPanel& p, int ox, int oy) {
 }
 
 }  // namespace
-
-std::vector<double> axis_ticks(double lo, double hi, bool log_scale) {
-  std::vector<double> ticks;
-  if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi)) return ticks;
-  if (log_scale) {
-    if (lo <= 0) return ticks;
-    const int a = static_cast<int>(std::ceil(std::log10(lo) - 1e-9)), b = static_cast<int>(std::floor(std::log10(hi) + 1e-9));
-    const int every = std::max(1, (b - a + 1) / 7);  // at most about 7 labels
-    for (int e = a; e <= b; e += every) ticks.push_back(std::pow(10.0, e));
-    return ticks;
-  }
-  const double raw = (hi - lo) / 6, magnitude = std::pow(10, std::floor(std::log10(raw)));
-  double step = magnitude;
-  for (double m : {1.0, 2.0, 5.0, 10.0})
-    if (m * magnitude >= raw) {
-      step = m * magnitude;
-      break;
-    }
-  // Ticks by index, not by accumulation: a step below the values' resolution
-  // then yields a few repeated ticks instead of an endless loop.
-  const double first = std::ceil(lo / step - 1e-9);
-  for (int k = 0; k <= 12; ++k) {
-    const double t = (first + k) * step;
-    if (t > hi + step * 1e-9) break;
-    ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
-  }
-  return ticks;
-}
 
 std::string svg_figure(const std::string& title, const std::vector<PlotPanel>& panels, int columns) {
   columns = std::max(1, std::min(columns, static_cast<int>(panels.size())));

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "axis.h"
+
 namespace pcplay {
 
 struct PlotSeries {
@@ -24,9 +26,5 @@ struct PlotPanel {
 
 // The panels in a grid of `columns`, under a title.
 std::string svg_figure(const std::string& title, const std::vector<PlotPanel>& panels, int columns);
-
-// "Nice" tick positions covering [lo, hi]: 1, 2, 5 × 10^k steps, or decades on
-// a log axis.
-std::vector<double> axis_ticks(double lo, double hi, bool log_scale);
 
 }  // namespace pcplay

@@ -5,64 +5,24 @@
 #include <cstdio>
 #include <limits>
 
-#include "svg_plot.h"  // axis_ticks
+#include "axis.h"
 
 namespace pcplay::ui::plot {
 
 namespace {
 
-bool usable(float v, bool log_scale) { return std::isfinite(v) && (!log_scale || v > 0); }
-
-struct Scale {
-  double lo, hi;
-  bool log_scale;
-  float map(double v, float from, float to) const {
-    const double a = log_scale ? std::log10(lo) : lo, b = log_scale ? std::log10(hi) : hi;
-    if (!(b > a)) return (from + to) / 2;
-    return from + static_cast<float>(((log_scale ? std::log10(v) : v) - a) / (b - a)) * (to - from);
-  }
-  double unmap(float p, float from, float to) const {
-    const double a = log_scale ? std::log10(lo) : lo, b = log_scale ? std::log10(hi) : hi;
-    const double v = a + (p - from) / (to - from) * (b - a);
-    return log_scale ? std::pow(10.0, v) : v;
-  }
-};
-
-Scale fit(const std::vector<Series>& series, bool use_x, bool log_scale) {
+// The extremes of one coordinate over all plottable points of all series.
+Axis data_axis(const std::vector<Series>& series, bool use_x, bool log_scale) {
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (const Series& s : series)
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
       const float v = use_x ? s.x[i] : s.y[i];
-      if (usable(s.x[i], false) && usable(s.y[i], false) && usable(v, log_scale)) {
+      if (plottable(s.x[i], false) && plottable(s.y[i], false) && plottable(v, log_scale)) {
         lo = std::min<double>(lo, v);
         hi = std::max<double>(hi, v);
       }
     }
-  if (!(lo <= hi)) return {log_scale ? 0.1 : 0.0, log_scale ? 10.0 : 1.0, log_scale};
-  if (log_scale) {
-    lo = std::pow(10, std::floor(std::log10(lo)));
-    hi = std::pow(10, std::ceil(std::log10(hi)));
-    if (lo == hi) hi = lo * 10;
-  } else if (!(hi - lo > 1e-9 * std::max(std::abs(lo), std::abs(hi)))) {
-    const double half = std::max(0.5 * std::abs(lo), 0.5);
-    lo -= half;
-    hi += half;
-  } else {
-    const auto t = axis_ticks(lo, hi, false);
-    const double step = t.size() > 1 ? t[1] - t[0] : hi - lo;
-    lo = std::floor(lo / step + 1e-9) * step;
-    hi = std::ceil(hi / step - 1e-9) * step;
-  }
-  return {lo, hi, log_scale};
-}
-
-std::string label(double v) {
-  char buf[32];
-  if (v != 0 && (std::abs(v) < 1e-3 || std::abs(v) >= 1e5))
-    std::snprintf(buf, sizeof buf, "%.0e", v);
-  else
-    std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
+  return fit_axis(lo, hi, log_scale);
 }
 
 }  // namespace
@@ -101,20 +61,20 @@ void lines(const char* id, const Options& o, const std::vector<Series>& series, 
   const ImU32 ink = ImGui::GetColorU32(ImGuiCol_Text), faint = ImGui::GetColorU32(ImGuiCol_Border);
 
   dl->AddText(ImVec2(p0.x + (size.x - ImGui::CalcTextSize(o.title.c_str()).x) / 2, p0.y), ink, o.title.c_str());
-  const Scale sx = fit(series, true, o.log_x);
+  const Axis sx = data_axis(series, true, o.log_x);
   const bool fixed_y = o.y_min < o.y_max && (!o.log_y || o.y_min > 0);
-  const Scale sy = fixed_y ? Scale{o.y_min, o.y_max, o.log_y} : fit(series, false, o.log_y);
+  const Axis sy = fixed_y ? Axis{o.y_min, o.y_max, o.log_y} : data_axis(series, false, o.log_y);
 
   for (double t : axis_ticks(sx.lo, sx.hi, sx.log_scale)) {
-    const float x = sx.map(t, left, right);
+    const float x = static_cast<float>(sx.map(t, left, right));
     dl->AddLine(ImVec2(x, top), ImVec2(x, bottom), faint);
-    const std::string s = label(t);
+    const std::string s = tick_label(t);
     dl->AddText(ImVec2(x - ImGui::CalcTextSize(s.c_str()).x / 2, bottom + 2), ink, s.c_str());
   }
   for (double t : axis_ticks(sy.lo, sy.hi, sy.log_scale)) {
-    const float y = sy.map(t, bottom, top);
+    const float y = static_cast<float>(sy.map(t, bottom, top));
     dl->AddLine(ImVec2(left, y), ImVec2(right, y), faint);
-    const std::string s = label(t);
+    const std::string s = tick_label(t);
     dl->AddText(ImVec2(left - ImGui::CalcTextSize(s.c_str()).x - 4, y - font / 2), ink, s.c_str());
   }
   dl->AddRect(ImVec2(left, top), ImVec2(right, bottom), ink);
@@ -130,17 +90,17 @@ void lines(const char* id, const Options& o, const std::vector<Series>& series, 
     ImVec2 last;
     int segment = 0;
     for (size_t i = 0; i < count; i += stride) {
-      if (!usable(s.x[i], o.log_x) || !usable(s.y[i], o.log_y)) {
+      if (!plottable(s.x[i], o.log_x) || !plottable(s.y[i], o.log_y)) {
         pen = false;
         continue;
       }
-      const ImVec2 p(sx.map(s.x[i], left, right), sy.map(s.y[i], bottom, top));
+      const ImVec2 p(static_cast<float>(sx.map(s.x[i], left, right)), static_cast<float>(sy.map(s.y[i], bottom, top)));
       if (pen && (!s.dashed || (segment++ / 2) % 2 == 0)) dl->AddLine(last, p, s.color, 1.6f);
       last = p;
       pen = true;
     }
-    if (count == 1 && usable(s.x[0], o.log_x) && usable(s.y[0], o.log_y))
-      dl->AddCircleFilled(ImVec2(sx.map(s.x[0], left, right), sy.map(s.y[0], bottom, top)), 2.5f, s.color);
+    if (count == 1 && plottable(s.x[0], o.log_x) && plottable(s.y[0], o.log_y))
+      dl->AddCircleFilled(ImVec2(static_cast<float>(sx.map(s.x[0], left, right)), static_cast<float>(sy.map(s.y[0], bottom, top))), 2.5f, s.color);
   }
   dl->PopClipRect();
 
@@ -161,7 +121,7 @@ void lines(const char* id, const Options& o, const std::vector<Series>& series, 
     const double xv = sx.unmap(mouse.x, left, right);
     dl->AddLine(ImVec2(mouse.x, top), ImVec2(mouse.x, bottom), IM_COL32(0, 0, 0, 90));
     ImGui::BeginTooltip();
-    ImGui::Text("%s = %s", o.x_label.c_str(), label(xv).c_str());
+    ImGui::Text("%s = %s", o.x_label.c_str(), tick_label(xv).c_str());
     for (const Series& s : series) {
       const size_t count = std::min(s.x.size(), s.y.size());
       if (count == 0) continue;
