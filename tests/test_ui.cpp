@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "run.h"
@@ -187,6 +188,25 @@ TEST_CASE("a new learning rate continues the run; a new data set resets it") {
   run.wait_idle();
   CHECK(run.history_size() == 0);
   CHECK(run.snapshot()->settings.dataset == "circle");
+}
+
+TEST_CASE("a run stops at the chosen step, and restarts from imported weights") {
+  Run run(toy(), "/nonexistent");
+  run.stop_at(15);
+  run.play();
+  REQUIRE(wait_for(run, [](const Snapshot& s) { return !s.playing && s.step >= 15; }));
+  CHECK(run.snapshot()->step == 15);
+  run.save_weights("ui_test_weights.safetensors");
+  run.step(StepLevel::Update, 5);
+  run.load_weights("ui_test_weights.safetensors");
+  run.wait_idle();
+  CHECK(run.snapshot()->step == 0);
+  CHECK(run.history_size() == 0);
+  CHECK(run.snapshot()->notice.find("started from") == 0);
+  run.load_weights("no-such.safetensors");
+  run.wait_idle();
+  CHECK(run.snapshot()->notice.find("cannot open") != std::string::npos);
+  std::remove("ui_test_weights.safetensors");
 }
 
 TEST_CASE("a diverging run stops and says so, and can be reset") {

@@ -150,6 +150,11 @@ void Playground::controls(const Snapshot& s) {
   }
   ImGui::EndDisabled();
   if (ImGui::SliderFloat("speed", &speed_, 0, 60, speed_ == 0 ? "max" : "%.0f steps/s")) run_->set_speed(speed_);
+  if (ImGui::InputInt("stop at step", &stop_at_, 100, 1000)) {
+    stop_at_ = std::max(0, stop_at_);
+    run_->stop_at(stop_at_);
+  }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("pause when the run reaches this step (0: never)");
 
   section("Data");
   const bool named = std::find(std::begin(kDatasets), std::end(kDatasets), next.dataset) != std::end(kDatasets);
@@ -306,6 +311,12 @@ void Playground::exports(const Snapshot& s) {
   if (ImGui::Button("settings link", ImVec2(button_w, 0))) {
     ImGui::SetClipboardText(to_query(settings_).c_str());
     message_ = "copied the settings link";
+  }
+  ImGui::InputTextWithHint("##weights", "weights to start from (.safetensors)", weights_path_, sizeof weights_path_);
+  ImGui::SameLine();
+  if (ImGui::SmallButton("import") && weights_path_[0]) {
+    run_->load_weights(weights_path_);
+    message_.clear();
   }
   if (!message_.empty()) ImGui::TextWrapped("%s", message_.c_str());
   else if (!s.notice.empty()) ImGui::TextWrapped("%s", s.notice.c_str());

@@ -44,7 +44,9 @@ class Playground {
   std::shared_ptr<const Snapshot> snapshot_;
   float speed_ = 30;  // steps per second; 0 = as fast as it goes
   std::string message_;
-  char data_path_[512] = "";  // the own-data field
+  char data_path_[512] = "";     // the own-data field
+  char weights_path_[512] = "";  // the weights-import field
+  int stop_at_ = 0;
 };
 
 }  // namespace pcplay::ui

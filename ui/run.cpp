@@ -86,8 +86,9 @@ struct Run::Worker {
 
   explicit Worker(Run& r) : run(r) {}
 
-  // Builds data, model and trainer from the settings; errors become the status.
-  void build() {
+  // Builds data, model and trainer from the settings (starting from `initial`
+  // weights when given); errors become the status.
+  void build(const Model<float>* initial = nullptr) {
     trainer.reset();
     failed = false;
     notice.clear();
@@ -129,7 +130,7 @@ struct Run::Worker {
       config.batch = settings.batch;
       config.seed = settings.seed;
       config.compare_bp = settings.compare_bp;
-      trainer = std::make_unique<Trainer<float>>(spec, *data, config);
+      trainer = std::make_unique<Trainer<float>>(spec, *data, config, initial);
       status = "ready";
     } catch (const std::exception& e) {
       status = e.what();
@@ -519,6 +520,24 @@ void Run::save_weights(const std::string& path) {
   });
 }
 
+void Run::load_weights(const std::string& path) {
+  playing_ = false;
+  enqueue([this, path](Worker& w) {
+    if (!w.trainer) return;
+    try {
+      Model<float> initial(w.trainer->model().spec());
+      load_parameters(initial, read_safetensors(path));
+      clear_history();
+      w.build(&initial);
+      w.notice = "started from the weights in " + path;
+    } catch (const std::exception& e) {
+      w.notice = e.what();
+    }
+  });
+}
+
+void Run::stop_at(long step) { stop_at_ = std::max(0L, step); }
+
 std::shared_ptr<const Snapshot> Run::snapshot() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return snapshot_;
@@ -580,6 +599,8 @@ void Run::loop() {
       w.failed = true;
     }
     if (w.diverged()) playing_ = false;
+    if (playing_ && stop_at_ > 0 && w.trainer && w.trainer->steps() >= stop_at_ && !w.trainer->relaxation())
+      playing_ = false;  // the stop condition
     // Publish: after a command, and at most every kPublishSeconds while playing.
     if (command || !playing_ || seconds_since(w.last_publish) > kPublishSeconds) {
       std::shared_ptr<const Snapshot> s;

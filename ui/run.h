@@ -105,6 +105,10 @@ class Run {
   void choose_image(int index);
   // Writes the current weights (safetensors); the outcome is the snapshot's notice.
   void save_weights(const std::string& path);
+  // Starts the run afresh from these weights (and so does the backprop twin).
+  void load_weights(const std::string& path);
+  // Pauses a playing run once it has done this many steps (0: never).
+  void stop_at(long step);
 
   std::shared_ptr<const Snapshot> snapshot() const;
   // Brings `out` up to date with the history: appends what is new, or starts
@@ -136,6 +140,7 @@ class Run {
   std::atomic<int> queued_{0};
   std::atomic<double> speed_{0};
   std::atomic<int> chosen_{0};
+  std::atomic<long> stop_at_{0};
   std::thread thread_;
 };
 
