@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <thread>
 
@@ -245,6 +246,48 @@ TEST_CASE("play with nothing to play stops by itself") {
   run.play();    // a diverged run: nothing to play
   run.wait_idle();  // returns: play was turned off
   CHECK_FALSE(run.snapshot()->playing);
+}
+
+TEST_CASE("an epoch is a target the run keeps pursuing; pause gives it up") {
+  Run run(toy(), "/nonexistent");
+  run.step(StepLevel::Epoch, 2);
+  run.wait_idle();
+  CHECK(run.snapshot()->epoch >= 2.0);
+  CHECK(run.snapshot()->epoch < 2.5);
+  run.step(StepLevel::Epoch, 1000);
+  run.pause();
+  run.wait_idle();  // returns: the target was given up
+  CHECK(run.snapshot()->epoch < 1000);
+  CHECK_FALSE(run.snapshot()->busy);
+}
+
+// Without threads (a single-threaded browser build) the same run works in
+// slices of the caller's time.
+TEST_CASE("in sliced mode the run does its work in the slices that tick() hands it") {
+  Run run(toy(), "/nonexistent", Run::Mode::Sliced);
+  CHECK(run.snapshot()->loading);
+  run.tick(0.001);  // the build
+  CHECK_FALSE(run.snapshot()->loading);
+  run.step(StepLevel::Iteration);
+  run.tick(0.001);
+  CHECK(run.snapshot()->relaxing == 1);
+  run.step(StepLevel::Update, 3);
+  run.wait_idle();
+  CHECK(run.snapshot()->step == 3);
+  run.play();
+  for (int i = 0; i < 200 && run.snapshot()->step < 20; ++i) run.tick(0.002);
+  CHECK(run.snapshot()->step >= 20);
+  run.pause();
+  run.wait_idle();
+  const long paused_at = run.snapshot()->step;
+  run.tick(0.01);
+  CHECK(run.snapshot()->step == paused_at);
+  run.step(StepLevel::Epoch);  // resumed across many small slices
+  while (run.snapshot()->busy || run.snapshot()->playing || run.history_size() == static_cast<size_t>(paused_at))
+    run.tick(0.0005);
+  run.wait_idle();
+  CHECK(run.snapshot()->epoch >= std::floor(run.snapshot()->epoch));
+  CHECK(run.snapshot()->step > paused_at);
 }
 
 TEST_CASE("a data set that cannot be loaded is reported in the snapshot, not thrown") {

@@ -16,6 +16,9 @@ namespace pcplay::ui {
 
 namespace {
 
+// Half a 60 fps frame for training when there is no training thread.
+constexpr double kTrainingSliceSeconds = 0.008;
+
 const char* const kDatasets[] = {"circle", "xor", "gauss", "spiral", "mnist", "fashion-mnist"};
 const char* const kErrTypes[] = {"strict", "fixedpred", "exact"};
 const char* const kErrLabels[] = {"Strict PC", "FixedPred PC", "Exact (backprop)"};
@@ -67,9 +70,9 @@ void section(const char* title) {
 
 }  // namespace
 
-Playground::Playground(Settings settings, std::string data_dir, std::string export_dir)
+Playground::Playground(Settings settings, std::string data_dir, std::string export_dir, Run::Mode mode)
     : settings_(std::move(settings)), data_dir_(std::move(data_dir)), export_dir_(std::move(export_dir)) {
-  run_ = std::make_unique<Run>(settings_, data_dir_);
+  run_ = std::make_unique<Run>(settings_, data_dir_, mode);
   run_->set_speed(speed_);
   snapshot_ = run_->snapshot();
 }
@@ -80,6 +83,7 @@ void Playground::apply(const Settings& next) {
 }
 
 void Playground::frame() {
+  run_->tick(kTrainingSliceSeconds);  // without a training thread: a slice of each frame
   snapshot_ = run_->snapshot();
   run_->update_history(history_, history_generation_);
   const Snapshot& s = *snapshot_;

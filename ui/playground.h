@@ -15,7 +15,8 @@ namespace pcplay::ui {
 
 class Playground {
  public:
-  Playground(Settings settings, std::string data_dir, std::string export_dir = ".");
+  // mode: a training thread, or (without threads) slices of each frame.
+  Playground(Settings settings, std::string data_dir, std::string export_dir = ".", Run::Mode mode = Run::Mode::Thread);
   // Draws the whole UI into the current ImGui frame, filling the viewport.
   void frame();
   Run& run() { return *run_; }

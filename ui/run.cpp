@@ -78,6 +78,10 @@ struct Run::Worker {
   std::vector<SweepStats> last_sweeps;
   Clock::time_point last_step = Clock::now(), last_publish;
 
+  // Steps or an epoch to reach (step(Update, k), step(Epoch)); -1: none.
+  long target_steps = -1;
+  double target_epoch = -1;
+
   // The image views, renewed at most twice a second while playing.
   std::shared_ptr<const ImageViews> images;
   Clock::time_point last_images;
@@ -90,6 +94,8 @@ struct Run::Worker {
   // weights when given); errors become the status.
   void build(const Model<float>* initial = nullptr) {
     trainer.reset();
+    target_steps = -1;  // a new run has no steps to reach yet
+    target_epoch = -1;
     failed = false;
     notice.clear();
     step_compute = step_seconds = update_seconds = iteration_seconds = 0;
@@ -202,38 +208,39 @@ struct Run::Worker {
     run.append_history(std::move(one));
   }
 
-  // Advances the run by `level`. `playing`: stop early when play is paused,
-  // quitting, or another command waits (a long step or epoch never blocks them).
-  void advance(StepLevel level, bool playing) {
+  // One iteration or the rest of the relaxation (finishing the step when
+  // there is nothing left to relax), or one whole update. Returns early when
+  // interrupted (quitting, a command waiting, the end of a slice); a step left
+  // under way goes on next time.
+  void advance(StepLevel level) {
     if (!trainer || diverged()) return;
-    const bool under_way = trainer->relaxation() != nullptr;
-    if (!under_way) begin();
-    switch (level) {
-      case StepLevel::Iteration:
-        if (trainer->relaxed()) finish();  // also a relaxation stopped at a non-finite value, or Exact
-        else relax(1);
-        break;
-      case StepLevel::Relaxation:  // the rest of the iterations, one at a time so that it can be interrupted
-        if (trainer->relaxed()) finish();
-        else
-          while (!relax(1) && !run.interrupted(playing)) {
-          }
-        break;
-      case StepLevel::Update:
-        while (!relax(1))
-          if (run.interrupted(playing)) return;
-        finish();
-        break;
-      case StepLevel::Epoch: {
-        if (under_way) advance(StepLevel::Update, playing);
-        const double start = std::floor(trainer->epoch() + 1e-9);
-        while (!diverged() && std::floor(trainer->epoch() + 1e-9) <= start && !run.interrupted(playing)) {
-          advance(StepLevel::Update, playing);
-          if (seconds_since(last_publish) > kPublishSeconds) run.publish(*this);
-        }
-        break;
+    if (!trainer->relaxation()) begin();
+    if (level == StepLevel::Update) {
+      while (!relax(1))
+        if (run.interrupted()) return;
+      finish();
+    } else if (trainer->relaxed()) {  // also a relaxation stopped at a non-finite value, and Exact
+      finish();
+    } else if (level == StepLevel::Iteration) {
+      relax(1);
+    } else {
+      while (!relax(1) && !run.interrupted()) {
       }
     }
+  }
+
+  bool pursuing() const { return target_steps >= 0 || target_epoch >= 0; }
+
+  // Clears the targets that are reached (or can no longer be).
+  void check_targets() {
+    if (!trainer || diverged()) {
+      target_steps = -1;
+      target_epoch = -1;
+      return;
+    }
+    const bool between_steps = trainer->relaxation() == nullptr;
+    if (target_steps >= 0 && between_steps && trainer->steps() >= target_steps) target_steps = -1;
+    if (target_epoch >= 0 && between_steps && trainer->epoch() >= target_epoch - 1e-9) target_epoch = -1;
   }
 
   std::shared_ptr<const Snapshot> make_snapshot(bool playing, bool busy) {
@@ -372,7 +379,7 @@ struct Run::Worker {
   }
 };
 
-Run::Run(Settings settings, std::string data_dir) : worker_(std::make_unique<Worker>(*this)) {
+Run::Run(Settings settings, std::string data_dir, Mode mode) : worker_(std::make_unique<Worker>(*this)), mode_(mode) {
   worker_->settings = std::move(settings);
   worker_->data_dir = std::move(data_dir);
   auto s = std::make_shared<Snapshot>();
@@ -382,7 +389,7 @@ Run::Run(Settings settings, std::string data_dir) : worker_(std::make_unique<Wor
   busy_ = true;
   commands_.push_back([](Worker& w) { w.build(); });
   queued_ = 1;
-  thread_ = std::thread([this] { loop(); });
+  if (mode_ == Mode::Thread) thread_ = std::thread([this] { loop(); });
 }
 
 Run::~Run() {
@@ -392,7 +399,7 @@ Run::~Run() {
     playing_ = false;
   }
   changed_.notify_all();
-  thread_.join();  // long work checks quit_ between steps, so this is quick
+  if (thread_.joinable()) thread_.join();  // long work checks quit_ between iterations, so this is quick
 }
 
 void Run::enqueue(std::function<void(Worker&)> command) {
@@ -404,7 +411,11 @@ void Run::enqueue(std::function<void(Worker&)> command) {
   changed_.notify_all();
 }
 
-bool Run::interrupted(bool playing) const { return quit_ || queued_ > 0 || (playing && !playing_); }
+bool Run::interrupted() const {
+  return quit_ || queued_ > 0 || (mode_ == Mode::Sliced && std::chrono::steady_clock::now() > deadline_);
+}
+
+bool Run::has_work() const { return !commands_.empty() || playing_ || pursuing_; }
 
 void Run::append_history(std::vector<StepRecord>&& records) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -428,7 +439,7 @@ void Run::clear_history() {
 void Run::publish(Worker& w) {
   std::shared_ptr<const Snapshot> s;
   try {
-    s = w.make_snapshot(playing_, true);
+    s = w.make_snapshot(playing_ || w.pursuing(), true);
   } catch (const std::exception& e) {
     w.status = std::string("could not draw the run: ") + e.what();
     return;
@@ -448,13 +459,24 @@ void Run::play() {
 
 void Run::pause() {
   playing_ = false;
-  enqueue([](Worker&) {});  // republish the paused state
+  enqueue([](Worker& w) {  // also gives up steps or an epoch still to reach
+    w.target_steps = -1;
+    w.target_epoch = -1;
+  });
 }
 
 void Run::step(StepLevel level, int count) {
   playing_ = false;
   enqueue([this, level, count](Worker& w) {
-    for (int i = 0; i < count && !quit_; ++i) w.advance(level, false);
+    if (!w.trainer || w.diverged()) return;
+    if (level == StepLevel::Update) {  // targets, pursued like play (and resumed after an interruption)
+      w.target_steps = w.trainer->steps() + count;
+    } else if (level == StepLevel::Epoch) {
+      w.target_epoch = std::floor(w.trainer->epoch() + 1e-9) + count;
+    } else {
+      for (int i = 0; i < count && !quit_; ++i) w.advance(level);
+    }
+    pursuing_ = w.pursuing();
   });
 }
 
@@ -557,66 +579,102 @@ size_t Run::history_size() const {
   return history_.size();
 }
 
-void Run::wait_idle() const {
+void Run::wait_idle() {
+  if (mode_ == Mode::Sliced) {
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!has_work()) return;
+      }
+      tick(0.05);
+    }
+  }
   std::unique_lock<std::mutex> lock(mutex_);
-  changed_.wait(lock, [this] { return commands_.empty() && !busy_ && !playing_; });
+  changed_.wait(lock, [this] { return !has_work() && !busy_; });
+}
+
+void Run::tick(double budget_seconds) {
+  if (mode_ != Mode::Sliced) return;
+  deadline_ = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                      std::chrono::duration<double>(budget_seconds));
+  do {
+    if (!work_once()) return;
+  } while (std::chrono::steady_clock::now() < deadline_);
 }
 
 void Run::loop() {
-  Worker& w = *worker_;
   for (;;) {
-    std::function<void(Worker&)> command;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       busy_ = false;
       changed_.notify_all();
-      changed_.wait(lock, [&] { return quit_ || !commands_.empty() || playing_; });
+      changed_.wait(lock, [&] { return quit_ || has_work(); });
       if (quit_) return;
       busy_ = true;
-      if (!commands_.empty()) {
-        command = std::move(commands_.front());
-        commands_.pop_front();
-        --queued_;
-      }
     }
-    try {
-      if (command) {
-        command(w);
-      } else if (!w.trainer || w.diverged()) {
-        playing_ = false;  // nothing to play
-      } else {
-        const double speed = speed_;
-        const double wait = speed > 0 ? 1.0 / speed - seconds_since(w.last_step) : 0;
-        if (wait > 0) {
-          std::this_thread::sleep_for(std::chrono::duration<double>(std::min(wait, 0.02)));
-        } else {
-          w.advance(StepLevel::Update, true);
-        }
-      }
-    } catch (const std::exception& e) {
-      playing_ = false;
-      w.status = std::string("stopped: ") + e.what();
-      w.failed = true;
-    }
-    if (w.diverged()) playing_ = false;
-    if (playing_ && stop_at_ > 0 && w.trainer && w.trainer->steps() >= stop_at_ && !w.trainer->relaxation())
-      playing_ = false;  // the stop condition
-    // Publish: after a command, and at most every kPublishSeconds while playing.
-    if (command || !playing_ || seconds_since(w.last_publish) > kPublishSeconds) {
-      std::shared_ptr<const Snapshot> s;
-      try {
-        s = w.make_snapshot(playing_, queued_ > 0);
-      } catch (const std::exception& e) {
-        w.status = std::string("stopped: ") + e.what();
-        w.failed = true;
-        playing_ = false;
-        continue;
-      }
-      w.last_publish = Clock::now();
-      std::lock_guard<std::mutex> lock(mutex_);
-      snapshot_ = std::move(s);
+    work_once();
+  }
+}
+
+// One command, or one slice of playing or pursuing a target; then a snapshot
+// (after a command, and at most every kPublishSeconds while working). False
+// when there was nothing to do now.
+bool Run::work_once() {
+  Worker& w = *worker_;
+  std::function<void(Worker&)> command;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!commands_.empty()) {
+      command = std::move(commands_.front());
+      commands_.pop_front();
+      --queued_;
     }
   }
+  if (!command && !playing_ && !w.pursuing()) return false;
+  try {
+    if (command) {
+      command(w);
+    } else if (!w.trainer || w.diverged()) {
+      playing_ = false;  // nothing to play
+      w.check_targets();
+    } else {
+      const double speed = speed_;
+      const double wait = playing_ && !w.pursuing() && speed > 0 ? 1.0 / speed - seconds_since(w.last_step) : 0;
+      if (wait > 0) {  // the speed limit
+        if (mode_ == Mode::Sliced) return false;
+        std::this_thread::sleep_for(std::chrono::duration<double>(std::min(wait, 0.02)));
+      } else {
+        w.advance(StepLevel::Update);
+        w.check_targets();
+      }
+    }
+  } catch (const std::exception& e) {
+    playing_ = false;
+    w.target_steps = -1;
+    w.target_epoch = -1;
+    w.status = std::string("stopped: ") + e.what();
+    w.failed = true;
+  }
+  if (w.diverged()) playing_ = false;
+  if (playing_ && stop_at_ > 0 && w.trainer && w.trainer->steps() >= stop_at_ && !w.trainer->relaxation())
+    playing_ = false;  // the stop condition
+  pursuing_ = w.pursuing();
+  const bool working = playing_ || pursuing_;
+  if (command || !working || seconds_since(w.last_publish) > kPublishSeconds) {
+    std::shared_ptr<const Snapshot> s;
+    try {
+      s = w.make_snapshot(working, queued_ > 0 || pursuing_);
+    } catch (const std::exception& e) {
+      w.status = std::string("stopped: ") + e.what();
+      w.failed = true;
+      playing_ = false;
+      return true;
+    }
+    w.last_publish = Clock::now();
+    std::lock_guard<std::mutex> lock(mutex_);
+    snapshot_ = std::move(s);
+  }
+  return true;
 }
 
 }  // namespace pcplay::ui

@@ -1,11 +1,14 @@
-// A playground run: a Trainer on its own thread. The UI sends commands (play,
+// A playground run: a Trainer beside the UI. The UI sends commands (play,
 // pause, step at any level, apply settings, reset) and reads snapshots; it
-// never waits for training. Snapshots are immutable and shared; the per-step
+// never waits for training. The work happens on a thread of its own, or, where
+// there are no threads (a single-threaded browser build), in slices that the
+// UI hands out each frame with tick(). Snapshots are immutable and shared; the per-step
 // history is append-only between resets (its generation changes on a reset),
 // so the UI copies only what is new.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -89,10 +92,15 @@ struct Snapshot {
 
 class Run {
  public:
-  Run(Settings settings, std::string data_dir);
+  enum class Mode { Thread, Sliced };
+  Run(Settings settings, std::string data_dir, Mode mode = Mode::Thread);
   ~Run();
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;
+
+  // Sliced mode: does queued commands and training on the caller's thread for
+  // about `budget_seconds` (call it once a frame). Does nothing in thread mode.
+  void tick(double budget_seconds);
 
   void play();
   void pause();
@@ -115,8 +123,9 @@ class Run {
   // over when `generation` (the caller's copy) is behind a reset.
   void update_history(std::vector<StepRecord>& out, uint64_t& generation) const;
   size_t history_size() const;
-  // Blocks until the worker has nothing queued and is not playing (tests).
-  void wait_idle() const;
+  // Until the worker has nothing queued, no steps or epoch to reach, and is
+  // not playing (tests; in sliced mode it ticks until then).
+  void wait_idle();
 
  private:
   struct Worker;
@@ -124,7 +133,9 @@ class Run {
   void append_history(std::vector<StepRecord>&& records);
   void clear_history();
   void publish(Worker& w);
-  bool interrupted(bool playing) const;
+  bool interrupted() const;
+  bool has_work() const;  // under mutex_
+  bool work_once();
   void loop();
 
   std::unique_ptr<Worker> worker_;
@@ -141,6 +152,9 @@ class Run {
   std::atomic<double> speed_{0};
   std::atomic<int> chosen_{0};
   std::atomic<long> stop_at_{0};
+  std::atomic<bool> pursuing_{false};  // steps or an epoch still to reach
+  const Mode mode_;
+  std::chrono::steady_clock::time_point deadline_;  // sliced mode: the end of this tick
   std::thread thread_;
 };
 
