@@ -68,13 +68,13 @@ void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::v
   model_.forward(X, vhat, trace_);
   loss = loss_value(model_.loss(), vhat[L], Y, &dLdy);
   if (!std::isfinite(static_cast<double>(loss))) flag_non_finite(L, "loss");
+  if (vinit && err != ErrType::Strict)
+    throw Error("vinit applies to Strict only (FixedPred, as in Torch2PC, starts from v = v̂; Exact has no beliefs)");
   v.assign(L + 1, Tensor<T>());
   eps.assign(L + 1, Tensor<T>());
   if (err == ErrType::Exact) return start_exact();
 
   v = vhat;
-  if (vinit && err != ErrType::Strict)
-    throw Error("vinit applies to Strict only (FixedPred, as in Torch2PC, starts from v = v̂)");
   if (vinit) {
     if (static_cast<Index>(vinit->size()) != L + 1)
       throw Error("vinit must hold " + std::to_string(L + 1) + " entries (v_0..v_L)");

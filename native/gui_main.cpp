@@ -131,6 +131,12 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_until(next);
       last = std::max(next, Clock::now() - std::chrono::milliseconds(100));
     }
+    if (frames > 0) {  // the scripted mode says where the run got to
+      const auto s = playground.run().snapshot();
+      std::printf("pcplay-gui: %d frames: step %ld, epoch %.2f, %s\n", frames, s->step, s->epoch,
+                  s->diverged || s->failed ? s->status.c_str() : "ok");
+      if (s->failed) status = 1;
+    }
   }
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplSDL2_Shutdown();

@@ -216,7 +216,9 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--weight-decay", o->config.optimizer.weight_decay, "L2 weight decay")->capture_default_str();
   cmd->add_option("--batch", o->config.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
   auto* steps = cmd->add_option("--steps", o->steps, "Training steps (batches)")->capture_default_str();
-  cmd->add_option("--epochs", o->epochs, "Train for this many epochs instead of --steps")->excludes(steps);
+  cmd->add_option("--epochs", o->epochs, "Train for this many epochs instead of --steps")
+      ->check(CLI::PositiveNumber)
+      ->excludes(steps);
   cmd->add_option("--seed", o->seed, "Seed of the data, the initial weights and the batch order")
       ->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "Precision")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();

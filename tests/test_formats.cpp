@@ -94,7 +94,7 @@ TEST_CASE("parameters are named as PyTorch's state_dict of nested nn.Sequential 
   CHECK(names == std::vector<std::string>{"0.1.weight", "0.1.bias", "1.0.weight", "1.0.bias"});
 }
 
-TEST_CASE("weights round trip through safetensors; missing, unexpected and misshapen tensors are errors") {
+TEST_CASE("weights round trip through safetensors, missing, unexpected and misshapen tensors are errors") {
   Model<double> a(dense_spec({4, 3, 2}, "tanh", LossKind::MSE)), b(a.spec());
   a.init(9);
   TensorFile f;

@@ -255,7 +255,7 @@ TEST_CASE("Strict honours a given initial belief vinit") {
   CHECK_THROWS_AS(pc_infer(p.model, p.X, p.Y, ErrType::Strict, 0.1, 1, &bad), Error);
 }
 
-TEST_CASE("the observer records energy and each layer's eps norm per iteration; Strict's energy descends") {
+TEST_CASE("the observer records energy and each layer's eps norm per iteration, Strict's energy descends") {
   Problem p = five_layer_problem(LossKind::MSE);
   std::vector<SweepStats> record;
   pc_infer(p.model, p.X, p.Y, ErrType::Strict, 0.1, 50, nullptr, &record);

@@ -45,10 +45,14 @@ def safetensors(tensors):
     return struct.pack("<Q", len(text)) + text + blob
 
 
-def read_names(file):
+def read_header(file):
     with open(file, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
-        return set(json.loads(f.read(n))) - {"__metadata__"}
+        return json.loads(f.read(n))
+
+
+def read_names(file):
+    return set(read_header(file)) - {"__metadata__"}
 
 
 # --- training reaches the accuracy a user expects ------------------------------
@@ -65,7 +69,8 @@ for data in ("xor", "circle"):
 
 r = run("train", "--data", "gauss", "--steps", "30", "--json")
 s = json.loads(r.stdout) if r.returncode == 0 else {}
-keys = {"train_loss", "test_loss", "train_accuracy", "test_accuracy", "steps", "seconds"}
+keys = {"train_loss", "test_loss", "train_accuracy", "test_accuracy", "steps", "epochs", "seconds",
+        "energy_rose_steps", "diverged"}
 check("the --json summary has the promised keys", keys <= set(s), sorted(keys - set(s)))
 
 # --- metrics, save, init --------------------------------------------------------
@@ -77,10 +82,16 @@ check("--metrics writes one CSV row per step with the backprop comparison",
 check("--save writes the parameters by their state_dict names",
       os.path.exists(path("w.safetensors")) and read_names(path("w.safetensors")) ==
       {"0.0.weight", "0.0.bias", "1.0.weight", "1.0.bias", "2.0.weight", "2.0.bias"})
-r1 = run("train", "--data", "xor", "--steps", "5", "--init", "w.safetensors", "--json")
-r2 = run("train", "--data", "xor", "--steps", "5", "--init", "w.safetensors", "--json")
-check("--init starts from saved weights, reproducibly", r1.returncode == 0 and r1.stdout.split('"seconds"')[0] ==
-      r2.stdout.split('"seconds"')[0], r1.stderr)
+runs = [run("train", "--data", "xor", "--steps", "5", "--compare-bp", *extra, "--json")
+        for extra in (["--init", "w.safetensors"], ["--init", "w.safetensors"], [])]
+s1, s2, s3 = (json.loads(r.stdout) if r.returncode == 0 else {} for r in runs)
+check("--init starts from saved weights (and so does the backprop twin), reproducibly",
+      s1 and s1["test_loss"] == s2["test_loss"] and s1["test_loss"] != s3["test_loss"]
+      and s1["bp_test_loss"] != s3["bp_test_loss"] and s1["bp_test_loss"] < s3["bp_test_loss"], runs[0].stderr)
+r = run("train", "--data", "xor", "--epochs", "2", "--batch", "50", "--dtype", "float64", "--json")
+s = json.loads(r.stdout) if r.returncode == 0 else {}
+check("--epochs trains whole passes (250 samples, batch 50: 10 steps), in float64 too",
+      s.get("steps") == 10 and s.get("epochs") == 2.0, r.stderr)
 r = run("init", "--model", "mlp-2d", "--seed", "3", "--out", "i.safetensors")
 check("pcplay init writes weights", r.returncode == 0 and len(read_names(path("i.safetensors"))) == 6, r.stderr)
 
@@ -147,6 +158,7 @@ bad_cases = {
     "an unknown data set": (["train", "--data", "moons"], "moons"),
     "noise out of range": (["train", "--noise", "2"], "noise"),
     "an unknown option": (["train", "--fast"], "--fast"),
+    "a non-positive --epochs": (["train", "--epochs", "0"], "--epochs"),
     "a model that does not fit the data": (["train", "--model", model], "model takes"),
 }
 for name, (args, needle) in bad_cases.items():
@@ -159,9 +171,17 @@ for name, (args, needle) in bad_cases.items():
 # --- a diverging run stops cleanly -------------------------------------------------
 r = run("train", "--data", "spiral", "--err", "fixedpred", "--eta", "3", "--n", "500", "--steps", "50",
         "--save", "last.safetensors", "--quiet")
-check("a run that goes non-finite stops with exit 3, says where, and keeps the last good weights",
+run("init", "--model", "mlp-2d", "--seed", "1", "--out", "seed1.safetensors")
+same = os.path.exists(path("last.safetensors")) and \
+    open(path("last.safetensors"), "rb").read() == open(path("seed1.safetensors"), "rb").read()
+check("a run that goes non-finite stops with exit 3, says where, and keeps the last good weights (here: the initial)",
       r.returncode == 3 and "diverged at step 1: eps_" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-      and os.path.exists(path("last.safetensors")), f"exit {r.returncode}: {r.stderr!r}")
+      and same, f"exit {r.returncode}: {r.stderr!r}")
+r = run("infer", "--model", model, "--weights", "mw.safetensors", "--batch", batch, "--err", "fixedpred",
+        "--eta", "3", "--n", "3000", "--out", "div.safetensors")
+check("infer of a relaxation that goes non-finite exits 3, says where, and still writes the results",
+      r.returncode == 3 and "non-finite" in r.stderr and read_header(path("div.safetensors"))["__metadata__"]
+      ["divergence"].startswith("eps_"), f"exit {r.returncode}: {r.stderr!r}")
 r = run("train", "--data", "spiral", "--model", "mlp-2d-deep", "--err", "strict", "--eta", "1", "--steps", "20",
         "--json")
 s = json.loads(r.stdout) if r.returncode == 0 else {}
@@ -170,16 +190,24 @@ check("a Strict eta = 1 run warns in one line that its energy rose, and finishes
       and len(r.stderr.strip().splitlines()) == 1, f"exit {r.returncode}: {r.stderr!r}")
 
 # --- real data and the paper's experiments ------------------------------------------
-r = run("train", "--data", "mnist", "--err", "fixedpred", "--steps", "5", "--batch", "50", "--json")
+r = run("train", "--data", "mnist", "--err", "fixedpred", "--steps", "5", "--batch", "50", "--json",
+        "--save", "mnist.safetensors")
 s = json.loads(r.stdout) if r.returncode == 0 else {}
+header = read_header(path("mnist.safetensors")) if r.returncode == 0 else {}
 check("pcplay train --data mnist trains the paper's CNN by default (8,000 / 2,000 images)",
-      r.returncode == 0 and s.get("model") == "default" and 0.0 < s.get("test_accuracy", -1) <= 1.0
+      r.returncode == 0 and header.get("0.0.weight", {}).get("shape") == [10, 1, 3, 3]
+      and header.get("2.0.weight", {}).get("shape") == [50, 605] and 0.0 < s.get("test_accuracy", -1) <= 1.0
       and abs(s.get("epochs", 0) - 250 / 8000) < 1e-9, r.stderr)
 
 rows = "".join(f"{i % 7 * 0.1:.1f},{(i * 3) % 5 * 0.2:.1f},{int((i % 7) > 3)}\n" for i in range(60))
 write("toy.csv", "a,b,label\n" + rows)
-r = run("train", "--data", "xor", "--model", "dense:8,8,8:relu", "--steps", "20", "--json")
-check("pcplay train --model dense:8,8,8:relu builds a dense net for the data", r.returncode == 0, r.stderr)
+r = run("train", "--data", "xor", "--model", "dense:8,8,8:relu", "--steps", "20", "--save", "dense.safetensors",
+        "--quiet")
+shapes = {k: v["shape"] for k, v in read_header(path("dense.safetensors")).items() if k != "__metadata__"} \
+    if r.returncode == 0 else {}
+check("pcplay train --model dense:8,8,8:relu builds that dense net for the data",
+      shapes.get("0.0.weight") == [8, 2] and shapes.get("2.0.weight") == [8, 8] and shapes.get("3.0.weight") == [2, 8]
+      and "0.1.weight" not in shapes, r.stderr)
 r = run("train", "--data", "toy.csv", "--steps", "30", "--json")
 s = json.loads(r.stdout) if r.returncode == 0 else {}
 check("pcplay train --data FILE.csv trains on the user's own data", r.returncode == 0 and "test_accuracy" in s, r.stderr)
@@ -209,12 +237,12 @@ for name, (args, needle) in {
     check(f"bad input ({name}) gets one clear line and exit 2",
           r.returncode == 2 and len(lines) == 1 and needle in lines[0], f"exit {r.returncode}: {r.stderr.strip()!r}")
 
-r = run("reproduce", "2", "3", "4", "--quick", "--out", "figs")
+r = run("reproduce", "2", "3", "4", "6", "--quick", "--out", "figs")
 summary = json.load(open(path("figs/summary.json"))) if r.returncode == 0 else []
 by_figure = {f["figure"]: f for f in summary}
 files = all(os.path.getsize(path(f"figs/fig{n}.{ext}")) > 1000 for n in (2, 3, 4) for ext in ("csv", "svg"))
 check("pcplay reproduce --quick writes each figure's CSV and SVG and a summary", r.returncode == 0 and files
-      and sorted(by_figure) == [2, 3, 4], r.stderr)
+      and sorted(by_figure) == [2, 3, 4, 6], r.stderr)
 if by_figure:
     fig4 = {e["eta"]: e for e in by_figure[4]["by_eta"]}
     check("figure 4: with eta = 1, layer l is exact from n = L - l + 1 on (5, 4, 3, 2, 1)",
@@ -228,6 +256,8 @@ if by_figure:
           all(a > b for a, b in zip(errors, errors[1:])), errors)
     check("figure 2: Strict at eta = 1 ends far from backprop", min(fig2[1.0]["rel_error_at_max"][:4]) > 10,
           fig2[1.0]["rel_error_at_max"])
+    check("figure 6 (eta = 1, n = L): every relative error below 1e-3 in float32",
+          max(by_figure[6]["mean_rel_error"]) < 1e-3 and by_figure[6]["n"] == 5, by_figure[6]["mean_rel_error"])
     with open(path("figs/fig3.csv")) as f:
         check("figure 3's CSV has a row per step", len(f.read().strip().splitlines()) == 1 + 12)
 
