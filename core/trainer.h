@@ -1,5 +1,5 @@
 // A training run: the model, its optimizer and the data, stepped one batch at
-// a time. Shared by the CLI and (later) the playground.
+// a time. Shared by the CLI and the playground.
 //
 // Per step, as in the paper's experiments: PCInfer on a training batch, an
 // optimizer step, the feed-forward loss and accuracy of that batch, and the

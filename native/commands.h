@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include "error.h"
+
 namespace pcplay::cli {
 
 // Exit codes: 0 done, 2 bad input or settings, 3 the run diverged.
@@ -14,6 +16,11 @@ constexpr int kExitBadInput = 2;
 constexpr int kExitDiverged = 3;
 
 using Command = std::function<int()>;
+
+// A run that went non-finite where the command cannot carry on (exit 3).
+struct Diverged : Error {
+  using Error::Error;
+};
 
 // $PCPLAY_DATA, else ~/.cache/pcplay/data (where scripts/setup.sh puts the data).
 std::string default_data_dir();

@@ -38,6 +38,9 @@ int main(int argc, char** argv) {
     if (name == "train") return train();
     if (name == "reproduce") return reproduce();
     return init();
+  } catch (const Diverged& e) {
+    std::fprintf(stderr, "pcplay %s: %s\n", name.c_str(), e.what());
+    return kExitDiverged;
   } catch (const pcplay::Error& e) {
     std::fprintf(stderr, "pcplay %s: error: %s\n", name.c_str(), e.what());
     return kExitBadInput;

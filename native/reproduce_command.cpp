@@ -108,7 +108,7 @@ json training_figure(const FigureSpec& f, const Setup& setup, const ReproduceOpt
   std::vector<StepMetrics> steps;
   for (long s = 0; s < setup.steps; ++s) {
     steps.push_back(trainer.step());
-    if (steps.back().diverged) throw Error("figure " + std::to_string(f.number) + ": " + steps.back().divergence);
+    if (steps.back().diverged) throw Diverged("figure " + std::to_string(f.number) + ": " + steps.back().divergence);
     if (!o.quick && (s + 1) % 50 == 0)
       std::fprintf(stderr, "  figure %d: step %ld/%ld\n", f.number, s + 1, setup.steps);
   }
