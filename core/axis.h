@@ -2,6 +2,7 @@
 // (linear or log), the map between data and pixels, "nice" ticks and labels.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -24,5 +25,21 @@ Axis fit_axis(double lo, double hi, bool log_scale);
 // "Nice" tick positions covering [lo, hi]: 1, 2, 5 × 10^k steps, or decades.
 std::vector<double> axis_ticks(double lo, double hi, bool log_scale);
 std::string tick_label(double v);  // "0.2", "1e-04", "1.2e+05"
+
+// fit_axis around one coordinate (x or y) of every plottable point of a list
+// of series (anything with vectors x and y).
+template <typename SeriesList>
+Axis fit_axis_to(const SeriesList& series, bool use_x, bool log_scale) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto& s : series)
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+      const double v = use_x ? s.x[i] : s.y[i];
+      if (plottable(s.x[i], false) && plottable(s.y[i], false) && plottable(v, log_scale)) {
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+      }
+    }
+  return fit_axis(lo, hi, log_scale);
+}
 
 }  // namespace pcplay

@@ -12,17 +12,17 @@ using json = nlohmann::json;
 
 namespace {
 
-Index positive_int(const json& j, const std::string& what) {
-  if (!j.is_number_integer() || j.get<int64_t>() < 1 || j.get<int64_t>() > (int64_t(1) << 31))
-    throw Error(what + " must be a positive integer, got " + j.dump());
+// An integer in [least, 2^31], or an Error naming the key.
+Index integer_at_least(const json& j, int64_t least, const std::string& what) {
+  if (!j.is_number_integer() || j.get<int64_t>() < least || j.get<int64_t>() > (int64_t(1) << 31))
+    throw Error(what + (least > 0 ? " must be a positive integer, got " : " must be a non-negative integer, got ") +
+                j.dump());
   return static_cast<Index>(j.get<int64_t>());
 }
 
-Index non_negative_int(const json& j, const std::string& what) {
-  if (!j.is_number_integer() || j.get<int64_t>() < 0 || j.get<int64_t>() > (int64_t(1) << 31))
-    throw Error(what + " must be a non-negative integer, got " + j.dump());
-  return static_cast<Index>(j.get<int64_t>());
-}
+Index positive_int(const json& j, const std::string& what) { return integer_at_least(j, 1, what); }
+
+Index non_negative_int(const json& j, const std::string& what) { return integer_at_least(j, 0, what); }
 
 // The keys each layer type takes; the first `required` of them must be there.
 struct LayerKeys {
@@ -233,6 +233,12 @@ ModelSpec default_model_for(const Shape& sample_shape, Index num_classes) {
   first.push_back({"tanh"});
   spec.blocks = {first, {{"linear", 32}, {"tanh"}}, {{"linear", std::max<Index>(num_classes, 2)}}};
   return spec;
+}
+
+ModelSpec model_for_data(const std::string& name, const Shape& sample_shape, Index num_classes) {
+  if (name.empty() || name == "default") return default_model_for(sample_shape, num_classes);
+  if (is_dense_name(name)) return dense_model(name, sample_shape, num_classes);
+  return resolve_model(name);
 }
 
 ModelSpec resolve_model(const std::string& name_or_path) {

@@ -33,6 +33,9 @@ std::string dense_name(const std::vector<Index>& widths, const std::string& acti
 
 // A preset name or a model file path.
 ModelSpec resolve_model(const std::string& name_or_path);
+// A model for data of this sample shape and number of classes: "" or
+// "default" (default_model_for), a dense:... name, a preset or a model file.
+ModelSpec model_for_data(const std::string& name, const Shape& sample_shape, Index num_classes);
 // A sensible model for samples of this shape: mlp-2d for 2-D points,
 // paper-mnist for 28×28 images with 10 classes, else a dense net.
 ModelSpec default_model_for(const Shape& sample_shape, Index num_classes);

@@ -29,25 +29,12 @@ std::string escape(const std::string& s) {
   return out;
 }
 
-// The extremes of one coordinate over all plottable points of all series.
-Axis data_axis(const std::vector<PlotSeries>& series, bool use_x, bool log_scale) {
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (const PlotSeries& s : series)
-    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      const double v = use_x ? s.x[i] : s.y[i];
-      if (plottable(s.x[i], false) && plottable(s.y[i], false) && plottable(v, log_scale)) {
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-      }
-    }
-  return fit_axis(lo, hi, log_scale);
-}
 
 void draw_panel(std::ostringstream& svg, const PlotPanel& p, int ox, int oy) {
   const double x0 = ox + kLeft, x1 = ox + kPanelW - kRight, y0 = oy + kPanelH - kBottom, y1 = oy + kTop;
-  const Axis ax = data_axis(p.series, true, p.log_x);
+  const Axis ax = fit_axis_to(p.series, true, p.log_x);
   const bool fixed_y = p.y_min < p.y_max && (!p.log_y || p.y_min > 0);
-  const Axis ay = fixed_y ? Axis{p.y_min, p.y_max, p.log_y} : data_axis(p.series, false, p.log_y);
+  const Axis ay = fixed_y ? Axis{p.y_min, p.y_max, p.log_y} : fit_axis_to(p.series, false, p.log_y);
   svg << "<g font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"11\">\n";
   svg << "<text x=\"" << (x0 + x1) / 2 << "\" y=\"" << oy + 18 << "\" text-anchor=\"middle\" font-size=\"13\">"
       << escape(p.title) << "</text>\n";

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "error.h"
@@ -12,6 +13,34 @@ void check_train_config(const TrainConfig& c) {
   check_inference_settings(c.err, c.eta, c.n);
   check_optimizer_config(c.optimizer);
   if (c.batch < 1) throw Error("the batch size must be at least 1");
+}
+
+std::string metrics_csv_header(Index depth, bool compare_bp) {
+  std::string h = "step,epoch,train_loss,train_accuracy,test_loss,test_accuracy";
+  if (compare_bp) {
+    h += ",bp_train_loss,bp_train_accuracy,bp_test_loss,bp_test_accuracy";
+    for (Index l = 1; l <= depth; ++l) h += ",rel_error_" + std::to_string(l);
+    for (Index l = 1; l <= depth; ++l) h += ",angle_" + std::to_string(l);
+  }
+  return h + ",energy_rose,seconds\n";
+}
+
+std::string metrics_csv_row(const StepMetrics& m) {
+  std::string row = std::to_string(m.step);
+  char buf[64];
+  auto add = [&](double v) {
+    std::snprintf(buf, sizeof buf, ",%.9g", v);
+    row += buf;
+  };
+  for (double v : {m.epoch, m.train.loss, m.train.accuracy, m.test.loss, m.test.accuracy}) add(v);
+  if (!m.agreement.empty()) {
+    for (double v : {m.bp_train.loss, m.bp_train.accuracy, m.bp_test.loss, m.bp_test.accuracy}) add(v);
+    for (const auto& a : m.agreement) add(a.rel_error);
+    for (const auto& a : m.agreement) add(a.angle_deg);
+  }
+  add(m.energy_rose);
+  add(m.seconds);
+  return row + "\n";
 }
 
 template <typename T>

@@ -56,6 +56,13 @@ struct StepMetrics {
   double seconds = 0;                        // wall time of the step
 };
 
+// The per-step metrics as CSV (pcplay train --metrics, pcplay reproduce):
+// step, epoch, the batch's and a test batch's loss and accuracy; with the
+// backprop comparison the twin's, and per layer rel_error_l and angle_l; then
+// energy_rose and seconds.
+std::string metrics_csv_header(Index depth, bool compare_bp);
+std::string metrics_csv_row(const StepMetrics& m);
+
 template <typename T>
 class Trainer {
  public:

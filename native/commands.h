@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "data_dir.h"
 #include "error.h"
 
 namespace pcplay::cli {
@@ -22,8 +23,6 @@ struct Diverged : Error {
   using Error::Error;
 };
 
-// $PCPLAY_DATA, else ~/.cache/pcplay/data (where scripts/setup.sh puts the data).
-std::string default_data_dir();
 
 Command add_infer_command(CLI::App& app);
 Command add_train_command(CLI::App& app);

@@ -15,16 +15,11 @@
 #include <thread>
 #include <vector>
 
+#include "data_dir.h"
 #include "playground.h"
 #include "theme.h"
 
 namespace {
-
-std::string default_data_dir() {
-  if (const char* dir = std::getenv("PCPLAY_DATA"); dir && *dir) return dir;
-  const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : ".") + "/.cache/pcplay/data";
-}
 
 bool write_screenshot(const std::string& path, int width, int height) {
   std::vector<unsigned char> pixels(static_cast<size_t>(width) * height * 4);
@@ -41,7 +36,7 @@ bool write_screenshot(const std::string& path, int width, int height) {
 
 int main(int argc, char** argv) {
   CLI::App app{"pcplay-gui: the predictive-coding playground", "pcplay-gui"};
-  std::string state, screenshot, data_dir = default_data_dir(), export_dir = ".";
+  std::string state, screenshot, data_dir = pcplay::default_data_dir(), export_dir = ".";
   bool play = false;
   int frames = 0, width = 1280, height = 800;
   app.add_option("--state", state, "Settings as a query string (dataset=spiral&err=strict&eta=0.1&n=20&...)");

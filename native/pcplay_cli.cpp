@@ -8,14 +8,6 @@
 #include "commands.h"
 #include "error.h"
 
-namespace pcplay::cli {
-std::string default_data_dir() {
-  if (const char* dir = std::getenv("PCPLAY_DATA"); dir && *dir) return dir;
-  const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : ".") + "/.cache/pcplay/data";
-}
-}  // namespace pcplay::cli
-
 int main(int argc, char** argv) {
   using namespace pcplay::cli;
   CLI::App app{"pcplay: predictive coding (Torch2PC's Strict, FixedPred and Exact) in C++", "pcplay"};

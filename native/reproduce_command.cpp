@@ -113,20 +113,8 @@ json training_figure(const FigureSpec& f, const Setup& setup, const ReproduceOpt
       std::fprintf(stderr, "  figure %d: step %ld/%ld\n", f.number, s + 1, setup.steps);
   }
 
-  std::string csv = "step,train_loss,bp_train_loss,test_loss,bp_test_loss,train_accuracy,bp_train_accuracy,"
-                    "test_accuracy,bp_test_accuracy";
-  for (Index l = 1; l <= L; ++l) csv += ",rel_error_" + std::to_string(l);
-  for (Index l = 1; l <= L; ++l) csv += ",angle_" + std::to_string(l);
-  csv += "\n";
-  for (const StepMetrics& m : steps) {
-    csv += std::to_string(m.step);
-    for (double v : {m.train.loss, m.bp_train.loss, m.test.loss, m.bp_test.loss, m.train.accuracy,
-                     m.bp_train.accuracy, m.test.accuracy, m.bp_test.accuracy})
-      csv += "," + csv_number(v);
-    for (const auto& a : m.agreement) csv += "," + csv_number(a.rel_error);
-    for (const auto& a : m.agreement) csv += "," + csv_number(a.angle_deg);
-    csv += "\n";
-  }
+  std::string csv = metrics_csv_header(L, true);
+  for (const StepMetrics& m : steps) csv += metrics_csv_row(m);
   write_file_atomically(stem + ".csv", csv);
 
   const std::vector<double> x = column(steps, [](const StepMetrics& m) { return double(m.step); });

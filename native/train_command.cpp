@@ -31,35 +31,6 @@ struct TrainOptions {
   bool json = false, quiet = false;
 };
 
-std::string csv_header(Index depth, bool compare_bp) {
-  std::string h = "step,epoch,train_loss,train_accuracy,test_loss,test_accuracy";
-  if (compare_bp) {
-    h += ",bp_train_loss,bp_train_accuracy,bp_test_loss,bp_test_accuracy";
-    for (Index l = 1; l <= depth; ++l) h += ",rel_error_" + std::to_string(l);
-    for (Index l = 1; l <= depth; ++l) h += ",angle_" + std::to_string(l);
-  }
-  return h + ",energy_rose,seconds\n";
-}
-
-std::string csv_row(const StepMetrics& m) {
-  char buf[64];
-  std::string row;
-  auto add = [&](double v) {
-    std::snprintf(buf, sizeof buf, ",%.9g", v);
-    row += buf;
-  };
-  row = std::to_string(m.step);
-  for (double v : {m.epoch, m.train.loss, m.train.accuracy, m.test.loss, m.test.accuracy}) add(v);
-  if (!m.agreement.empty()) {
-    for (double v : {m.bp_train.loss, m.bp_train.accuracy, m.bp_test.loss, m.bp_test.accuracy}) add(v);
-    for (const auto& a : m.agreement) add(a.rel_error);
-    for (const auto& a : m.agreement) add(a.angle_deg);
-  }
-  add(m.energy_rose);
-  add(m.seconds);
-  return row + "\n";
-}
-
 // "[#########.........]  450/1000  812 steps/s  ETA 0.7 s  loss 0.1234"
 void draw_progress(long done, long total, double seconds, double loss) {
   const int width = 24;
@@ -81,9 +52,7 @@ int run_train(TrainOptions o) {
   data_options.train_ratio = o.ratio;
   data_options.seed = o.seed;
   DataSplit data = load_data(o.data, data_options);
-  ModelSpec spec = o.model.empty()          ? default_model_for(data.train.sample_shape, data.train.num_classes)
-                   : is_dense_name(o.model) ? dense_model(o.model, data.train.sample_shape, data.train.num_classes)
-                                            : resolve_model(o.model);
+  ModelSpec spec = model_for_data(o.model, data.train.sample_shape, data.train.num_classes);
   if (!o.loss.empty()) spec.loss = parse_loss(o.loss);
   std::unique_ptr<Model<T>> initial;
   if (!o.init.empty()) {
@@ -106,7 +75,7 @@ int run_train(TrainOptions o) {
   if (!o.metrics.empty()) {
     csv.open(o.metrics);
     if (!csv) throw Error(o.metrics + ": cannot write");
-    csv << csv_header(trainer.model().depth(), o.config.compare_bp);
+    csv << metrics_csv_header(trainer.model().depth(), o.config.compare_bp);
   }
   const bool progress = !o.quiet && !o.json && isatty(STDERR_FILENO);
   const auto t0 = std::chrono::steady_clock::now();
@@ -116,7 +85,7 @@ int run_train(TrainOptions o) {
   for (long s = 0; s < steps; ++s) {
     m = trainer.step();
     if (m.diverged) break;
-    if (csv.is_open()) csv << csv_row(m);
+    if (csv.is_open()) csv << metrics_csv_row(m);
     if (progress && (elapsed() - last_draw > 0.1 || s + 1 == steps)) {
       draw_progress(s + 1, steps, elapsed(), m.train.loss);
       last_draw = elapsed();

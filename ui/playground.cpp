@@ -59,8 +59,6 @@ std::vector<double> layer_errors(const Snapshot& s) {
   return s.sweeps.back().eps_norm;
 }
 
-std::string shape_text(const Shape& shape) { return shape_str(shape); }
-
 // A titled separator (ImGui 1.86 has no SeparatorText).
 void section(const char* title) {
   ImGui::Spacing();
@@ -441,7 +439,7 @@ void Playground::network(const Snapshot& s) {
     dl->AddRectFilled(p, ImVec2(p.x + w, p.y + row), plot::sequential(0.15f + 0.7f * e), 3);
     char text[160];
     std::snprintf(text, sizeof text, "f%zu %s -> %s  |eps| %.2g", l, s.blocks[l - 1].c_str(),
-                  shape_text(s.shapes[l]).c_str(), l < err.size() ? err[l] : 0.0);
+                  shape_str(s.shapes[l]).c_str(), l < err.size() ? err[l] : 0.0);
     dl->AddText(ImVec2(p.x + 6, p.y + row * 0.18f), e > 0.6f ? IM_COL32(255, 255, 255, 255) : IM_COL32(20, 20, 20, 255), text);
     ImGui::Dummy(ImVec2(w, row + 2));
   }

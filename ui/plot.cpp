@@ -11,19 +11,6 @@ namespace pcplay::ui::plot {
 
 namespace {
 
-// The extremes of one coordinate over all plottable points of all series.
-Axis data_axis(const std::vector<Series>& series, bool use_x, bool log_scale) {
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (const Series& s : series)
-    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      const float v = use_x ? s.x[i] : s.y[i];
-      if (plottable(s.x[i], false) && plottable(s.y[i], false) && plottable(v, log_scale)) {
-        lo = std::min<double>(lo, v);
-        hi = std::max<double>(hi, v);
-      }
-    }
-  return fit_axis(lo, hi, log_scale);
-}
 
 }  // namespace
 
@@ -61,9 +48,9 @@ void lines(const char* id, const Options& o, const std::vector<Series>& series, 
   const ImU32 ink = ImGui::GetColorU32(ImGuiCol_Text), faint = ImGui::GetColorU32(ImGuiCol_Border);
 
   dl->AddText(ImVec2(p0.x + (size.x - ImGui::CalcTextSize(o.title.c_str()).x) / 2, p0.y), ink, o.title.c_str());
-  const Axis sx = data_axis(series, true, o.log_x);
+  const Axis sx = fit_axis_to(series, true, o.log_x);
   const bool fixed_y = o.y_min < o.y_max && (!o.log_y || o.y_min > 0);
-  const Axis sy = fixed_y ? Axis{o.y_min, o.y_max, o.log_y} : data_axis(series, false, o.log_y);
+  const Axis sy = fixed_y ? Axis{o.y_min, o.y_max, o.log_y} : fit_axis_to(series, false, o.log_y);
 
   for (double t : axis_ticks(sx.lo, sx.hi, sx.log_scale)) {
     const float x = static_cast<float>(sx.map(t, left, right));

@@ -123,9 +123,7 @@ struct Run::Worker {
         }
       }
       const Shape& shape = data->train.sample_shape;
-      ModelSpec spec = settings.model == "default"     ? default_model_for(shape, data->train.num_classes)
-                       : is_dense_name(settings.model) ? dense_model(settings.model, shape, data->train.num_classes)
-                                                       : model_preset(settings.model);
+      ModelSpec spec = model_for_data(settings.model, shape, data->train.num_classes);
       spec.loss = parse_loss(settings.loss);
       TrainConfig config;
       config.err = parse_err_type(settings.err);
@@ -316,7 +314,7 @@ struct Run::Worker {
     s.test_points = test_points;
   }
 
-  std::shared_ptr<const ImageViews> image_views(Model<float>& model) {
+  std::shared_ptr<const ImageViews> image_views(const Model<float>& model) {
     auto v = std::make_shared<ImageViews>();
     const Dataset& test = data->test;
     v->height = static_cast<int>(test.sample_shape[1]);
@@ -358,18 +356,16 @@ struct Run::Worker {
       v->confusion = confusion;
     }
     // For the chosen image: |eps| of this error type and backprop's gradient,
-    // per layer. pc_infer overwrites the model's gradients, and a step under
-    // way may hold its own there (Exact sets them in begin_step): restore them.
+    // per layer, on a copy of the model: pc_infer writes gradients, and the
+    // training model's belong to the step under way.
     v->chosen = std::clamp(run.chosen_.load(), 0, std::max(0, static_cast<int>(idx.size()) - 1));
     Index one = v->chosen;
     gather_batch(test, &one, 1, x, labels);
     const Targets<float> target = targets_from_labels<float>(model.loss(), labels, model.output_shape()[0]);
-    const std::vector<Tensor<float>> kept = gradients(model);
+    Model<float> copy = model;
     const TrainConfig& c = trainer->config();
-    PCResult<float> pc = pc_infer(model, x, target, c.err, static_cast<float>(c.eta), c.n);
-    PCResult<float> bp = pc_infer(model, x, target, ErrType::Exact, 0.0f, 0);
-    const auto params = model.parameters();
-    for (size_t i = 0; i < params.size(); ++i) params[i].param->grad = kept[i];
+    PCResult<float> pc = pc_infer(copy, x, target, c.err, static_cast<float>(c.eta), c.n);
+    PCResult<float> bp = pc_infer(copy, x, target, ErrType::Exact, 0.0f, 0);
     for (Index l = 1; l <= model.depth(); ++l) {
       v->eps_maps.push_back(pc.eps[l].defined() ? layer_map("|eps_" + std::to_string(l) + "|", pc.eps[l], model.shape_at(l))
                                                 : LayerMap{});
@@ -439,9 +435,11 @@ void Run::clear_history() {
 void Run::publish(Worker& w) {
   std::shared_ptr<const Snapshot> s;
   try {
-    s = w.make_snapshot(playing_ || w.pursuing(), true);
+    s = w.make_snapshot(playing_ || w.pursuing(), queued_ > 0 || w.pursuing());
   } catch (const std::exception& e) {
-    w.status = std::string("could not draw the run: ") + e.what();
+    w.status = std::string("stopped: ") + e.what();
+    w.failed = true;
+    playing_ = false;
     return;
   }
   w.last_publish = Clock::now();
@@ -659,21 +657,7 @@ bool Run::work_once() {
   if (playing_ && stop_at_ > 0 && w.trainer && w.trainer->steps() >= stop_at_ && !w.trainer->relaxation())
     playing_ = false;  // the stop condition
   pursuing_ = w.pursuing();
-  const bool working = playing_ || pursuing_;
-  if (command || !working || seconds_since(w.last_publish) > kPublishSeconds) {
-    std::shared_ptr<const Snapshot> s;
-    try {
-      s = w.make_snapshot(working, queued_ > 0 || pursuing_);
-    } catch (const std::exception& e) {
-      w.status = std::string("stopped: ") + e.what();
-      w.failed = true;
-      playing_ = false;
-      return true;
-    }
-    w.last_publish = Clock::now();
-    std::lock_guard<std::mutex> lock(mutex_);
-    snapshot_ = std::move(s);
-  }
+  if (command || !(playing_ || pursuing_) || seconds_since(w.last_publish) > kPublishSeconds) publish(w);
   return true;
 }
 
