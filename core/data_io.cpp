@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <sstream>
 #include <sys/stat.h>
 
@@ -16,7 +17,9 @@ namespace pcplay {
 
 namespace {
 
-constexpr size_t kMaxDataBytes = size_t(4) << 30;
+// 4 GiB, or as much as a 32-bit address space (wasm32) can hold.
+constexpr size_t kMaxDataBytes =
+    static_cast<size_t>(std::min<uint64_t>(uint64_t(4) << 30, std::numeric_limits<size_t>::max() / 2));
 
 bool is_file(const std::string& path) {
   struct stat st;

@@ -203,7 +203,8 @@ void load_parameters(Model<T>& model, const TensorFile& file) {
                   shape_str(p.param->value.shape()));
     p.param->value = load_tensor<T>(it->second);
   }
-  for (const auto& [name, st] : file.tensors) {
+  for (const auto& entry : file.tensors) {
+    const std::string& name = entry.first;  // not a structured binding: clang 14 (wasm) cannot capture those
     bool known = std::any_of(params.begin(), params.end(), [&](const NamedParam<T>& p) { return p.name == name; });
     if (!known) throw Error("unexpected tensor \"" + name + "\" (not a parameter of this model)");
   }

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -12,9 +14,11 @@ namespace pcplay {
 using Index = Eigen::Index;
 using Shape = std::vector<Index>;
 
-// The most elements a tensor may hold (16 GiB of floats); shape_numel throws
-// Error beyond it, so that no size computation can overflow.
-constexpr Index kMaxElements = Index(1) << 32;
+// The most elements a tensor may hold (16 GiB of floats; 4 GiB, all there is,
+// where Index has 32 bits, as in wasm32); shape_numel throws Error beyond it,
+// so that no size computation can overflow.
+constexpr Index kMaxElements =
+    static_cast<Index>(std::min<int64_t>(int64_t(1) << 32, std::numeric_limits<Index>::max() / 2 + 1));
 
 Index shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[300, 1, 28, 28]"

@@ -44,7 +44,9 @@ TEST_CASE("safetensors round trip keeps every dtype, shape, value and the metada
   CHECK((8 + header_len) % 8 == 0);  // data stays aligned
   const TensorFile back = parse_safetensors(bytes, "mem");
   REQUIRE(back.tensors.size() == f.tensors.size());
-  for (const auto& [name, st] : f.tensors) {
+  for (const auto& entry : f.tensors) {  // not a structured binding: CAPTURE's lambda (clang 14) cannot take one
+    const std::string& name = entry.first;
+    const auto& st = entry.second;
     CAPTURE(name);
     CHECK(back.at(name).dtype == st.dtype);
     CHECK(back.at(name).shape == st.shape);
