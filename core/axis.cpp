@@ -43,17 +43,18 @@ Axis fit_axis(double lo, double hi, bool log_scale) {
   return {lo, hi, log_scale};
 }
 
-std::vector<double> axis_ticks(double lo, double hi, bool log_scale) {
+std::vector<double> axis_ticks(double lo, double hi, bool log_scale, int intervals) {
+  intervals = std::max(1, intervals);
   std::vector<double> ticks;
   if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi)) return ticks;
   if (log_scale) {
     if (lo <= 0) return ticks;
     const int a = static_cast<int>(std::ceil(std::log10(lo) - 1e-9)), b = static_cast<int>(std::floor(std::log10(hi) + 1e-9));
-    const int every = std::max(1, (b - a + 1) / 7);  // at most about 7 labels
+    const int every = std::max(1, (b - a + 1) / (intervals + 1));  // at most about intervals + 1 labels
     for (int e = a; e <= b; e += every) ticks.push_back(std::pow(10.0, e));
     return ticks;
   }
-  const double raw = (hi - lo) / 6, magnitude = std::pow(10, std::floor(std::log10(raw)));
+  const double raw = (hi - lo) / intervals, magnitude = std::pow(10, std::floor(std::log10(raw)));
   double step = magnitude;
   for (double m : {1.0, 2.0, 5.0, 10.0})
     if (m * magnitude >= raw) {

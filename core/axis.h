@@ -22,8 +22,9 @@ bool plottable(double v, bool log_scale);
 // whole decades on a log axis, whole ticks on a linear one, a span around
 // flat data.
 Axis fit_axis(double lo, double hi, bool log_scale);
-// "Nice" tick positions covering [lo, hi]: 1, 2, 5 × 10^k steps, or decades.
-std::vector<double> axis_ticks(double lo, double hi, bool log_scale);
+// "Nice" tick positions covering [lo, hi]: 1, 2, 5 × 10^k steps, or decades;
+// about `intervals` of them (fewer on a small plot, so labels do not collide).
+std::vector<double> axis_ticks(double lo, double hi, bool log_scale, int intervals = 6);
 std::string tick_label(double v);  // "0.2", "1e-04", "1.2e+05"
 
 // fit_axis around one coordinate (x or y) of every plottable point of a list

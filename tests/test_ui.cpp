@@ -7,6 +7,10 @@
 #include <cstdio>
 #include <thread>
 
+#include <imgui.h>
+#include <unistd.h>
+
+#include "playground.h"
 #include "run.h"
 #include "settings.h"
 
@@ -46,7 +50,8 @@ TEST_CASE("the settings round trip through their query string") {
   s.lr = 0.0125;
   s.batch = 64;
   s.compare_bp = false;
-  s.panels = {"loss", "errors"};
+  s.panels = {"run", "loss", "errors"};
+  s.embed = true;
   std::vector<std::string> problems;
   const Settings back = from_query(to_query(s), Settings(), &problems);
   CHECK(problems.empty());
@@ -298,4 +303,72 @@ TEST_CASE("a data set that cannot be loaded is reported in the snapshot, not thr
   run.play();  // nothing to play: must not hang or crash
   run.step(StepLevel::Update);
   run.wait_idle();
+}
+
+// Headless frames of the whole playground: an ImGui context with a built font
+// atlas, no renderer.
+struct Frames {
+  Frames() {
+    ImGui::CreateContext();
+    ImGuiIO& io = ImGui::GetIO();
+    io.IniFilename = nullptr;
+    io.DisplaySize = ImVec2(1280, 800);
+    unsigned char* pixels;
+    int w, h;
+    io.Fonts->GetTexDataAsRGBA32(&pixels, &w, &h);
+  }
+  ~Frames() { ImGui::DestroyContext(); }
+  void draw(Playground& playground, int count) {
+    for (int i = 0; i < count; ++i) {
+      ImGui::GetIO().DeltaTime = 1.0f / 60;
+      ImGui::NewFrame();
+      playground.frame();
+      ImGui::Render();
+    }
+  }
+};
+
+// In a browser the big data sets arrive after the page starts.
+TEST_CASE("a data set still downloading holds the run, which starts (and plays) once it has arrived") {
+  Frames frames;
+  const std::string csv = "/tmp/pcplay-test-download-" + std::to_string(getpid()) + ".csv";
+  std::remove(csv.c_str());
+  bool arrived = false;
+  Playground playground(toy("dataset=" + url_encode(csv)), "/nonexistent", "/tmp", Run::Mode::Sliced);
+  playground.data_availability = [&](const std::string& dataset) {
+    return dataset == csv && !arrived ? DataAvailability{false, 0.5, ""} : DataAvailability{};
+  };
+  frames.draw(playground, 3);
+  CHECK(playground.waiting_for_data());
+  playground.play();  // remembered until the data is there
+  frames.draw(playground, 3);
+  CHECK(playground.snapshot().step == 0);
+  CHECK_FALSE(playground.snapshot().playing);
+
+  FILE* f = std::fopen(csv.c_str(), "w");
+  REQUIRE(f);
+  for (int i = 0; i < 80; ++i) std::fprintf(f, "%d,%d,%d\n", i % 2 ? 1 : -1, i % 4 < 2 ? 1 : -1, (i % 2) ^ (i % 4 < 2));
+  std::fclose(f);
+  arrived = true;
+  for (int i = 0; i < 2000 && playground.snapshot().step < 5; ++i) frames.draw(playground, 1);
+  CHECK_FALSE(playground.waiting_for_data());
+  CHECK_FALSE(playground.snapshot().failed);
+  CHECK(playground.snapshot().playing);
+  CHECK(playground.snapshot().step >= 5);
+  playground.pause();
+  std::remove(csv.c_str());
+}
+
+TEST_CASE("embed mode with a few panels draws, and set_settings applies a change live") {
+  Frames frames;
+  Playground playground(toy("embed=1&panels=run,loss"), "/nonexistent", "/tmp", Run::Mode::Sliced);
+  frames.draw(playground, 5);
+  CHECK(playground.settings().embed);
+  Settings next = playground.settings();
+  next.lr = 0.02;  // live: the same run goes on
+  next.panels.clear();
+  playground.set_settings(next);
+  frames.draw(playground, 5);
+  CHECK(to_query(playground.settings()) == to_query(next));
+  CHECK_FALSE(playground.snapshot().failed);
 }

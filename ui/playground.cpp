@@ -23,6 +23,12 @@ const char* const kDatasets[] = {"circle", "xor", "gauss", "spiral", "mnist", "f
 const char* const kErrTypes[] = {"strict", "fixedpred", "exact"};
 const char* const kErrLabels[] = {"Strict PC", "FixedPred PC", "Exact (backprop)"};
 
+int err_index(const std::string& err) {
+  for (int i = 0; i < 3; ++i)
+    if (err == kErrTypes[i]) return i;
+  return 0;
+}
+
 // A combo over string choices that edits `value`; true when it changed.
 bool choice(const char* label, std::string& value, const char* const* options, const char* const* labels, int count) {
   int current = 0;
@@ -80,7 +86,34 @@ void Playground::apply(const Settings& next) {
   run_->apply(settings_);
 }
 
+void Playground::play() {
+  if (waiting_) play_when_loaded_ = true;
+  else run_->play();
+}
+
+void Playground::pause() {
+  play_when_loaded_ = false;
+  run_->pause();
+}
+
+// A data set that is still downloading: the run waits (its failed load is not
+// shown), and starts afresh once the data is there.
+void Playground::check_data() {
+  if (!data_availability) return;
+  const DataAvailability a = data_availability(settings_.dataset);
+  if (!a.ready) {
+    waiting_ = a;
+    return;
+  }
+  if (!waiting_) return;
+  waiting_.reset();
+  run_->reset();
+  if (play_when_loaded_) run_->play();
+  play_when_loaded_ = false;
+}
+
 void Playground::frame() {
+  check_data();
   run_->tick(kTrainingSliceSeconds);  // without a training thread: a slice of each frame
   snapshot_ = run_->snapshot();
   run_->update_history(history_, history_generation_);
@@ -91,47 +124,82 @@ void Playground::frame() {
   ImGui::SetNextWindowSize(vp->WorkSize);
   ImGui::Begin("pcplay", nullptr,
                ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoBringToFrontOnFocus);
+  // Three columns (controls | numbers, curves, relaxation | network, output);
+  // a column with no visible panel gives its room to the others. In embed
+  // mode the controls give way to a slim run bar on top.
+  auto visible = [&](const char* panel) { return settings_.panel_visible(panel); };
+  const bool left = visible("controls") && !(settings_.embed && settings_.panels.empty());
+  const bool middle = visible("numbers") || visible("loss") || visible("errors") || visible("relaxation");
+  const bool right = visible("network") || visible("output");
+  if (settings_.embed && visible("run")) run_buttons(s, true);
+  for (const std::string& n : notices)
+    if (!left) ImGui::TextWrapped("%s", n.c_str());
+  const float spacing = ImGui::GetStyle().ItemSpacing.x;
   const float width = ImGui::GetContentRegionAvail().x, height = ImGui::GetContentRegionAvail().y;
-  const float left_w = std::max(270.0f, width * 0.22f), right_w = std::max(320.0f, width * 0.30f);
-  const float middle_w = std::max(200.0f, width - left_w - right_w - 2 * ImGui::GetStyle().ItemSpacing.x);
-
-  ImGui::BeginChild("left", ImVec2(left_w, height), true);
-  if (settings_.panel_visible("controls")) controls(s);
-  for (const std::string& n : notices) ImGui::TextWrapped("%s", n.c_str());
-  ImGui::EndChild();
-  ImGui::SameLine();
-  ImGui::BeginChild("middle", ImVec2(middle_w, height), false);
-  if (settings_.panel_visible("numbers")) numbers(s);
-  if (settings_.panel_visible("loss") || settings_.panel_visible("errors")) curves(s);
-  if (settings_.panel_visible("relaxation")) relaxation(s);
-  ImGui::EndChild();
-  ImGui::SameLine();
-  ImGui::BeginChild("right", ImVec2(right_w, height), true);
-  if (settings_.panel_visible("network")) network(s);
-  if (settings_.panel_visible("output")) output(s);
-  ImGui::EndChild();
+  auto draw_left = [&](float w) {
+    ImGui::BeginChild("left", ImVec2(w, height), true);
+    controls(s);
+    for (const std::string& n : notices) ImGui::TextWrapped("%s", n.c_str());
+    ImGui::EndChild();
+    ImGui::SameLine();
+  };
+  auto draw_middle = [&] {
+    if (visible("numbers")) numbers(s);
+    if (visible("loss") || visible("errors")) curves(s);
+    if (visible("relaxation")) relaxation(s);
+  };
+  auto draw_right = [&] {
+    if (visible("network")) network(s);
+    if (visible("output")) output(s);
+  };
+  // A narrow window (a phone, a tutorial's column): the controls, and the rest
+  // stacked in one scrolling column.
+  if (width < ImGui::GetFontSize() * 70 && (middle || right)) {
+    if (left) draw_left(std::clamp(width * 0.38f, 200.0f, 300.0f));
+    ImGui::BeginChild("stack", ImVec2(0, height), false);
+    draw_middle();
+    draw_right();
+    ImGui::EndChild();
+    ImGui::End();
+    return;
+  }
+  float left_w = left ? std::max(270.0f, width * 0.22f) : 0, right_w = right ? std::max(320.0f, width * 0.30f) : 0;
+  if (!middle) {  // the side columns share the width
+    if (left && right) right_w = width - left_w - spacing;
+    else left_w = right_w = width;
+  }
+  const float middle_w = std::max(200.0f, width - left_w - right_w - spacing * (int(left) + int(right)));
+  if (left) draw_left(left_w);
+  if (middle) {
+    ImGui::BeginChild("middle", ImVec2(middle_w, height), false);
+    draw_middle();
+    ImGui::EndChild();
+    ImGui::SameLine();
+  }
+  if (right) {
+    ImGui::BeginChild("right", ImVec2(right_w, height), true);
+    draw_right();
+    ImGui::EndChild();
+  }
   ImGui::End();
 }
 
-void Playground::controls(const Snapshot& s) {
-  Settings next = settings_;
-  ImGui::PushItemWidth(ImGui::GetContentRegionAvail().x * 0.56f);  // room for the labels
-  ImGui::TextUnformatted("pcplay: predictive coding, live");
-  ImGui::Separator();
-
-  // Run controls at every stepping level.
-  if (s.playing) {
-    if (ImGui::Button("Pause", ImVec2(70, 0))) run_->pause();
+// Play/pause, reset and stepping at every level: in the controls, or compact
+// in one row (embed mode) with where the run is.
+void Playground::run_buttons(const Snapshot& s, bool compact) {
+  const bool playing = s.playing || play_when_loaded_;
+  if (playing) {
+    if (ImGui::Button("Pause", ImVec2(70, 0))) pause();
   } else {
-    ImGui::BeginDisabled(s.diverged || s.failed || s.loading);
-    if (ImGui::Button("Play", ImVec2(70, 0))) run_->play();
+    ImGui::BeginDisabled(s.diverged || ((s.failed || s.loading) && !waiting_));
+    if (ImGui::Button("Play", ImVec2(70, 0))) play();
     ImGui::EndDisabled();
   }
   ImGui::SameLine();
   if (ImGui::Button("Reset")) run_->reset();
-  // Stepping at every level, two buttons a row.
-  ImGui::BeginDisabled(s.playing || s.busy || s.diverged || s.failed || s.loading);
-  const float button_w = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
+  ImGui::BeginDisabled(playing || s.busy || s.diverged || s.failed || s.loading || waiting_.has_value());
+  const float button_w =
+      compact ? 0 : (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
   struct Level {
     const char* label;
     const char* tip;
@@ -142,7 +210,7 @@ void Playground::controls(const Snapshot& s) {
                           {"+1 update", "finish the step: gradients and one weight update", StepLevel::Update},
                           {"+1 epoch", "steps until the next pass over the training set", StepLevel::Epoch}};
   for (int i = 0; i < 4; ++i) {
-    if (i % 2) ImGui::SameLine();
+    if (i % 2 || compact) ImGui::SameLine();
     const bool pc_only = i < 2 && settings_.err == "exact";  // backprop has no relaxation
     ImGui::BeginDisabled(pc_only);
     if (ImGui::Button(levels[i].label, ImVec2(button_w, 0))) run_->step(levels[i].level);
@@ -151,6 +219,20 @@ void Playground::controls(const Snapshot& s) {
       ImGui::SetTooltip("%s", pc_only ? "backprop (Exact) has no relaxation to step through" : levels[i].tip);
   }
   ImGui::EndDisabled();
+  if (compact) {
+    ImGui::SameLine();
+    if (waiting_) ImGui::Text("loading %s: %.0f %%", settings_.dataset.c_str(), 100 * waiting_->progress);
+    else ImGui::Text("%s   step %ld   epoch %.2f", kErrLabels[err_index(settings_.err)], s.step, s.epoch);
+  }
+}
+
+void Playground::controls(const Snapshot& s) {
+  Settings next = settings_;
+  ImGui::PushItemWidth(ImGui::GetContentRegionAvail().x * 0.56f);  // room for the labels
+  ImGui::TextUnformatted("pcplay: predictive coding, live");
+  ImGui::Separator();
+
+  run_buttons(s, false);
   if (ImGui::SliderFloat("speed", &speed_, 0, 60, speed_ == 0 ? "max" : "%.0f steps/s")) run_->set_speed(speed_);
   if (ImGui::InputInt("stop at step", &stop_at_, 100, 1000)) {
     stop_at_ = std::max(0, stop_at_);
@@ -251,6 +333,17 @@ void Playground::model_editor(const Snapshot& s, Settings& next) {
 
 // The numbers a user looks for, as a status block over the curves.
 void Playground::numbers(const Snapshot& s) {
+  if (waiting_) {
+    if (!waiting_->error.empty()) {
+      ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "%s", waiting_->error.c_str());
+    } else {
+      ImGui::Text("loading %s", settings_.dataset.c_str());
+      ImGui::SameLine();
+      ImGui::ProgressBar(static_cast<float>(waiting_->progress), ImVec2(200, 0));
+    }
+    ImGui::Separator();
+    return;
+  }
   if (s.diverged || s.failed) {
     ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(200, 30, 30, 255));
     ImGui::TextWrapped("%s", s.status.c_str());
@@ -311,7 +404,8 @@ void Playground::exports(const Snapshot& s) {
   }
   ImGui::SameLine();
   if (ImGui::Button("settings link", ImVec2(button_w, 0))) {
-    ImGui::SetClipboardText(to_query(settings_).c_str());
+    if (share_link) share_link(to_query(settings_));
+    else ImGui::SetClipboardText(to_query(settings_).c_str());
     message_ = "copied the settings link";
   }
   ImGui::InputTextWithHint("##weights", "weights to start from (.safetensors)", weights_path_, sizeof weights_path_);
@@ -327,7 +421,10 @@ void Playground::exports(const Snapshot& s) {
 void Playground::curves(const Snapshot& s) {
   const std::vector<float> x = steps_of(history_);
   const float avail = ImGui::GetContentRegionAvail().x;
-  const float h = std::max(150.0f, (ImGui::GetContentRegionAvail().y - 30) / 3);
+  // Each visible row of plots (loss, errors, relaxation) gets an equal share of the height.
+  const int rows = int(settings_.panel_visible("loss")) + int(settings_.panel_visible("errors")) +
+                   int(settings_.panel_visible("relaxation"));
+  const float h = std::max(150.0f, (ImGui::GetContentRegionAvail().y - 30) / rows);
   const float half = (avail - ImGui::GetStyle().ItemSpacing.x) / 2;
   const bool bp = s.settings.compare_bp;
   if (settings_.panel_visible("loss")) {

@@ -4,7 +4,9 @@
 // the outputs from the Run's latest snapshot.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,14 @@
 #include "settings.h"
 
 namespace pcplay::ui {
+
+// Whether a data set can be read yet. A browser fetches the big ones after the
+// page has started; until one has arrived the playground shows its progress.
+struct DataAvailability {
+  bool ready = true;
+  double progress = 0;  // 0..1 while it downloads
+  std::string error;    // the download failed
+};
 
 class Playground {
  public:
@@ -21,11 +31,27 @@ class Playground {
   void frame();
   Run& run() { return *run_; }
   const Settings& settings() const { return settings_; }
+  // Changes the settings as the controls do: live where it can, else a new run.
+  void set_settings(const Settings& next) { apply(next); }
+  // What the last frame showed: the run's snapshot and the per-step history.
+  const Snapshot& snapshot() const { return *snapshot_; }
+  const std::vector<StepRecord>& history() const { return history_; }
+  bool waiting_for_data() const { return waiting_.has_value(); }
+  // Play, or (while the data set still downloads) play once it is there.
+  void play();
+  void pause();
+
+  // The shell's hooks: where data sets come from (unset: all are local), and
+  // what "settings link" copies (unset: the query string).
+  std::function<DataAvailability(const std::string& dataset)> data_availability;
+  std::function<void(const std::string& query)> share_link;
   // Problems found in the starting settings, shown until dismissed.
   std::vector<std::string> notices;
 
  private:
   void controls(const Snapshot& s);
+  void run_buttons(const Snapshot& s, bool compact);
+  void check_data();
   void model_editor(const Snapshot& s, Settings& next);
   void numbers(const Snapshot& s);
   void curves(const Snapshot& s);
@@ -48,6 +74,8 @@ class Playground {
   char data_path_[512] = "";     // the own-data field
   char weights_path_[512] = "";  // the weights-import field
   int stop_at_ = 0;
+  std::optional<DataAvailability> waiting_;  // the data set is downloading
+  bool play_when_loaded_ = false;
 };
 
 }  // namespace pcplay::ui

@@ -47,18 +47,25 @@ void lines(const char* id, const Options& o, const std::vector<Series>& series, 
   const float top = p0.y + font * 1.6f, bottom = p0.y + size.y - font * 2.4f;
   const ImU32 ink = ImGui::GetColorU32(ImGuiCol_Text), faint = ImGui::GetColorU32(ImGuiCol_Border);
 
-  dl->AddText(ImVec2(p0.x + (size.x - ImGui::CalcTextSize(o.title.c_str()).x) / 2, p0.y), ink, o.title.c_str());
+  // The title, centred, and cut at the plot's edges when the plot is narrow.
+  dl->PushClipRect(p0, ImVec2(p0.x + size.x, p0.y + size.y), true);
+  dl->AddText(ImVec2(p0.x + std::max(0.0f, (size.x - ImGui::CalcTextSize(o.title.c_str()).x) / 2), p0.y), ink,
+              o.title.c_str());
+  dl->PopClipRect();
   const Axis sx = fit_axis_to(series, true, o.log_x);
   const bool fixed_y = o.y_min < o.y_max && (!o.log_y || o.y_min > 0);
   const Axis sy = fixed_y ? Axis{o.y_min, o.y_max, o.log_y} : fit_axis_to(series, false, o.log_y);
 
-  for (double t : axis_ticks(sx.lo, sx.hi, sx.log_scale)) {
+  // A tick label every five characters' width across, every two lines' height up.
+  const int x_intervals = std::clamp(static_cast<int>((right - left) / (font * 5)), 1, 6);
+  const int y_intervals = std::clamp(static_cast<int>((bottom - top) / (font * 2)), 1, 6);
+  for (double t : axis_ticks(sx.lo, sx.hi, sx.log_scale, x_intervals)) {
     const float x = static_cast<float>(sx.map(t, left, right));
     dl->AddLine(ImVec2(x, top), ImVec2(x, bottom), faint);
     const std::string s = tick_label(t);
     dl->AddText(ImVec2(x - ImGui::CalcTextSize(s.c_str()).x / 2, bottom + 2), ink, s.c_str());
   }
-  for (double t : axis_ticks(sy.lo, sy.hi, sy.log_scale)) {
+  for (double t : axis_ticks(sy.lo, sy.hi, sy.log_scale, y_intervals)) {
     const float y = static_cast<float>(sy.map(t, bottom, top));
     dl->AddLine(ImVec2(left, y), ImVec2(right, y), faint);
     const std::string s = tick_label(t);

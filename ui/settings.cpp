@@ -22,6 +22,12 @@ bool parse_number(const std::string& text, double lo, double hi, double& out) {
   return true;
 }
 
+bool parse_flag(const std::string& text, bool& out) {
+  if (text != "0" && text != "1" && text != "false" && text != "true") return false;
+  out = text == "1" || text == "true";
+  return true;
+}
+
 bool one_of(const std::string& v, const std::vector<std::string>& allowed) {
   return std::find(allowed.begin(), allowed.end(), v) != allowed.end();
 }
@@ -56,6 +62,11 @@ bool is_data_path(const std::string& v) {
   return v.find('/') != std::string::npos || (v.size() > 4 && v.compare(v.size() - 4, 4, ".csv") == 0);
 }
 
+// A model file of the user's (a dropped file in the browser), in the same alphabet.
+bool is_model_file_path(const std::string& v) {
+  return is_data_path(v) && v.size() > 5 && v.compare(v.size() - 5, 5, ".json") == 0;
+}
+
 const std::vector<std::string>& dataset_names() {
   static const std::vector<std::string> names = {"circle", "xor", "gauss", "spiral", "mnist", "fashion-mnist"};
   return names;
@@ -64,8 +75,8 @@ const std::vector<std::string>& dataset_names() {
 }  // namespace
 
 const std::vector<std::string>& panel_names() {
-  static const std::vector<std::string> names = {"controls", "loss",    "errors",  "relaxation",
-                                                 "network",  "output",  "numbers"};
+  static const std::vector<std::string> names = {"controls", "run",    "loss",   "errors",
+                                                 "relaxation", "network", "output", "numbers"};
   return names;
 }
 
@@ -117,6 +128,7 @@ std::string to_query(const Settings& s) {
     << "&n=" << s.n << "&loss=" << s.loss << "&optimizer=" << s.optimizer << "&lr=" << number(s.lr)
     << "&batch=" << s.batch << "&compare_bp=" << (s.compare_bp ? 1 : 0);
   if (!panels.empty()) q << "&panels=" << url_encode(panels);
+  if (s.embed) q << "&embed=1";
   return q.str();
 }
 
@@ -151,14 +163,14 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
       if (parse_number(value, 0, 1e15, v) && v == std::floor(v)) s.seed = static_cast<uint64_t>(v);
       else bad("a whole number");
     } else if (key == "model") {
-      bool ok = value == "default" || is_model_preset(value);
+      bool ok = value == "default" || is_model_preset(value) || is_model_file_path(value);
       if (!ok && is_dense_name(value)) {
         try {  // sized for 784 inputs and 10 classes, the largest data a link can name
           ok = Model<float>(dense_model(value, {784}, 10)).num_parameters() <= kMaxLinkParameters;
         } catch (const std::exception&) {
         }
       }
-      if (ok) s.model = value; else bad("default, a built-in model or dense:W1,W2,...:ACTIVATION");
+      if (ok) s.model = value; else bad("default, a built-in model, dense:W1,W2,...:ACTIVATION or a .json model file");
     } else if (key == "err") {
       if (one_of(value, {"strict", "fixedpred", "exact"})) s.err = value; else bad("strict, fixedpred or exact");
     } else if (key == "eta") {
@@ -174,9 +186,7 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
     } else if (key == "batch") {
       if (parse_number(value, 1, 4096, v) && v == std::floor(v)) s.batch = static_cast<int>(v); else bad("1 to 4096");
     } else if (key == "compare_bp") {
-      if (value == "1" || value == "true") s.compare_bp = true;
-      else if (value == "0" || value == "false") s.compare_bp = false;
-      else bad("0 or 1");
+      if (!parse_flag(value, s.compare_bp)) bad("0 or 1");
     } else if (key == "panels") {
       std::vector<std::string> panels;
       std::stringstream list(value);
@@ -186,7 +196,9 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
         if (one_of(p, panel_names())) panels.push_back(p);
         else ok = false;
       }
-      if (ok) s.panels = panels; else bad("a comma-separated list of controls, loss, errors, relaxation, network, output, numbers");
+      if (ok) s.panels = panels; else bad("a comma-separated list of controls, run, loss, errors, relaxation, network, output, numbers");
+    } else if (key == "embed") {
+      if (!parse_flag(value, s.embed)) bad("0 or 1");
     } else {
       problem("settings: ignoring unknown key \"" + printable(key) + "\"");
     }

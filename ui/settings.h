@@ -25,6 +25,7 @@ struct Settings {
   int batch = 32;
   bool compare_bp = true;
   std::vector<std::string> panels;  // the visible panels; empty: all
+  bool embed = false;               // a tutorial's iframe: only the panels, a slim run bar instead of the controls
 
   bool operator==(const Settings& o) const;
   // Whether changing from `o` to this needs a new run (data, model, loss,
