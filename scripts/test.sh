@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the unit tests, the
 # command-line checks, the PyTorch reference and the window smoke test
-# (build/native), then all but the PyTorch reference again, built with
+# (build/native); all but the PyTorch reference again, built with
 # AddressSanitizer and UBSan (build/sanitize; optimised, so that the CLI's
-# training runs take seconds, not minutes).
+# training runs take seconds, not minutes); then the browser builds
+# (build/web): the unit tests compiled to wasm under node, and the playground
+# end to end in headless Chromium.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 "$ROOT/scripts/setup.sh"
 
@@ -15,3 +17,7 @@ echo "== the tests again under -fsanitize=address,undefined"
 build_native "$ROOT/build/sanitize" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPCPLAY_SANITIZE=ON
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$ROOT/build/sanitize" --output-on-failure -j "$JOBS" -E '^torch2pc_reference$'
+
+echo "== the browser builds: unit tests under node, the playground in Chromium"
+build_web
+ctest --test-dir "$ROOT/build/web/st" --output-on-failure -j "$JOBS"

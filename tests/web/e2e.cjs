@@ -1,0 +1,206 @@
+// The browser playground end to end, in Debian's Chromium driven by
+// playwright-core: both builds (single-threaded from a plain static server,
+// threaded behind COOP/COEP), the JavaScript API, the URL hash, embed mode, a
+// click, lazily fetched data, the tutorial page, and no page errors.
+//   node e2e.cjs SITE_DIR SHOT_DIR      (NODE_PATH: playwright-core's folder;
+//   PCPLAY_SERVE: scripts/serve_web.py; PCPLAY_PYTHON: a python3)
+'use strict';
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+const { serve, launch, python } = require('./browser.cjs');
+
+const [site, shots] = process.argv.slice(2);
+const checkScreenshot = path.join(__dirname, '..', 'gui', 'check_screenshot.py');
+fs.mkdirSync(shots, { recursive: true });
+
+let failures = 0;
+function check(ok, what) {
+  console.log((ok ? 'ok   ' : 'FAIL ') + what);
+  if (!ok) failures++;
+}
+
+async function newPage(browser, errors, options = {}) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, ...options });
+  page.on('pageerror', (e) => errors.push('page error: ' + e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push('console error: ' + m.text()); });
+  return page;
+}
+
+const waitFor = (page, fn, arg, timeout = 60000) => page.waitForFunction(fn, arg, { timeout, polling: 100 });
+
+// The whole playground through its API, for one build.
+async function playground(browser, url, threaded, errors) {
+  const tag = threaded ? 'threaded' : 'single-threaded';
+  const page = await newPage(browser, errors);
+  const start = Date.now();
+  await page.goto(url + 'index.html#dataset=xor&seed=2');
+  await page.evaluate(() => pcplay.ready);
+  console.log(`info ${tag}: ready ${Date.now() - start} ms after navigation`);
+  check(await page.evaluate(() => pcplay.threaded) === threaded, `${tag}: the page picked the ${tag} build`);
+  check((await page.evaluate(() => pcplay.get())).dataset === 'xor', `${tag}: the start settings come from the hash`);
+
+  // A spiral run set through the API, played: the loss falls and the step rises.
+  const set = await page.evaluate(() => pcplay.set({ dataset: 'spiral', model: 'dense:32,32:relu', err: 'fixedpred',
+                                                      eta: 0.1, n: 20, batch: 64, lr: 0.01, seed: 3, compare_bp: true }));
+  check(set.problems.length === 0, `${tag}: set() took the settings without problems`);
+  await page.evaluate(() => {
+    window.losses = [];
+    pcplay.on('step', (m) => { if (m.train_loss !== null) window.losses.push([m.step, m.train_loss]); });
+    pcplay.play();
+  });
+  await waitFor(page, () => pcplay.metrics().step >= 300);
+  await page.evaluate(() => pcplay.pause());
+  const losses = await page.evaluate(() => window.losses);
+  const mean = (xs) => xs.reduce((a, [, l]) => a + l, 0) / xs.length;
+  const early = mean(losses.slice(0, 5)), late = mean(losses.slice(-5));
+  console.log(`info ${tag}: train loss ${early.toFixed(4)} -> ${late.toFixed(4)} over ${losses.length} step events`);
+  check(losses.length >= 5 && late < 0.8 * early, `${tag}: the loss falls while it trains`);
+  const m = await page.evaluate(() => pcplay.metrics());
+  check(m.step >= 300 && m.epoch > 0 && !m.diverged && m.rel_error.length === 3,
+        `${tag}: metrics() has the step, epoch, per-layer errors (step ${m.step})`);
+
+  // Every stepping level through the API.
+  const before = m.step;
+  await page.evaluate(() => pcplay.step('update', 3));
+  await waitFor(page, (s) => pcplay.metrics().step >= s + 3, before);
+  check(true, `${tag}: step('update', 3) took three steps`);
+  await page.evaluate(() => pcplay.step('iteration', 2));
+  await waitFor(page, () => pcplay.metrics().energy.length === 2);
+  check(true, `${tag}: step('iteration', 2) relaxed two iterations`);
+  let threw = await page.evaluate(() => { try { pcplay.step('bogus'); return false; } catch (e) { return true; } });
+  check(threw, `${tag}: step() refuses an unknown level`);
+
+  // The URL hash: it follows the settings, and a page opened on it has the same ones.
+  const hash = await page.evaluate(() => location.hash);
+  const settings = await page.evaluate(() => pcplay.get());
+  check(hash.includes('dataset=spiral') && hash.includes('lr=0.01') && hash.includes('seed=3'),
+        `${tag}: the hash holds the settings`);
+  const again = await newPage(browser, errors);
+  await again.goto(url + 'index.html' + hash);
+  await again.evaluate(() => pcplay.ready);
+  check(JSON.stringify(await again.evaluate(() => pcplay.get())) === JSON.stringify(settings),
+        `${tag}: a page opened on the hash has the same settings`);
+  await again.close();
+
+  // A file of the user's (as dropped): a CSV becomes the data set, and trains.
+  const dropped = await page.evaluate(async () => {
+    let csv = '';
+    for (let i = 0; i < 200; i++) csv += `${Math.cos(i)},${Math.sin(i)},${Math.cos(i) > 0 ? 1 : 0}\n`;
+    await pcplay.openFiles([new File([csv], 'my data.csv')]);
+    await pcplay.set({});
+    pcplay.step('update', 5);
+    return pcplay.get().dataset;
+  });
+  check(/^\/user\/drop-\d+\/my_data\.csv$/.test(dropped), `${tag}: a dropped CSV file becomes the data set (${dropped})`);
+  await waitFor(page, () => pcplay.metrics().step >= 5 && !pcplay.metrics().failed, undefined, 20000);
+  check(true, `${tag}: and trains`);
+
+  // MNIST, fetched when first chosen, trains the MLP.
+  await page.evaluate(() => pcplay.set({ dataset: 'mnist', model: 'mlp-mnist', batch: 64 }));
+  await waitFor(page, () => !pcplay.metrics().loading && !pcplay.metrics().failed);
+  await page.evaluate(() => pcplay.play());
+  await waitFor(page, () => pcplay.metrics().step >= 20);
+  const mn = await page.evaluate(() => { pcplay.pause(); return pcplay.metrics(); });
+  check(mn.step >= 20 && mn.test_accuracy !== null, `${tag}: MNIST arrives on demand and trains (step ${mn.step})`);
+  // An export arrives as a download: the "metrics (CSV)" button of the controls.
+  const download = page.waitForEvent('download', { timeout: 10000 }).catch(() => null);
+  await page.mouse.click(78, 591);
+  const file = await download;
+  check(file !== null && file.suggestedFilename() === 'pcplay-metrics.csv',
+        `${tag}: the metrics export arrives as a download`);
+
+  const shot = path.join(shots, `${threaded ? 'mt' : 'st'}-mnist.png`);
+  await page.screenshot({ path: shot });
+  try {
+    execFileSync(python, [checkScreenshot, shot, '1280', '800'], { stdio: 'inherit' });
+    check(true, `${tag}: the screenshot is a real picture (${shot})`);
+  } catch (e) {
+    check(false, `${tag}: the screenshot is a real picture (${shot})`);
+  }
+  await page.close();
+}
+
+// Embed mode: only the chosen panels and the run bar; a click on its Play
+// button through page.mouse starts the run.
+async function embed(browser, url, errors) {
+  const page = await newPage(browser, errors);
+  await page.goto(url + 'index.html#dataset=circle&embed=1&panels=run,loss,errors');
+  await page.evaluate(() => pcplay.ready);
+  const s = await page.evaluate(() => pcplay.get());
+  check(s.embed === true && s.panels === 'run,loss,errors', 'embed: the settings say embed, with three panels');
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(shots, 'embed.png') });
+  check(!(await page.evaluate(() => pcplay.metrics().playing)), 'embed: not playing before the click');
+  await page.mouse.click(45, 19);  // the run bar's Play button, top left
+  await waitFor(page, () => pcplay.metrics().playing && pcplay.metrics().step > 0, undefined, 10000)
+    .then(() => check(true, 'embed: a click on Play through page.mouse starts training'))
+    .catch(() => check(false, 'embed: a click on Play through page.mouse starts training'));
+  await page.close();
+}
+
+// High DPI, resizing, focus and the wheel: the canvas has as many pixels as
+// the screen, follows the window, and takes the keyboard when clicked.
+async function display(browser, url, errors) {
+  const page = await newPage(browser, errors, { viewport: { width: 900, height: 600 }, deviceScaleFactor: 2 });
+  await page.goto(url + 'index.html#dataset=circle');
+  await page.evaluate(() => pcplay.ready);
+  const size = () => page.evaluate(() => [canvas.width, canvas.height]);
+  check(JSON.stringify(await size()) === '[1800,1200]', 'display: at pixel ratio 2 the canvas has 1800x1200 pixels');
+  await page.setViewportSize({ width: 700, height: 500 });
+  await waitFor(page, () => canvas.width === 1400 && canvas.height === 1000, undefined, 10000)
+    .then(() => check(true, 'display: the canvas follows a resized window'))
+    .catch(async () => check(false, 'display: the canvas follows a resized window: ' + JSON.stringify(await size())));
+  await page.mouse.click(600, 300);
+  check(await page.evaluate(() => document.activeElement === canvas), 'display: a click gives the canvas the keyboard');
+  await page.mouse.move(450, 200);
+  await page.mouse.wheel(0, 300);
+  await page.keyboard.press('Tab');
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(shots, 'hidpi.png') });
+  await page.close();
+}
+
+// The tutorial drives an embedded playground: its comparison fills the table.
+async function tutorial(browser, url, errors) {
+  const page = await newPage(browser, errors);
+  await page.goto(url + 'examples/tutorial.html');
+  await waitFor(page, () => document.body.dataset.ready === 'yes');
+  await page.click('#compare');
+  await waitFor(page, () => document.getElementById('table').dataset.done === 'yes', undefined, 180000);
+  const rows = await page.evaluate(() => Array.from(document.querySelectorAll('#table tr'))
+    .slice(1).map((r) => Array.from(r.cells).map((c) => c.textContent)));
+  console.log('info tutorial: ' + JSON.stringify(rows));
+  check(rows.length === 3 && rows.every((r) => Number(r[1]) > 0.5), 'tutorial: the comparison ran all three algorithms');
+  const live = await page.evaluate(() => document.getElementById('live').textContent);
+  check(/step \d+/.test(live), 'tutorial: the live read-out follows the run');
+  await page.screenshot({ path: path.join(shots, 'tutorial.png'), fullPage: true });
+  await page.close();
+}
+
+(async () => {
+  const browser = await launch();
+  const servers = [];
+  try {
+    for (const threaded of [false, true]) {
+      const { url, server } = await serve(site, threaded);
+      servers.push(server);
+      const errors = [];
+      await playground(browser, url, threaded, errors);
+      if (!threaded) {
+        await embed(browser, url, errors);
+        await display(browser, url, errors);
+        await tutorial(browser, url, errors);
+      }
+      for (const e of errors) console.log('     ' + e);
+      check(errors.length === 0, `${threaded ? 'threaded' : 'single-threaded'}: no page errors`);
+    }
+  } catch (e) {
+    check(false, 'the run finished: ' + e.message);
+  } finally {
+    await browser.close();
+    for (const s of servers) s.kill();
+  }
+  console.log(failures ? `${failures} check(s) failed` : 'all web checks passed');
+  process.exit(failures ? 1 : 0);
+})();

@@ -1,0 +1,279 @@
+// pcplay in a browser tab: the playground of ui/ drawn with WebGL2 through
+// SDL2, one frame per animation frame. Thin: the window, the loop, and the C
+// functions the page's script (web/pcplay-api.js) calls; the page fetches the
+// data sets, hands over dropped files, keeps the URL hash and offers downloads.
+//
+// Single-threaded build: training runs in slices of each frame. Threaded build
+// (-pthread, on a cross-origin isolated page): training runs on a worker.
+#include <GLES3/gl3.h>
+#include <SDL.h>
+#include <backends/imgui_impl_opengl3.h>
+#include <backends/imgui_impl_sdl.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <emscripten.h>
+#include <emscripten/html5.h>
+#include <imgui.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "playground.h"
+#include "theme.h"
+
+namespace {
+
+using namespace pcplay::ui;
+
+constexpr const char* kDataDir = "/data";            // where the page puts fetched data sets
+constexpr const char* kDownloadDir = "/downloads";   // exports land here and leave as downloads
+
+#ifdef __EMSCRIPTEN_PTHREADS__
+constexpr Run::Mode kRunMode = Run::Mode::Thread;
+#else
+constexpr Run::Mode kRunMode = Run::Mode::Sliced;
+#endif
+
+// The page's side (pcplay-api.js).
+// clang-format off
+EM_JS(void, page_fetch_dataset, (const char* name), { Module.pcplayFetchDataset(UTF8ToString(name)); });
+EM_JS(void, page_frame, (const char* query, double step), { Module.pcplayFrame(UTF8ToString(query), step); });
+EM_JS(void, page_download, (const char* path), { Module.pcplayDownload(UTF8ToString(path)); });
+EM_JS(void, page_share_link, (const char* query), { Module.pcplayShareLink(UTF8ToString(query)); });
+// clang-format on
+
+struct App {
+  SDL_Window* window = nullptr;
+  SDL_GLContext gl = nullptr;
+  float pixel_ratio = 1;
+  std::unique_ptr<Playground> playground;
+  std::map<std::string, DataAvailability> downloads;  // the data sets the page fetches
+  std::string last_query;
+  long last_step = -1;
+  double frame_ms = 0;  // the time a frame takes here (UI, and training in the sliced build), smoothed
+  std::string reply;  // the last string handed to the page
+};
+App* app = nullptr;
+
+// Data sets too big for the download itself come when first chosen.
+bool fetched_on_demand(const std::string& dataset) { return dataset == "mnist" || dataset == "fashion-mnist"; }
+
+DataAvailability availability(const std::string& dataset) {
+  if (!fetched_on_demand(dataset)) return {};
+  auto it = app->downloads.find(dataset);
+  if (it == app->downloads.end()) {
+    it = app->downloads.emplace(dataset, DataAvailability{false, 0, ""}).first;
+    page_fetch_dataset(dataset.c_str());
+  }
+  return it->second;
+}
+
+// Whatever the exports wrote is handed to the browser (and removed here).
+void deliver_downloads() {
+  DIR* dir = opendir(kDownloadDir);
+  if (!dir) return;
+  std::vector<std::string> ready;
+  while (dirent* e = readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == ".." || (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0)) continue;
+    ready.push_back(std::string(kDownloadDir) + "/" + name);
+  }
+  closedir(dir);
+  for (const std::string& path : ready) page_download(path.c_str());
+}
+
+void update_pixel_ratio() {
+  const float ratio = static_cast<float>(emscripten_get_device_pixel_ratio());
+  if (!(ratio > 0) || ratio == app->pixel_ratio) return;
+  app->pixel_ratio = ratio;
+  load_font(1, ratio);
+  ImGui_ImplOpenGL3_DestroyFontsTexture();
+  ImGui_ImplOpenGL3_CreateFontsTexture();
+}
+
+void frame() {
+  const double start = emscripten_get_now();
+  SDL_Event event;
+  while (SDL_PollEvent(&event)) ImGui_ImplSDL2_ProcessEvent(&event);
+  update_pixel_ratio();
+  ImGui_ImplOpenGL3_NewFrame();
+  ImGui_ImplSDL2_NewFrame();
+  // Two frames can share a timestamp in a browser; ImGui asserts on a zero step.
+  ImGuiIO& io = ImGui::GetIO();
+  if (!(io.DeltaTime > 0)) io.DeltaTime = 1e-4f;
+  ImGui::NewFrame();
+  app->playground->frame();
+  ImGui::Render();
+  int w, h;
+  SDL_GL_GetDrawableSize(app->window, &w, &h);
+  glViewport(0, 0, w, h);
+  glClearColor(0.97f, 0.97f, 0.96f, 1);
+  glClear(GL_COLOR_BUFFER_BIT);
+  ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+
+  deliver_downloads();
+  app->frame_ms += 0.05 * (emscripten_get_now() - start - app->frame_ms);
+  const std::string query = to_query(app->playground->settings());
+  const long step = app->playground->snapshot().step;
+  if (query != app->last_query || step != app->last_step) {
+    app->last_query = query;
+    app->last_step = step;
+    page_frame(query.c_str(), static_cast<double>(step));
+  }
+}
+
+const char* reply(std::string text) {
+  app->reply = std::move(text);
+  return app->reply.c_str();
+}
+
+}  // namespace
+
+// The page's calls (see pcplay-api.js). Strings returned stay valid until the next call.
+extern "C" {
+
+// Applies settings given as a query string over the current ones; returns the
+// problems found, one per line (empty: none).
+EMSCRIPTEN_KEEPALIVE const char* pcplay_set(const char* query) {
+  std::vector<std::string> problems;
+  const Settings next = from_query(query, app->playground->settings(), &problems);
+  app->playground->set_settings(next);
+  std::string text;
+  for (const std::string& p : problems) text += p + "\n";
+  return reply(text);
+}
+
+EMSCRIPTEN_KEEPALIVE const char* pcplay_get() { return reply(to_query(app->playground->settings())); }
+EMSCRIPTEN_KEEPALIVE void pcplay_play() { app->playground->play(); }
+EMSCRIPTEN_KEEPALIVE void pcplay_pause() { app->playground->pause(); }
+EMSCRIPTEN_KEEPALIVE void pcplay_reset() { app->playground->run().reset(); }
+
+// level: iteration | relaxation | update | epoch; returns 0, or -1 for an unknown level.
+EMSCRIPTEN_KEEPALIVE int pcplay_step(const char* level, int count) {
+  const std::string l = level;
+  const StepLevel levels[] = {StepLevel::Iteration, StepLevel::Relaxation, StepLevel::Update, StepLevel::Epoch};
+  const char* names[] = {"iteration", "relaxation", "update", "epoch"};
+  for (int i = 0; i < 4; ++i)
+    if (l == names[i]) {
+      app->playground->run().step(levels[i], std::max(1, count));
+      return 0;
+    }
+  return -1;
+}
+
+// Where the run is, as JSON (the numbers of the last frame drawn).
+EMSCRIPTEN_KEEPALIVE const char* pcplay_metrics() {
+  const Snapshot& s = app->playground->snapshot();
+  const std::vector<StepRecord>& history = app->playground->history();
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+  nlohmann::json m = {{"step", s.step},
+                      {"epoch", s.epoch},
+                      {"playing", s.playing},
+                      {"loading", s.loading || app->playground->waiting_for_data()},
+                      {"diverged", s.diverged},
+                      {"failed", s.failed},
+                      {"status", s.status},
+                      {"steps_per_second", s.steps_per_second},
+                      {"samples_per_second", s.samples_per_second},
+                      {"ms_per_iteration", s.ms_per_iteration},
+                      {"ms_per_update", s.ms_per_update},
+                      {"frame_ms", app->frame_ms}};
+  const char* keys[] = {"train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                        "bp_train_loss", "bp_train_accuracy", "bp_test_loss", "bp_test_accuracy"};
+  for (const char* k : keys) m[k] = nullptr;
+  m["rel_error"] = nlohmann::json::array();
+  m["angle"] = nlohmann::json::array();
+  if (!history.empty() && history.back().step == s.step) {
+    const StepRecord& r = history.back();
+    const float values[] = {r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy,
+                            r.bp_train_loss, r.bp_train_accuracy, r.bp_test_loss, r.bp_test_accuracy};
+    for (int i = 0; i < 8; ++i) m[keys[i]] = i < 4 || s.settings.compare_bp ? number(values[i]) : nlohmann::json();
+    for (float v : r.rel_error) m["rel_error"].push_back(number(v));
+    for (float v : r.angle) m["angle"].push_back(number(v));
+  }
+  m["energy"] = nlohmann::json::array();
+  for (const pcplay::SweepStats& st : s.sweeps) m["energy"].push_back(number(st.energy));
+  return reply(m.dump());
+}
+
+// Progress of a data set the page fetches: ready once its files are under /data.
+EMSCRIPTEN_KEEPALIVE void pcplay_data_progress(const char* name, double progress, int ready, const char* error) {
+  app->downloads[name] = DataAvailability{ready != 0, progress, error ? error : ""};
+}
+
+// A file the user dropped on the page (already written to the page's file
+// system): data (a CSV file or a folder of IDX files), a model (.json), or
+// weights (.safetensors). Returns what was done with it.
+EMSCRIPTEN_KEEPALIVE const char* pcplay_open_file(const char* path_text) {
+  const std::string path = path_text;
+  auto ends_with = [&](const char* suffix) {
+    const std::string s = suffix;
+    return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0;
+  };
+  if (ends_with(".safetensors")) {
+    app->playground->run().load_weights(path);
+    return reply("starting from the weights in " + path);
+  }
+  const char* key = ends_with(".json") ? "model" : "dataset";
+  std::vector<std::string> problems;
+  const Settings next = from_query(std::string(key) + "=" + url_encode(path), app->playground->settings(), &problems);
+  if (!problems.empty()) return reply(problems.front());
+  app->playground->set_settings(next);
+  return reply(std::string(key == std::string("model") ? "model" : "data") + " from " + path);
+}
+
+}  // extern "C"
+
+// argv[1]: the settings (the URL hash, without '#').
+int main(int argc, char** argv) {
+  std::vector<std::string> problems;
+  const Settings settings = from_query(argc > 1 ? argv[1] : "", Settings(), &problems);
+  for (const std::string& p : problems) std::fprintf(stderr, "pcplay: %s\n", p.c_str());
+
+  mkdir(kDataDir, 0755);  // in the page's in-memory file system
+  mkdir(kDownloadDir, 0755);
+  // Keys go to the canvas only, so that the page's own fields keep theirs.
+  SDL_SetHint(SDL_HINT_EMSCRIPTEN_KEYBOARD_ELEMENT, "#canvas");
+  if (SDL_Init(SDL_INIT_VIDEO | SDL_INIT_TIMER) != 0) {
+    std::fprintf(stderr, "pcplay: error: cannot start SDL: %s\n", SDL_GetError());
+    return 1;
+  }
+  SDL_GL_SetAttribute(SDL_GL_CONTEXT_PROFILE_MASK, SDL_GL_CONTEXT_PROFILE_ES);
+  SDL_GL_SetAttribute(SDL_GL_CONTEXT_MAJOR_VERSION, 3);
+  SDL_GL_SetAttribute(SDL_GL_CONTEXT_MINOR_VERSION, 0);
+  SDL_GL_SetAttribute(SDL_GL_DOUBLEBUFFER, 1);
+  double css_w = 1280, css_h = 800;
+  emscripten_get_element_css_size("#canvas", &css_w, &css_h);
+  app = new App;
+  // Resizable with a CSS-sized canvas: SDL follows the page's layout and the pixel ratio.
+  app->window = SDL_CreateWindow("pcplay", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, static_cast<int>(css_w),
+                                 static_cast<int>(css_h),
+                                 SDL_WINDOW_OPENGL | SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI);
+  app->gl = app->window ? SDL_GL_CreateContext(app->window) : nullptr;
+  if (!app->gl) {
+    std::fprintf(stderr, "pcplay: error: cannot get a WebGL2 context: %s\n", SDL_GetError());
+    return 1;
+  }
+  SDL_GL_MakeCurrent(app->window, app->gl);
+
+  IMGUI_CHECKVERSION();
+  ImGui::CreateContext();
+  ImGui::GetIO().IniFilename = nullptr;
+  app->pixel_ratio = static_cast<float>(emscripten_get_device_pixel_ratio());
+  apply_theme(1, app->pixel_ratio);
+  ImGui_ImplSDL2_InitForOpenGL(app->window, app->gl);
+  ImGui_ImplOpenGL3_Init("#version 300 es");
+
+  app->playground = std::make_unique<Playground>(settings, kDataDir, kDownloadDir, kRunMode);
+  app->playground->notices = problems;
+  app->playground->data_availability = availability;
+  app->playground->share_link = [](const std::string& query) { page_share_link(query.c_str()); };
+  std::printf("pcplay: ready (%s)\n", kRunMode == Run::Mode::Thread ? "threaded" : "single-threaded");
+  emscripten_set_main_loop(frame, 0, false);  // the browser's frame rate
+  return 0;
+}
