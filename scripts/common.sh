@@ -23,7 +23,8 @@ build_web() {
   for variant in st mt; do
     threads=OFF
     [ "$variant" = mt ] && threads=ON
-    emcmake cmake -S "$ROOT" -B "$ROOT/build/web/$variant" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    cmake -S "$ROOT" -B "$ROOT/build/web/$variant" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_TOOLCHAIN_FILE="$(em-config EMSCRIPTEN_ROOT)/cmake/Modules/Platform/Emscripten.cmake" \
       -DPCPLAY_WEB_THREADS=$threads -DPCPLAY_TESTS=$([ "$variant" = st ] && echo ON || echo OFF) \
       -DPCPLAY_WEB_SITE="$ROOT/build/web/site" -DPCPLAY_WEB_DATA_DIR="${PCPLAY_DATA:-$cache/data}" \
       -DPCPLAY_IMGUI_SOURCE_DIR="$PCPLAY_IMGUI_SOURCE_DIR" -DPCPLAY_WASM_SDL2="$PCPLAY_WASM_SDL2-$variant" \
