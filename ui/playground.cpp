@@ -96,11 +96,18 @@ void Playground::pause() {
   run_->pause();
 }
 
+void Playground::reset() {
+  play_when_loaded_ = false;
+  retry_data_ = true;
+  run_->reset();
+}
+
 // A data set that is still downloading: the run waits (its failed load is not
 // shown), and starts afresh once the data is there.
 void Playground::check_data() {
   if (!data_availability) return;
-  const DataAvailability a = data_availability(settings_.dataset);
+  const DataAvailability a = data_availability(settings_.dataset, retry_data_);
+  retry_data_ = false;
   if (!a.ready) {
     waiting_ = a;
     return;
@@ -196,7 +203,7 @@ void Playground::run_buttons(const Snapshot& s, bool compact) {
     ImGui::EndDisabled();
   }
   ImGui::SameLine();
-  if (ImGui::Button("Reset")) run_->reset();
+  if (ImGui::Button("Reset")) reset();
   ImGui::BeginDisabled(playing || s.busy || s.diverged || s.failed || s.loading || waiting_.has_value());
   const float button_w =
       compact ? 0 : (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
@@ -221,7 +228,8 @@ void Playground::run_buttons(const Snapshot& s, bool compact) {
   ImGui::EndDisabled();
   if (compact) {
     ImGui::SameLine();
-    if (waiting_) ImGui::Text("loading %s: %.0f %%", settings_.dataset.c_str(), 100 * waiting_->progress);
+    if (waiting_ && !waiting_->error.empty()) ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "%s", waiting_->error.c_str());
+    else if (waiting_) ImGui::Text("loading %s: %.0f %%", settings_.dataset.c_str(), 100 * waiting_->progress);
     else ImGui::Text("%s   step %ld   epoch %.2f", kErrLabels[err_index(settings_.err)], s.step, s.epoch);
   }
 }
@@ -344,13 +352,14 @@ void Playground::numbers(const Snapshot& s) {
     ImGui::Separator();
     return;
   }
-  if (s.diverged || s.failed) {
+  // A failure the worker has not yet replaced (a reset under way) is not news.
+  if (s.diverged || (s.failed && run_->settled(s))) {
     ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(200, 30, 30, 255));
     ImGui::TextWrapped("%s", s.status.c_str());
     ImGui::PopStyleColor();
     if (s.diverged) {
       ImGui::SameLine();
-      if (ImGui::SmallButton("Reset the run")) run_->reset();
+      if (ImGui::SmallButton("Reset the run")) reset();
     }
   }
   const char* state = s.loading ? "loading"  : s.diverged ? "diverged" : s.failed ? "stopped"

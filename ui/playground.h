@@ -36,14 +36,21 @@ class Playground {
   // What the last frame showed: the run's snapshot and the per-step history.
   const Snapshot& snapshot() const { return *snapshot_; }
   const std::vector<StepRecord>& history() const { return history_; }
-  bool waiting_for_data() const { return waiting_.has_value(); }
+  // Not yet showing the latest settings: a data set downloads, or a change or
+  // reset is still being carried out.
+  bool settling() const { return waiting_.has_value() || !run_->settled(*snapshot_); }
+  // Why the data set cannot be had (a failed download), or empty.
+  std::string data_error() const { return waiting_ ? waiting_->error : ""; }
   // Play, or (while the data set still downloads) play once it is there.
   void play();
   void pause();
+  // A new run from the same settings (and another try at a failed download).
+  void reset();
 
-  // The shell's hooks: where data sets come from (unset: all are local), and
-  // what "settings link" copies (unset: the query string).
-  std::function<DataAvailability(const std::string& dataset)> data_availability;
+  // The shell's hooks: where data sets come from (unset: all are local;
+  // `retry`: try again after a failure), and what "settings link" copies
+  // (unset: the query string).
+  std::function<DataAvailability(const std::string& dataset, bool retry)> data_availability;
   std::function<void(const std::string& query)> share_link;
   // Problems found in the starting settings, shown until dismissed.
   std::vector<std::string> notices;
@@ -76,6 +83,7 @@ class Playground {
   int stop_at_ = 0;
   std::optional<DataAvailability> waiting_;  // the data set is downloading
   bool play_when_loaded_ = false;
+  bool retry_data_ = false;  // a reset asks for another download after a failure
 };
 
 }  // namespace pcplay::ui

@@ -64,6 +64,7 @@ struct Run::Worker {
   std::string data_dir;
   std::unique_ptr<Trainer<float>> trainer;
   std::string status = "loading", notice;
+  uint64_t commands_done = 0;  // carried out, in the order sent
   bool failed = false;
 
   // The loaded data, kept while the data settings stay the same.
@@ -250,6 +251,7 @@ struct Run::Worker {
     s->playing = playing;
     s->busy = busy;
     s->loading = false;
+    s->commands_done = commands_done;
     if (!trainer) return s;
     Trainer<float>& t = *trainer;
     Model<float>& model = t.model();
@@ -376,6 +378,7 @@ struct Run::Worker {
 };
 
 Run::Run(Settings settings, std::string data_dir, Mode mode) : worker_(std::make_unique<Worker>(*this)), mode_(mode) {
+  latest_settings_ = settings;
   worker_->settings = std::move(settings);
   worker_->data_dir = std::move(data_dir);
   auto s = std::make_shared<Snapshot>();
@@ -385,6 +388,7 @@ Run::Run(Settings settings, std::string data_dir, Mode mode) : worker_(std::make
   busy_ = true;
   commands_.push_back([](Worker& w) { w.build(); });
   queued_ = 1;
+  commands_sent_ = 1;
   if (mode_ == Mode::Thread) thread_ = std::thread([this] { loop(); });
 }
 
@@ -403,6 +407,7 @@ void Run::enqueue(std::function<void(Worker&)> command) {
     std::lock_guard<std::mutex> lock(mutex_);
     commands_.push_back(std::move(command));
     ++queued_;
+    ++commands_sent_;
   }
   changed_.notify_all();
 }
@@ -484,6 +489,10 @@ void Run::apply(const Settings& settings) {
     std::lock_guard<std::mutex> lock(mutex_);
     queue = !pending_settings_;
     pending_settings_ = settings;
+    // A change that starts a new run stops playing now, not when the worker
+    // gets to it: a play() sent after this apply must not be undone by it.
+    if (settings.needs_reset_from(latest_settings_)) playing_ = false;
+    latest_settings_ = settings;
   }
   if (!queue) return;  // merged into the apply that waits
   enqueue([this](Worker& w) {
@@ -496,7 +505,6 @@ void Run::apply(const Settings& settings) {
     const bool new_run = next.needs_reset_from(w.settings) || !w.trainer;
     w.settings = next;
     if (new_run) {
-      playing_ = false;
       clear_history();
       w.build();
       return;
@@ -632,6 +640,7 @@ bool Run::work_once() {
   try {
     if (command) {
       command(w);
+      ++w.commands_done;
     } else if (!w.trainer || w.diverged()) {
       playing_ = false;  // nothing to play
       w.check_targets();
@@ -647,6 +656,7 @@ bool Run::work_once() {
       }
     }
   } catch (const std::exception& e) {
+    if (command) ++w.commands_done;
     playing_ = false;
     w.target_steps = -1;
     w.target_epoch = -1;

@@ -60,6 +60,7 @@ struct Snapshot {
   std::string status;  // what the run is doing, or why it stopped
   std::string notice;  // the outcome of the last save or live change
   bool loading = true, playing = false, busy = false, diverged = false, failed = false;
+  uint64_t commands_done = 0;  // how many of the commands sent had been carried out
   long step = 0;
   double epoch = 0;
   double steps_per_second = 0;                                             // the pace lately
@@ -119,6 +120,9 @@ class Run {
   void stop_at(long step);
 
   std::shared_ptr<const Snapshot> snapshot() const;
+  // Whether every command sent before now is reflected in `s` (a snapshot of
+  // this run): false while an apply or reset waits or runs.
+  bool settled(const Snapshot& s) const { return s.commands_done >= commands_sent_; }
   // Brings `out` up to date with the history: appends what is new, or starts
   // over when `generation` (the caller's copy) is behind a reset.
   void update_history(std::vector<StepRecord>& out, uint64_t& generation) const;
@@ -143,6 +147,8 @@ class Run {
   mutable std::condition_variable changed_;
   std::deque<std::function<void(Worker&)>> commands_;
   std::optional<Settings> pending_settings_;  // the newest settings not yet applied
+  Settings latest_settings_;                  // the caller's newest settings (applied or not)
+  std::atomic<uint64_t> commands_sent_{0};
   std::shared_ptr<const Snapshot> snapshot_;
   std::vector<StepRecord> history_;
   uint64_t generation_ = 0;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "data_io.h"
+#include "file_util.h"
 #include "model_file.h"
 #include "model.h"
 
@@ -59,12 +60,12 @@ bool is_data_path(const std::string& v) {
   if (v.empty() || v.size() > 1024) return false;
   for (unsigned char c : v)
     if (!std::isalnum(c) && std::string("._-/~+ =,@:").find(static_cast<char>(c)) == std::string::npos) return false;
-  return v.find('/') != std::string::npos || (v.size() > 4 && v.compare(v.size() - 4, 4, ".csv") == 0);
+  return v.find('/') != std::string::npos || has_suffix(v, ".csv");
 }
 
 // A model file of the user's (a dropped file in the browser), in the same alphabet.
 bool is_model_file_path(const std::string& v) {
-  return is_data_path(v) && v.size() > 5 && v.compare(v.size() - 5, 5, ".json") == 0;
+  return is_data_path(v) && has_suffix(v, ".json");
 }
 
 const std::vector<std::string>& dataset_names() {

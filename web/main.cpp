@@ -15,6 +15,7 @@
 #include <emscripten/html5.h>
 #include <imgui.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -23,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "file_util.h"
 #include "playground.h"
 #include "theme.h"
 
@@ -45,6 +47,7 @@ EM_JS(void, page_fetch_dataset, (const char* name), { Module.pcplayFetchDataset(
 EM_JS(void, page_frame, (const char* query, double step), { Module.pcplayFrame(UTF8ToString(query), step); });
 EM_JS(void, page_download, (const char* path), { Module.pcplayDownload(UTF8ToString(path)); });
 EM_JS(void, page_share_link, (const char* query), { Module.pcplayShareLink(UTF8ToString(query)); });
+EM_JS(void, page_fail, (const char* message), { Module.pcplayFail(UTF8ToString(message)); });
 // clang-format on
 
 struct App {
@@ -63,9 +66,13 @@ App* app = nullptr;
 // Data sets too big for the download itself come when first chosen.
 bool fetched_on_demand(const std::string& dataset) { return dataset == "mnist" || dataset == "fashion-mnist"; }
 
-DataAvailability availability(const std::string& dataset) {
+DataAvailability availability(const std::string& dataset, bool retry) {
   if (!fetched_on_demand(dataset)) return {};
   auto it = app->downloads.find(dataset);
+  if (it != app->downloads.end() && retry && !it->second.error.empty()) {
+    app->downloads.erase(it);  // a failed download, tried again on reset
+    it = app->downloads.end();
+  }
   if (it == app->downloads.end()) {
     it = app->downloads.emplace(dataset, DataAvailability{false, 0, ""}).first;
     page_fetch_dataset(dataset.c_str());
@@ -137,11 +144,12 @@ const char* reply(std::string text) {
 // The page's calls (see pcplay-api.js). Strings returned stay valid until the next call.
 extern "C" {
 
-// Applies settings given as a query string over the current ones; returns the
-// problems found, one per line (empty: none).
-EMSCRIPTEN_KEEPALIVE const char* pcplay_set(const char* query) {
+// Applies settings given as a query string, over the current ones or (a
+// permalink: from_defaults) over the defaults; returns the problems found, one
+// per line (empty: none).
+EMSCRIPTEN_KEEPALIVE const char* pcplay_set(const char* query, int from_defaults) {
   std::vector<std::string> problems;
-  const Settings next = from_query(query, app->playground->settings(), &problems);
+  const Settings next = from_query(query, from_defaults ? Settings() : app->playground->settings(), &problems);
   app->playground->set_settings(next);
   std::string text;
   for (const std::string& p : problems) text += p + "\n";
@@ -151,17 +159,28 @@ EMSCRIPTEN_KEEPALIVE const char* pcplay_set(const char* query) {
 EMSCRIPTEN_KEEPALIVE const char* pcplay_get() { return reply(to_query(app->playground->settings())); }
 EMSCRIPTEN_KEEPALIVE void pcplay_play() { app->playground->play(); }
 EMSCRIPTEN_KEEPALIVE void pcplay_pause() { app->playground->pause(); }
-EMSCRIPTEN_KEEPALIVE void pcplay_reset() { app->playground->run().reset(); }
+EMSCRIPTEN_KEEPALIVE void pcplay_reset() { app->playground->reset(); }
 
-// level: iteration | relaxation | update | epoch; returns 0, or -1 for an unknown level.
+// level: iteration | relaxation | update | epoch; returns the count taken, or
+// -1 for an unknown level. Updates and epochs are targets the run pursues
+// between frames; iterations and relaxations run at once, so their count is
+// capped (400 iterations, 10 relaxations) to keep a frame short.
 EMSCRIPTEN_KEEPALIVE int pcplay_step(const char* level, int count) {
   const std::string l = level;
-  const StepLevel levels[] = {StepLevel::Iteration, StepLevel::Relaxation, StepLevel::Update, StepLevel::Epoch};
-  const char* names[] = {"iteration", "relaxation", "update", "epoch"};
-  for (int i = 0; i < 4; ++i)
-    if (l == names[i]) {
-      app->playground->run().step(levels[i], std::max(1, count));
-      return 0;
+  struct Level {
+    const char* name;
+    StepLevel level;
+    int most;
+  };
+  const Level levels[] = {{"iteration", StepLevel::Iteration, 400},
+                          {"relaxation", StepLevel::Relaxation, 10},
+                          {"update", StepLevel::Update, 1000000},
+                          {"epoch", StepLevel::Epoch, 10000}};
+  for (const Level& lv : levels)
+    if (l == lv.name) {
+      count = std::clamp(count, 1, lv.most);
+      app->playground->run().step(lv.level, count);
+      return count;
     }
   return -1;
 }
@@ -174,7 +193,8 @@ EMSCRIPTEN_KEEPALIVE const char* pcplay_metrics() {
   nlohmann::json m = {{"step", s.step},
                       {"epoch", s.epoch},
                       {"playing", s.playing},
-                      {"loading", s.loading || app->playground->waiting_for_data()},
+                      {"loading", s.loading || app->playground->settling()},
+                      {"data_error", app->playground->data_error()},
                       {"diverged", s.diverged},
                       {"failed", s.failed},
                       {"status", s.status},
@@ -188,8 +208,11 @@ EMSCRIPTEN_KEEPALIVE const char* pcplay_metrics() {
   for (const char* k : keys) m[k] = nullptr;
   m["rel_error"] = nlohmann::json::array();
   m["angle"] = nlohmann::json::array();
-  if (!history.empty() && history.back().step == s.step) {
-    const StepRecord& r = history.back();
+  // The record of the snapshot's step (the history runs ahead of the
+  // snapshots, which are published at most 20 times a second).
+  auto r_it = std::find_if(history.rbegin(), history.rend(), [&](const StepRecord& r) { return r.step <= s.step; });
+  if (r_it != history.rend()) {
+    const StepRecord& r = *r_it;
     const float values[] = {r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy,
                             r.bp_train_loss, r.bp_train_accuracy, r.bp_test_loss, r.bp_test_accuracy};
     for (int i = 0; i < 8; ++i) m[keys[i]] = i < 4 || s.settings.compare_bp ? number(values[i]) : nlohmann::json();
@@ -211,15 +234,11 @@ EMSCRIPTEN_KEEPALIVE void pcplay_data_progress(const char* name, double progress
 // weights (.safetensors). Returns what was done with it.
 EMSCRIPTEN_KEEPALIVE const char* pcplay_open_file(const char* path_text) {
   const std::string path = path_text;
-  auto ends_with = [&](const char* suffix) {
-    const std::string s = suffix;
-    return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0;
-  };
-  if (ends_with(".safetensors")) {
+  if (pcplay::has_suffix(path, ".safetensors")) {
     app->playground->run().load_weights(path);
     return reply("starting from the weights in " + path);
   }
-  const char* key = ends_with(".json") ? "model" : "dataset";
+  const char* key = pcplay::has_suffix(path, ".json") ? "model" : "dataset";
   std::vector<std::string> problems;
   const Settings next = from_query(std::string(key) + "=" + url_encode(path), app->playground->settings(), &problems);
   if (!problems.empty()) return reply(problems.front());
@@ -240,7 +259,7 @@ int main(int argc, char** argv) {
   // Keys go to the canvas only, so that the page's own fields keep theirs.
   SDL_SetHint(SDL_HINT_EMSCRIPTEN_KEYBOARD_ELEMENT, "#canvas");
   if (SDL_Init(SDL_INIT_VIDEO | SDL_INIT_TIMER) != 0) {
-    std::fprintf(stderr, "pcplay: error: cannot start SDL: %s\n", SDL_GetError());
+    page_fail((std::string("cannot start SDL: ") + SDL_GetError()).c_str());
     return 1;
   }
   SDL_GL_SetAttribute(SDL_GL_CONTEXT_PROFILE_MASK, SDL_GL_CONTEXT_PROFILE_ES);
@@ -256,7 +275,7 @@ int main(int argc, char** argv) {
                                  SDL_WINDOW_OPENGL | SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI);
   app->gl = app->window ? SDL_GL_CreateContext(app->window) : nullptr;
   if (!app->gl) {
-    std::fprintf(stderr, "pcplay: error: cannot get a WebGL2 context: %s\n", SDL_GetError());
+    page_fail((std::string("this browser gives no WebGL2 context: ") + SDL_GetError()).c_str());
     return 1;
   }
   SDL_GL_MakeCurrent(app->window, app->gl);

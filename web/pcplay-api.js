@@ -17,11 +17,11 @@
   const IDX_FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
                      't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
   const MAX_DROP_BYTES = 512 * 1024 * 1024;
-  const LEVELS = ['iteration', 'relaxation', 'update', 'epoch'];
 
   let running = false;     // the runtime has drawn its first frame
   let lastQuery = null;    // the settings as the last frame had them
   let frameCount = 0;
+  let lastStep = -1;
   const listeners = { step: new Set(), settings: new Set() };
   const frameWaiters = []; // resolved after the next frames (set())
   let resolveReady, rejectReady;
@@ -42,6 +42,12 @@
     document.getElementById('message').textContent = text;
     document.getElementById('progress').remove();
     rejectReady(new Error(text));
+  }
+
+  function guarded(fn) {
+    return (...args) => {
+      try { fn(...args); } catch (e) { console.error('pcplay: ' + fn.name + ' failed:', e); }
+    };
   }
 
   function call(name, returns, types, args) {
@@ -78,13 +84,22 @@
     }
   }
 
+  // The hash follows the settings, at most four times a second (browsers
+  // refuse history.replaceState called every frame, as a dragged slider would).
+  let hashTimer = 0, hashWritten = 0;
+  function writeHash() {
+    hashTimer = 0;
+    hashWritten = performance.now();
+    history.replaceState(null, '', '#' + lastQuery);
+  }
+
   // Called by the runtime after each frame in which the settings or the step changed.
   function onFrame(query, step) {
     frameCount++;
     if (query !== lastQuery) {
       const first = lastQuery === null;
       lastQuery = query;
-      history.replaceState(null, '', '#' + query);
+      if (!hashTimer) hashTimer = setTimeout(writeHash, Math.max(0, 250 - (performance.now() - hashWritten)));
       if (!first) emit('settings', parseQuery(query));
     }
     if (!running) {
@@ -93,7 +108,8 @@
       console.log('pcplay: first frame after ' + Math.round(performance.now()) + ' ms (' + build + ')');
       resolveReady(window.pcplay);
     }
-    if (listeners.step.size) emit('step', metrics());
+    if (listeners.step.size && step !== lastStep) emit('step', metrics());
+    lastStep = step;
   }
   // The set() promises wait for frames; frames that change nothing do not call
   // onFrame, so they are counted here too.
@@ -101,9 +117,10 @@
     if (running) {
       for (let i = frameWaiters.length - 1; i >= 0; i--) {
         const w = frameWaiters[i];
-        if (--w.frames <= 0 && !metrics().loading) {
+        const m = --w.frames <= 0 ? metrics() : null;
+        if (m && (!m.loading || m.data_error)) {
           frameWaiters.splice(i, 1);
-          w.resolve(w.result);
+          w.resolve({ ...w.result, error: m.data_error || null });
         }
       }
     }
@@ -166,28 +183,48 @@
     toast('link copied: the address bar holds it too');
   }
 
-  // Dropped files go to /user: several IDX files become one data folder; a
-  // CSV is data, a .json a model, a .safetensors weights.
+  // Dropped files go to /user: several IDX files become one data folder (named
+  // as pcplay's reader expects: train-images-idx3-ubyte[.gz], ...); a CSV is
+  // data, a .json a model, a .safetensors weights.
   let drops = 0;
+  const MAX_DROP_TOTAL = 1024 * 1024 * 1024;
   const safeName = (name) => name.replace(/[^A-Za-z0-9._-]/g, '_').slice(-100) || 'file';
-  const isIdx = (name) => /ubyte(\.gz)?$|\.idx\d?(\.gz)?$/.test(name);
+  const isIdx = (name) => /ubyte(\.gz)?$|\.idx\d?(\.gz)?$/i.test(name);
+  function idxName(name) {  // "train-images.idx3-ubyte" (Kaggle) -> "train-images-idx3-ubyte"
+    const part = /t10k|test/i.test(name) ? 't10k' : /train/i.test(name) ? 'train' : null;
+    const kind = /label/i.test(name) ? 'labels-idx1' : /image/i.test(name) ? 'images-idx3' : null;
+    return part && kind ? `${part}-${kind}-ubyte${/\.gz$/i.test(name) ? '.gz' : ''}` : safeName(name);
+  }
   async function openFiles(fileList) {
-    if (!running) return;
+    if (!running) throw new Error('pcplay is not ready yet: await pcplay.ready first');
     const files = Array.from(fileList);
-    if (!files.length) return;
-    const big = files.find((f) => f.size > MAX_DROP_BYTES);
-    if (big) { toast(big.name + ': larger than 512 MB; not loaded'); return; }
+    if (!files.length) return [];
+    const total = files.reduce((n, f) => n + f.size, 0);
+    if (total > MAX_DROP_TOTAL) {
+      toast('these files hold ' + Math.round(total / 1048576) + ' MB; at most 1024 MB can be opened');
+      return [];
+    }
+    const idx = files.every((f) => isIdx(f.name));
     const folder = '/user/drop-' + (++drops);
     Module.FS.mkdirTree(folder);
     const paths = [];
     for (const file of files) {
-      const path = folder + '/' + safeName(file.name);
-      Module.FS.writeFile(path, new Uint8Array(await file.arrayBuffer()));
-      paths.push(path);
+      let name = idx ? idxName(file.name) : safeName(file.name);
+      for (let k = 2; paths.includes(folder + '/' + name); k++) name = k + '-' + name;  // no overwriting
+      let bytes;
+      try {
+        bytes = new Uint8Array(await file.arrayBuffer());
+      } catch (e) {
+        toast(file.name + ': cannot be read (a folder?)');
+        continue;
+      }
+      Module.FS.writeFile(folder + '/' + name, bytes);
+      paths.push(folder + '/' + name);
     }
-    const idx = files.every((f) => isIdx(f.name));
     const targets = idx ? [folder] : paths;
-    for (const path of targets) toast(call('pcplay_open_file', 'string', ['string'], [path]));
+    const outcomes = targets.map((path) => call('pcplay_open_file', 'string', ['string'], [path]));
+    for (const text of outcomes) toast(text);
+    return outcomes;
   }
   addEventListener('dragover', (e) => { e.preventDefault(); dropBox.classList.add('shown'); });
   addEventListener('dragleave', (e) => { if (!e.relatedTarget) dropBox.classList.remove('shown'); });
@@ -200,13 +237,16 @@
   // A hash edited by hand (or the back button): apply it.
   addEventListener('hashchange', () => {
     const query = location.hash.slice(1);
-    if (running && query !== lastQuery) set(query);
+    if (running && query !== lastQuery) set(query, true);  // a permalink: over the defaults
   });
   canvas.addEventListener('pointerdown', () => canvas.focus());
   canvas.addEventListener('contextmenu', (e) => e.preventDefault());
 
-  function set(settings) {
-    const problems = call('pcplay_set', 'string', ['string'], [toQuery(settings)]).split('\n').filter(Boolean);
+  // Resolves with {problems, error} once the run shows the settings (a data
+  // set that has to be fetched has arrived, or failed to: error).
+  function set(settings, fromDefaults = false) {
+    const problems = call('pcplay_set', 'string', ['string', 'number'], [toQuery(settings), fromDefaults ? 1 : 0])
+      .split('\n').filter(Boolean);
     for (const p of problems) console.warn('pcplay: ' + p);
     return new Promise((resolve) => frameWaiters.push({ frames: 2, resolve, result: { problems } }));
   }
@@ -220,8 +260,9 @@
     pause: () => call('pcplay_pause', null, [], []),
     reset: () => call('pcplay_reset', null, [], []),
     step(level = 'update', count = 1) {
-      if (!LEVELS.includes(level)) throw new RangeError('pcplay.step: level is one of ' + LEVELS.join(', '));
-      call('pcplay_step', 'number', ['string', 'number'], [level, Math.max(1, Math.floor(count))]);
+      const taken = call('pcplay_step', 'number', ['string', 'number'], [String(level), Math.max(1, Math.floor(count))]);
+      if (taken < 0) throw new RangeError('pcplay.step: level is one of iteration, relaxation, update, epoch');
+      return taken;
     },
     metrics,
     on(event, fn) {
@@ -241,10 +282,13 @@
     print: (text) => console.log(text),
     printErr: (text) => console.warn(text),
     onAbort: (what) => fail('pcplay stopped: ' + what),
-    pcplayFetchDataset: fetchDataset,
-    pcplayFrame: onFrame,
-    pcplayDownload: download,
-    pcplayShareLink: shareLink,
+    // Called from inside a frame: an exception must not reach the runtime,
+    // whose main loop would stop for good.
+    pcplayFetchDataset: guarded(fetchDataset),
+    pcplayFrame: guarded(onFrame),
+    pcplayDownload: guarded(download),
+    pcplayShareLink: guarded(shareLink),
+    pcplayFail: guarded(fail),
   };
   if (typeof WebAssembly !== 'object') {
     fail('This browser has no WebAssembly.');

@@ -19,7 +19,7 @@ target_link_options(pcplay_web PRIVATE
   "-sEXPORTED_RUNTIME_METHODS=['ccall','UTF8ToString','FS']"
   -sFORCE_FILESYSTEM=1)
 if(PCPLAY_WEB_THREADS)
-  # The training thread is started from the main loop: have its worker ready.
+  # The training thread starts with the playground, in main(): have its worker ready.
   # Memory growth with threads slows JavaScript-side heap access only, which this page hardly does.
   target_link_options(pcplay_web PRIVATE -sPTHREAD_POOL_SIZE=2 -Wno-pthreads-mem-growth)
 endif()

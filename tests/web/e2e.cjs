@@ -62,7 +62,7 @@ async function playground(browser, url, threaded, errors) {
 
   // Every stepping level through the API.
   const before = m.step;
-  await page.evaluate(() => pcplay.step('update', 3));
+  check(await page.evaluate(() => pcplay.step('update', 3)) === 3, `${tag}: step() says how many it took`);
   await waitFor(page, (s) => pcplay.metrics().step >= s + 3, before);
   check(true, `${tag}: step('update', 3) took three steps`);
   await page.evaluate(() => pcplay.step('iteration', 2));
@@ -123,46 +123,55 @@ async function playground(browser, url, threaded, errors) {
 
 // Embed mode: only the chosen panels and the run bar; a click on its Play
 // button through page.mouse starts the run.
-async function embed(browser, url, errors) {
+async function embed(browser, url, errors, threaded) {
+  const tag = threaded ? 'threaded' : 'single-threaded';
   const page = await newPage(browser, errors);
   await page.goto(url + 'index.html#dataset=circle&embed=1&panels=run,loss,errors');
   await page.evaluate(() => pcplay.ready);
   const s = await page.evaluate(() => pcplay.get());
-  check(s.embed === true && s.panels === 'run,loss,errors', 'embed: the settings say embed, with three panels');
+  check(s.embed === true && s.panels === 'run,loss,errors', `${tag} embed: the settings say embed, with three panels`);
   await page.waitForTimeout(300);
-  await page.screenshot({ path: path.join(shots, 'embed.png') });
-  check(!(await page.evaluate(() => pcplay.metrics().playing)), 'embed: not playing before the click');
+  await page.screenshot({ path: path.join(shots, `${threaded ? 'mt' : 'st'}-embed.png`) });
+  check(!(await page.evaluate(() => pcplay.metrics().playing)), `${tag} embed: not playing before the click`);
   await page.mouse.click(45, 19);  // the run bar's Play button, top left
   await waitFor(page, () => pcplay.metrics().playing && pcplay.metrics().step > 0, undefined, 10000)
-    .then(() => check(true, 'embed: a click on Play through page.mouse starts training'))
-    .catch(() => check(false, 'embed: a click on Play through page.mouse starts training'));
+    .then(() => check(true, `${tag} embed: a click on Play through page.mouse starts training`))
+    .catch(() => check(false, `${tag} embed: a click on Play through page.mouse starts training`));
+  // A hash edited by hand is a permalink: what it leaves out takes the defaults.
+  await page.evaluate(() => { location.hash = '#dataset=xor&seed=5'; });
+  await waitFor(page, () => pcplay.get().dataset === 'xor', undefined, 10000);
+  const after = await page.evaluate(() => pcplay.get());
+  check(!after.embed && after.panels === undefined && after.seed === 5,
+        `${tag} embed: a hand-edited hash applies over the defaults (embed and panels gone)`);
   await page.close();
 }
 
 // High DPI, resizing, focus and the wheel: the canvas has as many pixels as
 // the screen, follows the window, and takes the keyboard when clicked.
-async function display(browser, url, errors) {
+async function display(browser, url, errors, threaded) {
+  const tag = threaded ? 'threaded' : 'single-threaded';
   const page = await newPage(browser, errors, { viewport: { width: 900, height: 600 }, deviceScaleFactor: 2 });
   await page.goto(url + 'index.html#dataset=circle');
   await page.evaluate(() => pcplay.ready);
   const size = () => page.evaluate(() => [canvas.width, canvas.height]);
-  check(JSON.stringify(await size()) === '[1800,1200]', 'display: at pixel ratio 2 the canvas has 1800x1200 pixels');
+  check(JSON.stringify(await size()) === '[1800,1200]', `${tag} display: at pixel ratio 2 the canvas has 1800x1200 pixels`);
   await page.setViewportSize({ width: 700, height: 500 });
   await waitFor(page, () => canvas.width === 1400 && canvas.height === 1000, undefined, 10000)
-    .then(() => check(true, 'display: the canvas follows a resized window'))
-    .catch(async () => check(false, 'display: the canvas follows a resized window: ' + JSON.stringify(await size())));
+    .then(() => check(true, `${tag} display: the canvas follows a resized window`))
+    .catch(async () => check(false, `${tag} display: the canvas follows a resized window: ` + JSON.stringify(await size())));
   await page.mouse.click(600, 300);
-  check(await page.evaluate(() => document.activeElement === canvas), 'display: a click gives the canvas the keyboard');
+  check(await page.evaluate(() => document.activeElement === canvas), `${tag} display: a click gives the canvas the keyboard`);
   await page.mouse.move(450, 200);
   await page.mouse.wheel(0, 300);
   await page.keyboard.press('Tab');
   await page.waitForTimeout(300);
-  await page.screenshot({ path: path.join(shots, 'hidpi.png') });
+  await page.screenshot({ path: path.join(shots, `${threaded ? 'mt' : 'st'}-hidpi.png`) });
   await page.close();
 }
 
 // The tutorial drives an embedded playground: its comparison fills the table.
-async function tutorial(browser, url, errors) {
+async function tutorial(browser, url, errors, threaded) {
+  const tag = threaded ? 'threaded' : 'single-threaded';
   const page = await newPage(browser, errors);
   await page.goto(url + 'examples/tutorial.html');
   await waitFor(page, () => document.body.dataset.ready === 'yes');
@@ -170,11 +179,11 @@ async function tutorial(browser, url, errors) {
   await waitFor(page, () => document.getElementById('table').dataset.done === 'yes', undefined, 180000);
   const rows = await page.evaluate(() => Array.from(document.querySelectorAll('#table tr'))
     .slice(1).map((r) => Array.from(r.cells).map((c) => c.textContent)));
-  console.log('info tutorial: ' + JSON.stringify(rows));
-  check(rows.length === 3 && rows.every((r) => Number(r[1]) > 0.5), 'tutorial: the comparison ran all three algorithms');
+  console.log(`info ${tag} tutorial: ` + JSON.stringify(rows));
+  check(rows.length === 3 && rows.every((r) => Number(r[1]) > 0.5), `${tag} tutorial: the comparison ran all three algorithms`);
   const live = await page.evaluate(() => document.getElementById('live').textContent);
-  check(/step \d+/.test(live), 'tutorial: the live read-out follows the run');
-  await page.screenshot({ path: path.join(shots, 'tutorial.png'), fullPage: true });
+  check(/step \d+/.test(live), `${tag} tutorial: the live read-out follows the run`);
+  await page.screenshot({ path: path.join(shots, `${threaded ? 'mt' : 'st'}-tutorial.png`), fullPage: true });
   await page.close();
 }
 
@@ -187,11 +196,9 @@ async function tutorial(browser, url, errors) {
       servers.push(server);
       const errors = [];
       await playground(browser, url, threaded, errors);
-      if (!threaded) {
-        await embed(browser, url, errors);
-        await display(browser, url, errors);
-        await tutorial(browser, url, errors);
-      }
+      await embed(browser, url, errors, threaded);
+      await display(browser, url, errors, threaded);
+      await tutorial(browser, url, errors, threaded);
       for (const e of errors) console.log('     ' + e);
       check(errors.length === 0, `${threaded ? 'threaded' : 'single-threaded'}: no page errors`);
     }
