@@ -4,9 +4,23 @@
 #include <cmath>
 
 #include "error.h"
+#include "thread_pool.h"
 
 namespace pcplay {
 namespace {
+
+// Parts of a batch worth a thread of their own: at least this many values.
+constexpr Index kMinValuesPerPart = 16384;
+
+// The fewest rows of `row_size` values a part should have.
+inline Index min_rows(Index row_size) { return std::max<Index>(1, kMinValuesPerPart / std::max<Index>(1, row_size)); }
+
+// Eigen's product kernel takes the rows of its result in panels of this many
+// (and the rows left over at the end by narrower kernels): a product cut into
+// row parts at multiples of it computes every element as the whole product
+// would, so the parts may go to any number of threads.
+template <typename T>
+constexpr Index kPanelRows = Eigen::internal::gebp_traits<T, T>::mr;
 
 template <typename T>
 Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> as_row(const Tensor<T>& t) {
@@ -29,24 +43,36 @@ class Linear final : public Layer<T> {
     if (bias) this->params.push_back({"bias", Tensor<T>({out}), Tensor<T>({out})});
   }
 
+  // Rows of the batch in parallel (parts cut at panel boundaries).
   void forward(const Tensor<T>& x, Tensor<T>& y) const override {
     const Tensor<T>& W = this->params[0].value;
     y.resize({x.rows(), W.rows()});
-    y.matrix().noalias() = x.matrix() * W.matrix().transpose();
-    if (this->params.size() > 1) y.matrix().rowwise() += as_row(this->params[1].value);
+    parallel_for(this->pool, x.rows(), min_rows(x.cols() * W.rows() / 8), [&](Index r0, Index r1) {
+      auto ym = y.matrix();
+      auto rows = ym.middleRows(r0, r1 - r0);
+      rows.noalias() = x.matrix().middleRows(r0, r1 - r0) * W.matrix().transpose();
+      if (this->params.size() > 1) rows.rowwise() += as_row(this->params[1].value);
+    }, kPanelRows<T>);
   }
 
   // gx [B, in] = gy [B, out] W [out, in]
   void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy,
                  Tensor<T>& gx) const override {
     gx.resize(x.shape());
-    gx.matrix().noalias() = gy.matrix() * this->params[0].value.matrix();
+    parallel_for(this->pool, x.rows(), min_rows(x.cols() * gy.cols() / 8), [&](Index r0, Index r1) {
+      gx.matrix().middleRows(r0, r1 - r0).noalias() = gy.matrix().middleRows(r0, r1 - r0) * this->params[0].value.matrix();
+    }, kPanelRows<T>);
   }
 
-  // gW [out, in] = gy^T x;  gb [out] = sum over the batch of gy
+  // gW [out, in] = gy^T x;  gb [out] = sum over the batch of gy. Split by
+  // output feature: each keeps its sum over the batch in one order.
   void vjp_params(const Tensor<T>& x, const Tensor<T>& gy) override {
-    this->params[0].grad.matrix().noalias() = gy.matrix().transpose() * x.matrix();
-    if (this->params.size() > 1) as_row(this->params[1].grad) = gy.matrix().colwise().sum();
+    parallel_for(this->pool, gy.cols(), min_rows(x.rows() * x.cols() / 8), [&](Index o0, Index o1) {
+      this->params[0].grad.matrix().middleRows(o0, o1 - o0).noalias() =
+          gy.matrix().middleCols(o0, o1 - o0).transpose() * x.matrix();
+      if (this->params.size() > 1)
+        as_row(this->params[1].grad).segment(o0, o1 - o0) = gy.matrix().middleCols(o0, o1 - o0).colwise().sum();
+    }, kPanelRows<T>);
   }
 
   // U(-1/sqrt(in), 1/sqrt(in)) for W and b: PyTorch's kaiming_uniform_(a=sqrt(5))
@@ -68,6 +94,14 @@ class Elementwise : public Layer<T> {
     this->in_shape = shape;
     this->out_shape = shape;
   }
+
+ protected:
+  // Calls fn(first value, count) over parts of the batch, in parallel.
+  template <typename Fn>
+  void by_rows(const Tensor<T>& x, Fn fn) const {
+    const Index n = x.cols();
+    parallel_for(this->pool, x.rows(), min_rows(n), [&](Index r0, Index r1) { fn(r0 * n, (r1 - r0) * n); });
+  }
 };
 
 template <typename T>
@@ -76,12 +110,14 @@ class ReLU final : public Elementwise<T> {
   using Elementwise<T>::Elementwise;
   void forward(const Tensor<T>& x, Tensor<T>& y) const override {
     y.resize(x.shape());
-    y.array() = x.array().max(T(0));
+    this->by_rows(x, [&](Index at, Index n) { y.array().segment(at, n) = x.array().segment(at, n).max(T(0)); });
   }
   void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy,
                  Tensor<T>& gx) const override {
     gx.resize(x.shape());
-    gx.array() = (y.array() > T(0)).select(gy.array(), T(0));
+    this->by_rows(x, [&](Index at, Index n) {
+      gx.array().segment(at, n) = (y.array().segment(at, n) > T(0)).select(gy.array().segment(at, n), T(0));
+    });
   }
 };
 
@@ -91,12 +127,14 @@ class Tanh final : public Elementwise<T> {
   using Elementwise<T>::Elementwise;
   void forward(const Tensor<T>& x, Tensor<T>& y) const override {
     y.resize(x.shape());
-    y.array() = x.array().tanh();
+    this->by_rows(x, [&](Index at, Index n) { y.array().segment(at, n) = x.array().segment(at, n).tanh(); });
   }
   void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy,
                  Tensor<T>& gx) const override {
     gx.resize(x.shape());
-    gx.array() = gy.array() * (T(1) - y.array().square());
+    this->by_rows(x, [&](Index at, Index n) {
+      gx.array().segment(at, n) = gy.array().segment(at, n) * (T(1) - y.array().segment(at, n).square());
+    });
   }
 };
 
@@ -106,12 +144,14 @@ class Sigmoid final : public Elementwise<T> {
   using Elementwise<T>::Elementwise;
   void forward(const Tensor<T>& x, Tensor<T>& y) const override {
     y.resize(x.shape());
-    y.array() = T(1) / (T(1) + (-x.array()).exp());
+    this->by_rows(x, [&](Index at, Index n) { y.array().segment(at, n) = T(1) / (T(1) + (-x.array().segment(at, n)).exp()); });
   }
   void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy,
                  Tensor<T>& gx) const override {
     gx.resize(x.shape());
-    gx.array() = gy.array() * (T(1) - y.array()) * y.array();  // PyTorch's order
+    this->by_rows(x, [&](Index at, Index n) {  // PyTorch's order
+      gx.array().segment(at, n) = gy.array().segment(at, n) * (T(1) - y.array().segment(at, n)) * y.array().segment(at, n);
+    });
   }
 };
 
@@ -158,13 +198,15 @@ class Conv2d final : public Layer<T> {
   void forward(const Tensor<T>& x, Tensor<T>& y) const override {
     const Index B = x.rows(), O = this->out_shape[0];
     y.resize({B, O, Ho_, Wo_});
-    RowMatrix<T> cols;
-    for (Index b = 0; b < B; ++b) {
-      im2col(x.data() + b * C_ * H_ * W_, cols);
-      auto yb = sample(y, b, O);
-      yb.noalias() = weight_matrix() * cols;
-      if (this->params.size() > 1) yb.colwise() += as_row(this->params[1].value).transpose();
-    }
+    parallel_for(this->pool, B, 1, [&](Index b0, Index b1) {  // samples in parallel
+      RowMatrix<T> cols;
+      for (Index b = b0; b < b1; ++b) {
+        im2col(x.data() + b * C_ * H_ * W_, cols);
+        auto yb = sample(y, b, O);
+        yb.noalias() = weight_matrix() * cols;
+        if (this->params.size() > 1) yb.colwise() += as_row(this->params[1].value).transpose();
+      }
+    });
   }
 
   // gx_b = col2im(W^T [C·k·k, O] · gy_b [O, Ho·Wo])
@@ -172,25 +214,34 @@ class Conv2d final : public Layer<T> {
     const Index B = x.rows(), O = this->out_shape[0];
     gx.resize(x.shape());
     gx.set_zero();
-    RowMatrix<T> gcols;
-    for (Index b = 0; b < B; ++b) {
-      gcols.noalias() = weight_matrix().transpose() * sample(gy, b, O);
-      col2im(gcols, gx.data() + b * C_ * H_ * W_);
-    }
+    parallel_for(this->pool, B, 1, [&](Index b0, Index b1) {
+      RowMatrix<T> gcols;
+      for (Index b = b0; b < b1; ++b) {
+        gcols.noalias() = weight_matrix().transpose() * sample(gy, b, O);
+        col2im(gcols, gx.data() + b * C_ * H_ * W_);
+      }
+    });
   }
 
-  // gW [O, C·k·k] = Σ_b gy_b · cols_bᵀ;  gb = Σ_b row sums of gy_b
+  // gW [O, C·k·k] = Σ_b gy_b · cols_bᵀ;  gb = Σ_b row sums of gy_b. Split by
+  // output channel (at panel boundaries), so that each sum over the batch
+  // keeps one order; each part makes its own patches.
   void vjp_params(const Tensor<T>& x, const Tensor<T>& gy) override {
     const Index B = x.rows(), O = this->out_shape[0];
     auto gW = Eigen::Map<RowMatrix<T>>(this->params[0].grad.data(), O, C_ * k_ * k_);
-    gW.setZero();
-    Vector<T> gb = Vector<T>::Zero(O);
-    RowMatrix<T> cols;
-    for (Index b = 0; b < B; ++b) {
-      im2col(x.data() + b * C_ * H_ * W_, cols);
-      gW.noalias() += sample(gy, b, O) * cols.transpose();
-      gb += sample(gy, b, O).rowwise().sum();
-    }
+    Vector<T> gb(O);
+    parallel_for(this->pool, O, 1, [&](Index o0, Index o1) {
+      auto gWo = gW.middleRows(o0, o1 - o0);
+      auto gbo = gb.segment(o0, o1 - o0);
+      gWo.setZero();
+      gbo.setZero();
+      RowMatrix<T> cols;
+      for (Index b = 0; b < B; ++b) {
+        im2col(x.data() + b * C_ * H_ * W_, cols);
+        gWo.noalias() += sample(gy, b, O).middleRows(o0, o1 - o0) * cols.transpose();
+        gbo += sample(gy, b, O).middleRows(o0, o1 - o0).rowwise().sum();
+      }
+    }, kPanelRows<T>);
     if (this->params.size() > 1) as_row(this->params[1].grad) = gb.transpose();
   }
 
@@ -261,14 +312,17 @@ class Pool2d : public Layer<T> {
 
  protected:
   // Calls fn(plane, window offset in the plane, output index) for every window;
-  // planes are the B·C channels, each H×W.
+  // planes are the B·C channels, each H×W, taken in parallel parts (windows
+  // overlap only within a plane).
   template <typename Fn>
   void for_each_window(Index B, Fn fn) const {
     const Index C = this->in_shape[0], H = this->in_shape[1], W = this->in_shape[2];
     const Index Ho = this->out_shape[1], Wo = this->out_shape[2];
-    for (Index plane = 0; plane < B * C; ++plane)
-      for (Index oh = 0; oh < Ho; ++oh)
-        for (Index ow = 0; ow < Wo; ++ow) fn(plane * H * W, oh * s_ * W + ow * s_, (plane * Ho + oh) * Wo + ow);
+    parallel_for(this->pool, B * C, min_rows(H * W), [&](Index p0, Index p1) {
+      for (Index plane = p0; plane < p1; ++plane)
+        for (Index oh = 0; oh < Ho; ++oh)
+          for (Index ow = 0; ow < Wo; ++ow) fn(plane * H * W, oh * s_ * W + ow * s_, (plane * Ho + oh) * Wo + ow);
+    });
   }
   Index k_, s_;
 };

@@ -15,6 +15,8 @@
 
 namespace pcplay {
 
+class ThreadPool;
+
 // One layer as the model file states it. Later layer types add fields.
 struct LayerSpec {
   std::string type;  // linear, conv2d, maxpool2d, avgpool2d, relu, tanh, sigmoid, identity, flatten
@@ -47,6 +49,7 @@ class Layer {
 
   std::vector<Param<T>> params;
   Shape in_shape, out_shape;  // per sample, without the batch dimension
+  ThreadPool* pool = nullptr;  // splits the batch (or the outputs) across threads; none: all on the caller's
 };
 
 // Limits a model is held to when it is built: parameters in all (4 GiB of

@@ -139,6 +139,12 @@ void Model<T>::zero_grad() {
 }
 
 template <typename T>
+void Model<T>::set_thread_pool(ThreadPool* pool) {
+  for (Block<T>& block : blocks_)
+    for (auto& layer : block.layers) layer->pool = pool;
+}
+
+template <typename T>
 void Model<T>::check_input(const Tensor<T>& X) const {
   if (X.rank() < 1 || X.rows() < 1 || batch_shape(X.rows(), input_shape()) != X.shape())
     throw Error("input has shape " + shape_str(X.shape()) + " but the model expects [B, " +

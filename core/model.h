@@ -76,6 +76,9 @@ class Model {
   void init(uint64_t seed);
   void copy_parameters_from(const Model& other);
   void zero_grad();
+  // Lends every layer a pool to split its work across (nullptr: none); a copy
+  // of the model starts without one.
+  void set_thread_pool(ThreadPool* pool);
 
   // v̂_0..v̂_L with one trace per block (traces[l] for f_l; traces[0] unused).
   void forward(const Tensor<T>& X, std::vector<Tensor<T>>& vhat, std::vector<BlockTrace<T>>& traces) const;

@@ -13,6 +13,7 @@ void check_train_config(const TrainConfig& c) {
   check_inference_settings(c.err, c.eta, c.n);
   check_optimizer_config(c.optimizer);
   if (c.batch < 1) throw Error("the batch size must be at least 1");
+  if (c.threads < 0 || c.threads > 256) throw Error("threads must be 1 to 256 (or 0: one per hardware thread)");
 }
 
 std::string metrics_csv_header(Index depth, bool compare_bp) {
@@ -47,6 +48,8 @@ template <typename T>
 Trainer<T>::Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config, const Model<T>* initial)
     : config_(std::move(config)), data_(std::move(data)), model_(spec), rng_(config_.seed ^ 0x5eed) {
   check_train_config(config_);
+  pool_ = std::make_unique<ThreadPool>(config_.threads);
+  model_.set_thread_pool(pool_.get());
   if (data_.train.size() < 1 || data_.test.size() < 1) throw Error("training and test sets must not be empty");
   if (data_.train.sample_shape != model_.input_shape())
     throw Error("the data's samples are " + shape_str(data_.train.sample_shape) + " but the model takes " +
@@ -61,6 +64,7 @@ Trainer<T>::Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config, c
   optimizer_ = make_optimizer<T>(config_.optimizer);
   if (config_.compare_bp) {
     twin_ = std::make_unique<Model<T>>(model_);
+    twin_->set_thread_pool(pool_.get());
     twin_optimizer_ = make_optimizer<T>(config_.optimizer);
   }
   order_.resize(data_.train.size());

@@ -18,6 +18,7 @@
 #include "diagnostics.h"
 #include "optim.h"
 #include "pc_infer.h"
+#include "thread_pool.h"
 
 namespace pcplay {
 
@@ -29,6 +30,7 @@ struct TrainConfig {
   Index batch = 32;
   uint64_t seed = 1;  // initial weights and batch order
   bool compare_bp = false;
+  int threads = 1;    // threads that share each step's work (0: one per hardware thread); results do not depend on it
 };
 
 void check_train_config(const TrainConfig& config);  // throws Error
@@ -108,6 +110,7 @@ class Trainer {
 
   TrainConfig config_;
   DataSplit data_;
+  std::unique_ptr<ThreadPool> pool_;  // lent to the model and its twin
   Model<T> model_;
   std::unique_ptr<Optimizer<T>> optimizer_;
   std::unique_ptr<Model<T>> twin_;  // backprop twin

@@ -8,6 +8,7 @@
 #include "model_file.h"
 #include "pc_infer.h"
 #include "safetensors.h"
+#include "thread_pool.h"
 
 namespace pcplay::cli {
 namespace {
@@ -17,6 +18,7 @@ struct InferOptions {
   std::string err = "fixedpred", dtype = "float32";
   double eta = 0.1;
   int n = 20;
+  int threads = 0;
 };
 
 // x: [B, input_shape...]; y: integer labels [B] or, for MSE, [B, K] reals.
@@ -43,6 +45,8 @@ int run_infer(const InferOptions& o) {
   const ErrType err = parse_err_type(o.err);
   check_inference_settings(err, o.eta, o.n);
   Model<T> model(resolve_model(o.model));
+  ThreadPool pool(o.threads);
+  model.set_thread_pool(&pool);
   try {
     load_parameters(model, read_safetensors(o.weights));
   } catch (const Error& e) {
@@ -114,6 +118,8 @@ Command add_infer_command(CLI::App& app) {
   cmd->add_option("--eta", o->eta, "Inference step size η")->capture_default_str();
   cmd->add_option("--n", o->n, "Inference iterations")->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "Precision")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads (0: one per hardware thread); results are the same for any number")
+      ->check(CLI::Range(0, 256))->capture_default_str();
   cmd->add_option("--vinit", o->vinit, "Initial beliefs v.1 .. v.(L-1) (safetensors); default v = v̂");
   cmd->add_option("--out", o->out, "Output (safetensors): loss, dLdy, vhat.l, v.l, eps.l, grad.<name>")->required();
   return [o] { return o->dtype == "float64" ? run_infer<double>(*o) : run_infer<float>(*o); };

@@ -16,6 +16,7 @@
 #include "file_util.h"
 #include "model_file.h"
 #include "svg_plot.h"
+#include "thread_pool.h"
 #include "trainer.h"
 
 namespace pcplay::cli {
@@ -28,6 +29,7 @@ struct ReproduceOptions {
   std::string out, data_dir = default_data_dir(), dtype;
   bool quick = false;
   uint64_t seed = 1;
+  int threads = 0;
 };
 
 // The settings the paper states for its MNIST experiments.
@@ -95,6 +97,7 @@ json training_figure(const FigureSpec& f, const Setup& setup, const ReproduceOpt
   ModelSpec spec = model_preset("paper-mnist");
   spec.loss = f.loss;
   TrainConfig config;
+  config.threads = o.threads;
   config.err = parse_err_type(f.err);
   config.eta = f.eta;
   config.n = f.n ? f.n : static_cast<int>(spec.blocks.size());
@@ -174,6 +177,8 @@ json versus_n_figure(const FigureSpec& f, const Setup& setup, const ReproduceOpt
   ModelSpec spec = model_preset("paper-mnist");
   spec.loss = f.loss;
   Model<T> model(spec);
+  ThreadPool pool(o.threads);
+  model.set_thread_pool(&pool);
   model.init(o.seed);
   const Index L = model.depth();
   Rng rng(o.seed + 1);  // a stream apart from the initial weights'
@@ -277,6 +282,8 @@ Command add_reproduce_command(CLI::App& app) {
                   "Precision (default: float32 for the training figures, as the paper; float64 for 2 and 4)")
       ->check(CLI::IsMember({"float32", "float64"}));
   cmd->add_option("--seed", o->seed, "Seed of the initial weights and the batches")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads (0: one per hardware thread); results are the same for any number")
+      ->check(CLI::Range(0, 256))->capture_default_str();
   cmd->add_option("--data-dir", o->data_dir, "Where mnist and fashion-mnist are")->capture_default_str();
   return [o] { return run_reproduce(*o); };
 }

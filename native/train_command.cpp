@@ -25,6 +25,7 @@ struct TrainOptions {
   Index samples = 500;
   uint64_t seed = 1;
   TrainConfig config;
+  TrainOptions() { config.threads = 0; }  // the command line uses every core unless told
   long steps = 1000;
   double epochs = 0;
   std::string metrics, save, init;
@@ -184,6 +185,8 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--momentum", o->config.optimizer.momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--weight-decay", o->config.optimizer.weight_decay, "L2 weight decay")->capture_default_str();
   cmd->add_option("--batch", o->config.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--threads", o->config.threads, "Threads sharing each step (0: one per hardware thread); "
+                  "results are the same for any number")->check(CLI::Range(0, 256))->capture_default_str();
   auto* steps = cmd->add_option("--steps", o->steps, "Training steps (batches)")->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "Train for this many epochs instead of --steps")
       ->check(CLI::PositiveNumber)

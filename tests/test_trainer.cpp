@@ -132,3 +132,46 @@ TEST_CASE("a step in stages, one inference iteration at a time, is exactly one s
   auto pa = whole.model().parameters(), pb = staged.model().parameters();
   for (size_t i = 0; i < pa.size(); ++i) CHECK((pa[i].param->value.array() == pb[i].param->value.array()).all());
 }
+
+// Random images for the paper's MNIST CNN, and a dense net wide enough that
+// every layer's work is split across threads.
+DataSplit random_images(Index count, uint64_t seed) {
+  Rng rng(seed);
+  DataSplit d;
+  for (Dataset* set : {&d.train, &d.test}) {
+    set->sample_shape = {1, 28, 28};
+    set->num_classes = 10;
+    for (Index i = 0; i < count * 784; ++i) set->x.push_back(rng.uniform(0, 1) < 0.8 ? 0.0f : float(rng.uniform(0, 1)));
+    for (Index i = 0; i < count; ++i) set->labels.push_back(static_cast<int64_t>(rng.below(10)));
+  }
+  return d;
+}
+
+template <typename T>
+std::vector<std::vector<T>> train_with_threads(const ModelSpec& spec, const DataSplit& data, ErrType err, int threads) {
+  TrainConfig config;
+  config.err = err;
+  config.n = 5;
+  config.batch = 150;
+  config.compare_bp = true;
+  config.threads = threads;
+  Trainer<T> trainer(spec, data, config);
+  for (int s = 0; s < 2; ++s) REQUIRE_FALSE(trainer.step().diverged);
+  std::vector<std::vector<T>> values;
+  for (const NamedParam<T>& p : trainer.model().parameters())
+    values.emplace_back(p.param->value.data(), p.param->value.data() + p.param->value.size());
+  return values;
+}
+
+TEST_CASE("training gives the same weights, bit for bit, on 1, 2 or 3 threads") {
+  const DataSplit data = random_images(300, 11);
+  ModelSpec dense = dense_model("dense:200,70:tanh", {1, 28, 28}, 10);
+  for (const ModelSpec& spec : {model_preset("paper-mnist"), dense})
+    for (ErrType err : {ErrType::FixedPred, ErrType::Strict, ErrType::Exact}) {
+      CAPTURE(err_type_name(err));
+      const auto one = train_with_threads<float>(spec, data, err, 1);
+      CHECK(train_with_threads<float>(spec, data, err, 2) == one);
+      CHECK(train_with_threads<float>(spec, data, err, 3) == one);
+    }
+  CHECK(train_with_threads<double>(dense, data, ErrType::Strict, 3) == train_with_threads<double>(dense, data, ErrType::Strict, 1));
+}

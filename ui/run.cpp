@@ -135,6 +135,9 @@ struct Run::Worker {
       config.batch = settings.batch;
       config.seed = settings.seed;
       config.compare_bp = settings.compare_bp;
+      // With a thread of its own, the run also splits each step across the
+      // machine's other threads; in slices of the UI's frames it has only the one.
+      config.threads = run.mode_ == Mode::Sliced ? 1 : 0;
       trainer = std::make_unique<Trainer<float>>(spec, *data, config, initial);
       status = "ready";
     } catch (const std::exception& e) {

@@ -19,9 +19,11 @@ target_link_options(pcplay_web PRIVATE
   "-sEXPORTED_RUNTIME_METHODS=['ccall','UTF8ToString','FS']"
   -sFORCE_FILESYSTEM=1)
 if(PCPLAY_WEB_THREADS)
-  # The training thread starts with the playground, in main(): have its worker ready.
+  # Workers made ready before main(): the training thread, and the pool that
+  # splits each step across the machine's other threads (one per
+  # navigator.hardwareConcurrency in all), started from the training thread.
   # Memory growth with threads slows JavaScript-side heap access only, which this page hardly does.
-  target_link_options(pcplay_web PRIVATE -sPTHREAD_POOL_SIZE=2 -Wno-pthreads-mem-growth)
+  target_link_options(pcplay_web PRIVATE "-sPTHREAD_POOL_SIZE=navigator.hardwareConcurrency+1" -Wno-pthreads-mem-growth)
 endif()
 
 if(NOT PCPLAY_WEB_THREADS)

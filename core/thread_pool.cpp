@@ -1,0 +1,104 @@
+#include "thread_pool.h"
+
+#include <algorithm>
+#include <system_error>
+
+namespace pcplay {
+
+ThreadPool::ThreadPool(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  try {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+  } catch (const std::system_error&) {
+    // No more threads to be had (a build without them): work with those there are.
+  }
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    quit_ = true;
+  }
+  start_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+namespace {
+
+// Part p of `parts`: units [U·p/parts, U·(p+1)/parts) of `align` indices each,
+// U = ⌈count/align⌉. The caller takes part 0, worker i part i.
+std::pair<Index, Index> part_range(Index count, Index align, int parts, int p) {
+  const Index units = (count + align - 1) / align;
+  const Index begin = units * p / parts * align, end = units * (p + 1) / parts * align;
+  return {std::min(begin, count), std::min(end, count)};
+}
+
+}  // namespace
+
+void ThreadPool::parallel_for(Index count, Index min_part, const std::function<void(Index, Index)>& fn, Index align) {
+  align = std::max<Index>(1, align);
+  const Index units = (count + align - 1) / align;
+  const Index most = std::min(units, std::max<Index>(1, count / std::max<Index>(1, min_part)));
+  const int parts = static_cast<int>(std::min<Index>(size(), most));
+  if (parts <= 1) {
+    if (count > 0) fn(0, count);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_ = &fn;
+    count_ = count;
+    align_ = align;
+    parts_ = parts;
+    pending_ = parts - 1;
+    error_ = nullptr;
+    ++generation_;
+  }
+  start_.notify_all();
+  try {
+    const auto [begin, end] = part_range(count, align, parts, 0);
+    fn(begin, end);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
+  std::exception_ptr error;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+    job_ = nullptr;
+    error = error_;
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+void ThreadPool::work(int index) {
+  uint64_t seen = 0;
+  for (;;) {
+    const std::function<void(Index, Index)>* job;
+    Index count, align;
+    int parts;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      start_.wait(lock, [&] { return quit_ || generation_ != seen; });
+      if (quit_) return;
+      seen = generation_;
+      job = job_;
+      count = count_;
+      align = align_;
+      parts = parts_;
+    }
+    if (index >= parts || !job) continue;  // this round needs fewer threads
+    try {
+      const auto [begin, end] = part_range(count, align, parts, index);
+      if (begin < end) (*job)(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--pending_ == 0) done_.notify_one();
+  }
+}
+
+}  // namespace pcplay

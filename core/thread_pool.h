@@ -1,0 +1,67 @@
+// A fixed team of threads that splits work over index ranges: the rows of a
+// batch, a layer's output channels. The calling thread takes a share, so a
+// pool of n threads starts n - 1 workers; a pool of 1 starts none and runs
+// everything on the caller's thread. Owned by whoever trains (the CLI, the
+// playground's run) and lent to a model (Model::set_thread_pool): no globals.
+//
+// The layers split only work whose every output element is computed the same
+// way wherever the range is cut (samples, elements; rows of a product, cut at
+// multiples of the product kernel's row panel), so results do not depend on
+// the number of threads, bit for bit.
+#pragma once
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "tensor.h"
+
+namespace pcplay {
+
+class ThreadPool {
+ public:
+  // threads: 1 or more (0: one per hardware thread); fewer where the
+  // platform gives no more (a WebAssembly build without threads: 1).
+  explicit ThreadPool(int threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls fn(begin, end) on contiguous parts of [0, count) of at least
+  // `min_part` indices each (small ranges stay on the caller's thread), each
+  // part but the last a multiple of `align` long, in parallel, and returns
+  // when all are done. The first exception thrown by a part is rethrown here.
+  // Not reentrant: fn must not call the pool.
+  void parallel_for(Index count, Index min_part, const std::function<void(Index, Index)>& fn, Index align = 1);
+
+ private:
+  void work(int worker);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable start_, done_;
+  const std::function<void(Index, Index)>* job_ = nullptr;
+  Index count_ = 0, align_ = 1;
+  int parts_ = 0;
+  uint64_t generation_ = 0;  // one per parallel_for
+  int pending_ = 0;          // parts not yet finished
+  std::exception_ptr error_;
+  bool quit_ = false;
+};
+
+// parallel_for on `pool`, or on the caller's thread when there is none.
+inline void parallel_for(ThreadPool* pool, Index count, Index min_part, const std::function<void(Index, Index)>& fn,
+                         Index align = 1) {
+  if (pool && pool->size() > 1 && count >= 2 * std::max(min_part, align))
+    pool->parallel_for(count, min_part, fn, align);
+  else if (count > 0)
+    fn(0, count);
+}
+
+}  // namespace pcplay
