@@ -3,7 +3,8 @@
 # command-line checks, the PyTorch reference and the window smoke test
 # (build/native); all but the PyTorch reference again, built with
 # AddressSanitizer and UBSan (build/sanitize; optimised, so that the CLI's
-# training runs take seconds, not minutes); then the browser builds
+# training runs take seconds, not minutes); the unit tests under
+# ThreadSanitizer (build/tsan); then the browser builds
 # (build/web): the unit tests compiled to wasm under node, and the playground
 # end to end in headless Chromium.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -17,6 +18,12 @@ echo "== the tests again under -fsanitize=address,undefined"
 build_native "$ROOT/build/sanitize" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPCPLAY_SANITIZE=ON
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$ROOT/build/sanitize" --output-on-failure -j "$JOBS" -E '^torch2pc_reference$'
+
+echo "== the unit tests again under -fsanitize=thread (the thread pool, the playground's run)"
+cmake -S "$ROOT" -B "$ROOT/build/tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS=-fsanitize=thread \
+  -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
+cmake --build "$ROOT/build/tsan" -j "$JOBS" --target pcplay_tests
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$ROOT/build/tsan" --output-on-failure -j "$JOBS" -E '^(cli|torch2pc_reference|gui_smoke)$'
 
 echo "== the browser builds: unit tests under node, the playground in Chromium"
 build_web
