@@ -28,7 +28,7 @@ TEST_CASE("the pool covers every index once, in parts aligned as asked, and reth
   CHECK_THROWS_WITH_AS(parallel_for(&pool, 100, 1, [](Index begin, Index) {
     if (begin > 0) throw std::runtime_error("part failed");
   }), "part failed", std::runtime_error);
-  int calls = 0;  // still usable after an exception; no pool: one call on the caller's thread
+  std::atomic<int> calls{0};  // still usable after an exception; no pool: one call on the caller's thread
   parallel_for(&pool, 10, 1, [&](Index, Index) { ++calls; });
   parallel_for(nullptr, 10, 1, [&](Index b, Index e) { CHECK((b == 0 && e == 10)); });
   CHECK(calls >= 1);
