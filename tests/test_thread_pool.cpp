@@ -25,8 +25,8 @@ TEST_CASE("the pool covers every index once, in parts aligned as asked, and reth
     CHECK(misaligned == 0);
     CHECK(parts <= pool.size());
   }
-  CHECK_THROWS_WITH_AS(parallel_for(&pool, 100, 1, [](Index begin, Index) {
-    if (begin > 0) throw std::runtime_error("part failed");
+  CHECK_THROWS_WITH_AS(parallel_for(&pool, 100, 1, [](Index, Index end) {  // the last part: a worker's, if any
+    if (end == 100) throw std::runtime_error("part failed");
   }), "part failed", std::runtime_error);
   std::atomic<int> calls{0};  // still usable after an exception; no pool: one call on the caller's thread
   parallel_for(&pool, 10, 1, [&](Index, Index) { ++calls; });
