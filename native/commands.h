@@ -28,5 +28,9 @@ Command add_infer_command(CLI::App& app);
 Command add_train_command(CLI::App& app);
 Command add_init_command(CLI::App& app);
 Command add_reproduce_command(CLI::App& app);
+Command add_bench_command(CLI::App& app);
+
+// The built-in model names, for help texts: "paper-mnist, paper-cifar, ...".
+std::string preset_list();
 
 }  // namespace pcplay::cli

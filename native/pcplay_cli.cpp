@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1, 1);
   app.set_version_flag("--version", "pcplay 0.1.0");
   Command infer = add_infer_command(app), train = add_train_command(app), init = add_init_command(app),
-          reproduce = add_reproduce_command(app);
+          reproduce = add_reproduce_command(app), bench = add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version
@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     if (name == "infer") return infer();
     if (name == "train") return train();
     if (name == "reproduce") return reproduce();
+    if (name == "bench") return bench();
     return init();
   } catch (const Diverged& e) {
     std::fprintf(stderr, "pcplay %s: %s\n", name.c_str(), e.what());

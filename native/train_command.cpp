@@ -147,13 +147,13 @@ int run_init(const InitOptions& o) {
   return 0;
 }
 
+}  // namespace
+
 std::string preset_list() {
   std::string s;
   for (const std::string& n : model_preset_names()) s += (s.empty() ? "" : ", ") + n;
   return s;
 }
-
-}  // namespace
 
 Command add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();

@@ -261,8 +261,25 @@ if by_figure:
     with open(path("figs/fig3.csv")) as f:
         check("figure 3's CSV has a row per step", len(f.read().strip().splitlines()) == 1 + 12)
 
+# --- bench ---------------------------------------------------------------------------
+# One JSON line; the FLOP count is the step's products: for a dense net 784-16-10
+# (2·(784·16 + 16·10) per sample and pass), FixedPred with n = 3 does n + 2 passes.
+r = run("bench", "--model", "dense:16:tanh", "--err", "fixedpred", "--n", "3", "--batch", "8", "--steps", "3",
+        "--warmup", "1", "--threads", "1", "--json")
+try:
+    b = json.loads(r.stdout)
+except ValueError:
+    b = {}
+check("bench prints one JSON line with the time, throughput and FLOPs of a step",
+      r.returncode == 0 and len(r.stdout.strip().splitlines()) == 1 and b.get("seconds_per_step", 0) > 0
+      and abs(b.get("samples_per_second", 0) - 8 / b.get("seconds_per_step", 1)) < 1e-6 * b.get("samples_per_second", 1)
+      and b.get("flops_per_step") == 8 * 2 * (784 * 16 + 16 * 10) * 5 and b.get("gflops", 0) > 0, r.stdout + r.stderr)
+r = run("bench", "--model", "dense:16:tanh", "--err", "fixedpred", "--n", "0", "--steps", "1")
+check("bench refuses n = 0 with one line and exit 2", r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1,
+      r.stderr)
+
 # --- help on every command ----------------------------------------------------------
-for cmd in ([], ["infer"], ["train"], ["init"], ["reproduce"]):
+for cmd in ([], ["infer"], ["train"], ["init"], ["reproduce"], ["bench"]):
     r = run(*cmd, "--help")
     check(f"pcplay {' '.join(cmd)} --help".replace("  ", " "), r.returncode == 0 and "Usage" in r.stdout, r.stderr)
 

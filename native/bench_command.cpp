@@ -1,0 +1,151 @@
+// pcplay bench: how long a whole training step takes (PCInfer, then the
+// optimizer's update) on random data of the model's input shape, after a
+// warm-up; one line of results, or JSON.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "model_file.h"
+#include "optim.h"
+#include "pc_infer.h"
+#include "random.h"
+#include "thread_pool.h"
+
+namespace pcplay::cli {
+namespace {
+
+struct BenchOptions {
+  std::string model = "paper-mnist", err = "fixedpred", dtype = "float32";
+  double eta = 0.1;
+  int n = 20;
+  Index batch = 300;
+  int steps = 10, warmup = 2, threads = 0;
+  uint64_t seed = 1;
+  bool json = false;
+};
+
+// Floating-point operations of a block's products for one sample: 2 per
+// multiply-add of its Linear and Conv2d layers. A vector-Jacobian product,
+// for the input or for the parameters, costs as much as the forward product.
+// Element-wise work is not counted.
+template <typename T>
+double product_flops(const Block<T>& block) {
+  double flops = 0;
+  for (const auto& layer : block.layers) {
+    if (layer->params.empty()) continue;
+    const Shape& w = layer->params[0].value.shape();
+    if (w.size() == 2) flops += 2.0 * static_cast<double>(w[0] * w[1]);  // Linear [out, in]
+    if (w.size() == 4)  // Conv2d [O, C, k, k] at every output position
+      flops += 2.0 * static_cast<double>(shape_numel(w) * layer->out_shape[1] * layer->out_shape[2]);
+  }
+  return flops;
+}
+
+// One training step's product FLOPs per sample, as pc_infer does the work:
+//   Exact      forward, then each block's parameter VJP and (but the first) its input VJP;
+//   FixedPred  forward; n sweeps of every block's input VJP; the parameter VJPs;
+//   Strict     forward; n sweeps of blocks 2..L forward and input VJP; a forward
+//              of blocks 2..L at the final beliefs, and the parameter VJPs.
+template <typename T>
+double step_flops(const Model<T>& model, ErrType err, int n) {
+  const Index L = model.depth();
+  double all = 0, first = product_flops(model.f(1));
+  for (Index l = 1; l <= L; ++l) all += product_flops(model.f(l));
+  const double rest = all - first;
+  switch (err) {
+    case ErrType::Exact: return all + all + rest;
+    case ErrType::FixedPred: return all + n * all + all;
+    case ErrType::Strict: return all + n * 2 * rest + rest + all;
+  }
+  return 0;
+}
+
+template <typename T>
+int run_bench(const BenchOptions& o) {
+  const ErrType err = parse_err_type(o.err);
+  check_inference_settings(err, o.eta, o.n);
+  if (o.batch < 1 || o.batch > 100000) throw Error("--batch must be 1 to 100000");
+  // A dense:W1,...:ACT net has no input size of its own: it gets MNIST's.
+  Model<T> model(is_dense_name(o.model) ? dense_model(o.model, {1, 28, 28}, 10) : resolve_model(o.model));
+  ThreadPool pool(o.threads);
+  model.set_thread_pool(&pool);
+  model.init(o.seed);
+  OptimizerConfig adam;
+  auto optimizer = make_optimizer<T>(adam);
+
+  Rng rng(o.seed + 1);
+  Tensor<T> x(batch_shape(o.batch, model.input_shape()));
+  for (Index i = 0; i < x.size(); ++i) x[i] = static_cast<T>(rng.uniform(0, 1));
+  const Index classes = model.output_shape()[0];
+  std::vector<int64_t> labels(static_cast<size_t>(o.batch));
+  for (auto& label : labels) label = static_cast<int64_t>(rng.below(static_cast<uint64_t>(classes)));
+  const Targets<T> y = targets_from_labels<T>(model.loss(), labels, classes);
+
+  using Clock = std::chrono::steady_clock;
+  std::vector<double> seconds;
+  for (int i = 0; i < o.warmup + o.steps; ++i) {
+    const auto t0 = Clock::now();
+    pc_infer(model, x, y, err, static_cast<T>(o.eta), o.n);
+    optimizer->step(model.parameters());
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (i >= o.warmup) seconds.push_back(s);
+  }
+  std::sort(seconds.begin(), seconds.end());
+  const size_t m = seconds.size();
+  const double median = m % 2 ? seconds[m / 2] : 0.5 * (seconds[m / 2 - 1] + seconds[m / 2]);
+  const double flops = step_flops(model, err, o.n) * static_cast<double>(o.batch);
+
+  nlohmann::json r = {{"model", o.model},
+                      {"err", err_type_name(err)},
+                      {"eta", o.eta},
+                      {"n", err == ErrType::Exact ? 0 : o.n},
+                      {"batch", o.batch},
+                      {"threads", pool.size()},
+                      {"dtype", o.dtype},
+                      {"steps", o.steps},
+                      {"seconds_per_step", median},
+                      {"seconds_min", seconds.front()},
+                      {"seconds_max", seconds.back()},
+                      {"samples_per_second", static_cast<double>(o.batch) / median},
+                      {"flops_per_step", flops},
+                      {"gflops", flops / median * 1e-9}};
+  if (o.json) {
+    std::printf("%s\n", r.dump().c_str());
+  } else {
+    std::printf("%s %s, batch %ld, %d thread%s, %s: %.2f ms per step (median of %d; %.2f to %.2f), "
+                "%.0f samples/s, %.2f GFLOP/s\n",
+                o.model.c_str(), err_type_name(err).c_str(), static_cast<long>(o.batch), pool.size(),
+                pool.size() == 1 ? "" : "s", o.dtype.c_str(), median * 1e3, o.steps, seconds.front() * 1e3,
+                seconds.back() * 1e3, static_cast<double>(o.batch) / median, flops / median * 1e-9);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Time whole training steps (PCInfer and the update) on random data");
+  cmd->add_option("--model", o->model, "Model file (JSON), built-in (" + preset_list() +
+                  "), or dense:W1,W2,...:ACT (on MNIST's shape)")->capture_default_str();
+  cmd->add_option("--err", o->err, "Error type")->check(CLI::IsMember({"strict", "fixedpred", "exact"}, CLI::ignore_case))
+      ->capture_default_str();
+  cmd->add_option("--eta", o->eta, "Inference step size η")->capture_default_str();
+  cmd->add_option("--n", o->n, "Inference iterations")->capture_default_str();
+  cmd->add_option("--batch", o->batch, "Batch size")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--steps", o->steps, "Timed steps (after the warm-up)")->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(CLI::Range(0, 1000))->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads (0: one per hardware thread)")->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, "Precision")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seed of the weights and the random batch")->capture_default_str();
+  cmd->add_flag("--json", o->json, "Print one JSON line");
+  return [o] { return o->dtype == "float64" ? run_bench<double>(*o) : run_bench<float>(*o); };
+}
+
+}  // namespace pcplay::cli
