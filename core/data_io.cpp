@@ -202,7 +202,7 @@ DataSplit split_dataset(Dataset all, double train_ratio, uint64_t seed) {
   Rng rng(seed);
   std::vector<Index> order(all.size());
   for (Index i = 0; i < all.size(); ++i) order[i] = i;
-  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  rng.shuffle(order);
   const Index n_train = std::clamp<Index>(static_cast<Index>(std::floor(all.size() * train_ratio)), 1, all.size() - 1);
   const Index per = shape_numel(all.sample_shape);
   DataSplit split;

@@ -113,7 +113,7 @@ DataSplit make_toy_data(const ToyDataConfig& c) {
                            : c.name == "xor"  ? xor_data(c.samples, c.noise, rng)
                            : c.name == "gauss" ? gauss(c.samples, c.noise, rng)
                                                : spiral(c.samples, c.noise, rng);
-  for (size_t i = pts.size(); i > 1; --i) std::swap(pts[i - 1], pts[rng.below(i)]);  // Fisher-Yates
+  rng.shuffle(pts);  // then split
   size_t n_train = std::clamp<size_t>(static_cast<size_t>(std::floor(pts.size() * c.train_ratio)), 1, pts.size() - 1);
   return {to_dataset(pts, 0, n_train), to_dataset(pts, n_train, pts.size())};
 }

@@ -15,6 +15,10 @@ constexpr Index kMinValuesPerPart = 16384;
 // The fewest rows of `row_size` values a part should have.
 inline Index min_rows(Index row_size) { return std::max<Index>(1, kMinValuesPerPart / std::max<Index>(1, row_size)); }
 
+// The same for a product's rows of `macs` multiply-adds each: a multiply-add
+// is worth about an eighth of an element-wise value's memory traffic.
+inline Index min_product_rows(Index macs) { return min_rows(macs / 8); }
+
 // Eigen's product kernel takes the rows of its result in panels of this many
 // (and the rows left over at the end by narrower kernels): a product cut into
 // row parts at multiples of it computes every element as the whole product
@@ -47,7 +51,7 @@ class Linear final : public Layer<T> {
   void forward(const Tensor<T>& x, Tensor<T>& y) const override {
     const Tensor<T>& W = this->params[0].value;
     y.resize({x.rows(), W.rows()});
-    parallel_for(this->pool, x.rows(), min_rows(x.cols() * W.rows() / 8), [&](Index r0, Index r1) {
+    parallel_for(this->pool, x.rows(), min_product_rows(x.cols() * W.rows()), [&](Index r0, Index r1) {
       auto ym = y.matrix();
       auto rows = ym.middleRows(r0, r1 - r0);
       rows.noalias() = x.matrix().middleRows(r0, r1 - r0) * W.matrix().transpose();
@@ -59,7 +63,7 @@ class Linear final : public Layer<T> {
   void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy,
                  Tensor<T>& gx) const override {
     gx.resize(x.shape());
-    parallel_for(this->pool, x.rows(), min_rows(x.cols() * gy.cols() / 8), [&](Index r0, Index r1) {
+    parallel_for(this->pool, x.rows(), min_product_rows(x.cols() * gy.cols()), [&](Index r0, Index r1) {
       gx.matrix().middleRows(r0, r1 - r0).noalias() = gy.matrix().middleRows(r0, r1 - r0) * this->params[0].value.matrix();
     }, kPanelRows<T>);
   }
@@ -67,7 +71,7 @@ class Linear final : public Layer<T> {
   // gW [out, in] = gy^T x;  gb [out] = sum over the batch of gy. Split by
   // output feature: each keeps its sum over the batch in one order.
   void vjp_params(const Tensor<T>& x, const Tensor<T>& gy) override {
-    parallel_for(this->pool, gy.cols(), min_rows(x.rows() * x.cols() / 8), [&](Index o0, Index o1) {
+    parallel_for(this->pool, gy.cols(), min_product_rows(x.rows() * x.cols()), [&](Index o0, Index o1) {
       this->params[0].grad.matrix().middleRows(o0, o1 - o0).noalias() =
           gy.matrix().middleCols(o0, o1 - o0).transpose() * x.matrix();
       if (this->params.size() > 1)

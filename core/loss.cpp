@@ -14,12 +14,20 @@ LossKind parse_loss(const std::string& name) {
 
 std::string loss_name(LossKind loss) { return loss == LossKind::MSE ? "mse" : "cross_entropy"; }
 
-template <typename T>
-Targets<T> targets_from_labels(LossKind loss, const std::vector<int64_t>& labels, Index num_classes) {
+namespace {
+
+void check_labels(const std::vector<int64_t>& labels, Index num_classes) {
   for (size_t i = 0; i < labels.size(); ++i)
     if (labels[i] < 0 || labels[i] >= num_classes)
       throw Error("label " + std::to_string(labels[i]) + " of sample " + std::to_string(i) + " is out of range [0, " +
                   std::to_string(num_classes) + ")");
+}
+
+}  // namespace
+
+template <typename T>
+Targets<T> targets_from_labels(LossKind loss, const std::vector<int64_t>& labels, Index num_classes) {
+  check_labels(labels, num_classes);
   Targets<T> y;
   y.labels = labels;
   if (loss == LossKind::MSE) {
@@ -40,10 +48,7 @@ void check_targets(LossKind loss, const Targets<T>& y, Index batch, Index num_ou
       throw Error("cross_entropy needs " + std::to_string(batch) + " integer labels, got " +
                   std::to_string(y.labels.size()));
   }
-  for (size_t i = 0; i < y.labels.size(); ++i)
-    if (y.labels[i] < 0 || y.labels[i] >= num_outputs)
-      throw Error("label " + std::to_string(y.labels[i]) + " of sample " + std::to_string(i) +
-                  " is out of range [0, " + std::to_string(num_outputs) + ")");
+  check_labels(y.labels, num_outputs);
 }
 
 // L = sum (yhat - y)^2 / (B K);  dL/dyhat = 2 (yhat - y) / (B K)

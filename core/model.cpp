@@ -56,7 +56,7 @@ Model<T>::Model(ModelSpec spec) : spec_(std::move(spec)) {
       try {
         block.layers.push_back(make_layer<T>(ls, shape));
       } catch (const Error& e) {
-        throw Error("block " + std::to_string(b) + " layer " + std::to_string(i) + " (" + ls.type + "): " + e.what());
+        throw with_context("block " + std::to_string(b) + " layer " + std::to_string(i) + " (" + ls.type + ")", e);
       }
       shape = block.layers.back()->out_shape;
       for (Index d : shape)
@@ -131,11 +131,6 @@ void Model<T>::copy_parameters_from(const Model& other) {
       }
     }
   }
-}
-
-template <typename T>
-void Model<T>::zero_grad() {
-  for (auto& p : parameters()) p.param->grad.set_zero();
 }
 
 template <typename T>

@@ -75,7 +75,6 @@ class Model {
   // PyTorch's default initialisation from a generator seeded with `seed`.
   void init(uint64_t seed);
   void copy_parameters_from(const Model& other);
-  void zero_grad();
   // Lends every layer a pool to split its work across (nullptr: none); a copy
   // of the model starts without one.
   void set_thread_pool(ThreadPool* pool);

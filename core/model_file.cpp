@@ -109,7 +109,7 @@ ModelSpec parse_model_json(const std::string& text, const std::string& source) {
         try {
           layers.push_back(parse_layer(block[i]));
         } catch (const Error& e) {
-          throw Error("block " + std::to_string(b) + " layer " + std::to_string(i) + ": " + e.what());
+          throw with_context("block " + std::to_string(b) + " layer " + std::to_string(i), e);
         }
       }
       spec.blocks.push_back(std::move(layers));
@@ -117,7 +117,7 @@ ModelSpec parse_model_json(const std::string& text, const std::string& source) {
     Model<float> check(spec);  // the shapes must chain
     return spec;
   } catch (const Error& e) {
-    throw Error(source + ": " + e.what());
+    throw with_context(source, e);
   }
 }
 

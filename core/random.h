@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace pcplay {
 
@@ -31,6 +33,11 @@ class Rng {
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   // Uniform integer in [0, n).
   uint64_t below(uint64_t n) { return static_cast<uint64_t>(uniform() * static_cast<double>(n)); }
+  // Fisher-Yates, from the back (the order of draws is part of every seeded result).
+  template <typename V>
+  void shuffle(V& v) {
+    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[below(i)]);
+  }
   // Standard normal by Box-Muller (one value per call; no cached state).
   double normal() {
     double u1 = 1.0 - uniform();  // (0, 1]

@@ -46,16 +46,21 @@ std::string metrics_csv_row(const StepMetrics& m) {
 
 template <typename T>
 Trainer<T>::Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config, const Model<T>* initial)
+    : Trainer(spec, std::make_shared<const DataSplit>(std::move(data)), std::move(config), initial) {}
+
+template <typename T>
+Trainer<T>::Trainer(const ModelSpec& spec, std::shared_ptr<const DataSplit> data, TrainConfig config,
+                    const Model<T>* initial)
     : config_(std::move(config)), data_(std::move(data)), model_(spec), rng_(config_.seed ^ 0x5eed) {
   check_train_config(config_);
   pool_ = std::make_unique<ThreadPool>(config_.threads);
   model_.set_thread_pool(pool_.get());
-  if (data_.train.size() < 1 || data_.test.size() < 1) throw Error("training and test sets must not be empty");
-  if (data_.train.sample_shape != model_.input_shape())
-    throw Error("the data's samples are " + shape_str(data_.train.sample_shape) + " but the model takes " +
+  if (data_->train.size() < 1 || data_->test.size() < 1) throw Error("training and test sets must not be empty");
+  if (data_->train.sample_shape != model_.input_shape())
+    throw Error("the data's samples are " + shape_str(data_->train.sample_shape) + " but the model takes " +
                 shape_str(model_.input_shape()));
-  if (data_.train.num_classes > model_.output_shape()[0])
-    throw Error("the data has " + std::to_string(data_.train.num_classes) + " classes but the model only " +
+  if (data_->train.num_classes > model_.output_shape()[0])
+    throw Error("the data has " + std::to_string(data_->train.num_classes) + " classes but the model only " +
                 std::to_string(model_.output_shape()[0]) + " outputs");
   if (initial)
     model_.copy_parameters_from(*initial);
@@ -67,7 +72,7 @@ Trainer<T>::Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config, c
     twin_->set_thread_pool(pool_.get());
     twin_optimizer_ = make_optimizer<T>(config_.optimizer);
   }
-  order_.resize(data_.train.size());
+  order_.resize(data_->train.size());
   cursor_ = static_cast<Index>(order_.size());  // shuffle on the first batch
 }
 
@@ -96,13 +101,13 @@ void Trainer<T>::next_batch() {
   const Index n = static_cast<Index>(order_.size());
   if (cursor_ >= n) {
     std::iota(order_.begin(), order_.end(), Index(0));
-    for (Index i = n; i > 1; --i) std::swap(order_[i - 1], order_[rng_.below(i)]);
+    rng_.shuffle(order_);
     cursor_ = 0;
     ++epochs_started_;
   }
   const Index count = std::min(config_.batch, n - cursor_);
   std::vector<int64_t> labels;
-  gather_batch(data_.train, order_.data() + cursor_, count, x_, labels);
+  gather_batch(data_->train, order_.data() + cursor_, count, x_, labels);
   y_ = targets_from_labels<T>(model_.loss(), labels, model_.output_shape()[0]);
   cursor_ += count;
 }
@@ -177,7 +182,7 @@ template <typename T>
 StepMetrics Trainer<T>::finish_step() {
   if (!inference_) return last_;
   relax(step_n_);  // whatever is left of the relaxation
-  if (inference_->err != ErrType::Exact) inference_->set_gradients();
+  inference_->set_gradients();  // (nothing left to do for Exact)
   StepMetrics m = std::move(pending_);
   const Divergence d = inference_->divergence();
   inference_.reset();
@@ -215,11 +220,11 @@ StepMetrics Trainer<T>::finish_step() {
   }
 
   // One random test batch, as the paper reports test loss per step.
-  std::vector<Index> idx(static_cast<size_t>(std::min(config_.batch, data_.test.size())));
-  for (Index& i : idx) i = static_cast<Index>(rng_.below(static_cast<uint64_t>(data_.test.size())));
+  std::vector<Index> idx(static_cast<size_t>(std::min(config_.batch, data_->test.size())));
+  for (Index& i : idx) i = static_cast<Index>(rng_.below(static_cast<uint64_t>(data_->test.size())));
   Tensor<T> tx;
   std::vector<int64_t> tl;
-  gather_batch(data_.test, idx.data(), static_cast<Index>(idx.size()), tx, tl);
+  gather_batch(data_->test, idx.data(), static_cast<Index>(idx.size()), tx, tl);
   const Targets<T> ty = targets_from_labels<T>(model_.loss(), tl, model_.output_shape()[0]);
   m.test = evaluate_batch(model_, tx, ty);
   if (twin_) m.bp_test = evaluate_batch(*twin_, tx, ty);

@@ -71,6 +71,9 @@ class Trainer {
   // Starts from `initial` weights when given (copied), else from PyTorch's
   // initialisation seeded by config.seed; the backprop twin starts from the same.
   Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config, const Model<T>* initial = nullptr);
+  // The same on shared data (the playground keeps its data across runs; no copy).
+  Trainer(const ModelSpec& spec, std::shared_ptr<const DataSplit> data, TrainConfig config,
+          const Model<T>* initial = nullptr);
 
   // One batch. After a divergence it does nothing and returns the same report.
   StepMetrics step();
@@ -97,7 +100,7 @@ class Trainer {
   // a step under way keeps its own).
   void set_inference(ErrType err, double eta, int n);
   Model<T>& model() { return model_; }
-  const DataSplit& data() const { return data_; }
+  const DataSplit& data() const { return *data_; }
   const TrainConfig& config() const { return config_; }
   long steps() const { return step_; }
   long energy_rose_steps() const { return energy_rose_steps_; }
@@ -109,7 +112,7 @@ class Trainer {
   Evaluation evaluate_batch(const Model<T>& model, const Tensor<T>& x, const Targets<T>& y) const;
 
   TrainConfig config_;
-  DataSplit data_;
+  std::shared_ptr<const DataSplit> data_;
   std::unique_ptr<ThreadPool> pool_;  // lent to the model and its twin
   Model<T> model_;
   std::unique_ptr<Optimizer<T>> optimizer_;

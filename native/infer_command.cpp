@@ -36,7 +36,7 @@ void load_batch(const Model<T>& model, const TensorFile& file, const std::string
       y.values = load_tensor<T>(ys);
     check_targets(model.loss(), y, x.rows(), K);
   } catch (const Error& e) {
-    throw Error(path + ": " + e.what());
+    throw with_context(path, e);
   }
 }
 
@@ -50,7 +50,7 @@ int run_infer(const InferOptions& o) {
   try {
     load_parameters(model, read_safetensors(o.weights));
   } catch (const Error& e) {
-    throw Error(o.weights + ": " + e.what());
+    throw with_context(o.weights, e);
   }
   Tensor<T> x;
   Targets<T> y;

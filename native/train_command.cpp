@@ -61,7 +61,7 @@ int run_train(TrainOptions o) {
     try {
       load_parameters(*initial, read_safetensors(o.init));
     } catch (const Error& e) {
-      throw Error(o.init + ": " + e.what());
+      throw with_context(o.init, e);
     }
   }
   Trainer<T> trainer(spec, std::move(data), o.config, initial.get());

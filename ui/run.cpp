@@ -95,8 +95,7 @@ struct Run::Worker {
   // weights when given); errors become the status.
   void build(const Model<float>* initial = nullptr) {
     trainer.reset();
-    target_steps = -1;  // a new run has no steps to reach yet
-    target_epoch = -1;
+    clear_targets();  // a new run has no steps to reach yet
     failed = false;
     notice.clear();
     step_compute = step_seconds = update_seconds = iteration_seconds = 0;
@@ -138,7 +137,7 @@ struct Run::Worker {
       // With a thread of its own, the run also splits each step across the
       // machine's other threads; in slices of the UI's frames it has only the one.
       config.threads = run.mode_ == Mode::Sliced ? 1 : 0;
-      trainer = std::make_unique<Trainer<float>>(spec, *data, config, initial);
+      trainer = std::make_unique<Trainer<float>>(spec, data, config, initial);
       status = "ready";
     } catch (const std::exception& e) {
       status = e.what();
@@ -206,8 +205,7 @@ struct Run::Worker {
       r.angle.push_back(static_cast<float>(a.angle_deg));
     }
     r.energy_rose = m.energy_rose;
-    std::vector<StepRecord> one{std::move(r)};
-    run.append_history(std::move(one));
+    run.append_history(std::move(r));
   }
 
   // One iteration or the rest of the relaxation (finishing the step when
@@ -232,12 +230,15 @@ struct Run::Worker {
   }
 
   bool pursuing() const { return target_steps >= 0 || target_epoch >= 0; }
+  void clear_targets() {
+    target_steps = -1;
+    target_epoch = -1;
+  }
 
   // Clears the targets that are reached (or can no longer be).
   void check_targets() {
     if (!trainer || diverged()) {
-      target_steps = -1;
-      target_epoch = -1;
+      clear_targets();
       return;
     }
     const bool between_steps = trainer->relaxation() == nullptr;
@@ -421,9 +422,9 @@ bool Run::interrupted() const {
 
 bool Run::has_work() const { return !commands_.empty() || playing_ || pursuing_; }
 
-void Run::append_history(std::vector<StepRecord>&& records) {
+void Run::append_history(StepRecord&& record) {
   std::lock_guard<std::mutex> lock(mutex_);
-  history_.insert(history_.end(), std::make_move_iterator(records.begin()), std::make_move_iterator(records.end()));
+  history_.push_back(std::move(record));
   if (history_.size() > kMaxHistory) {  // keep every other record of the older half
     std::vector<StepRecord> thinned;
     const size_t half = history_.size() / 2;
@@ -466,8 +467,7 @@ void Run::play() {
 void Run::pause() {
   playing_ = false;
   enqueue([](Worker& w) {  // also gives up steps or an epoch still to reach
-    w.target_steps = -1;
-    w.target_epoch = -1;
+    w.clear_targets();
   });
 }
 
@@ -661,8 +661,7 @@ bool Run::work_once() {
   } catch (const std::exception& e) {
     if (command) ++w.commands_done;
     playing_ = false;
-    w.target_steps = -1;
-    w.target_epoch = -1;
+    w.clear_targets();
     w.status = std::string("stopped: ") + e.what();
     w.failed = true;
   }

@@ -134,7 +134,7 @@ class Run {
  private:
   struct Worker;
   void enqueue(std::function<void(Worker&)> command);
-  void append_history(std::vector<StepRecord>&& records);
+  void append_history(StepRecord&& record);
   void clear_history();
   void publish(Worker& w);
   bool interrupted() const;

@@ -87,7 +87,7 @@ void deliver_downloads() {
   std::vector<std::string> ready;
   while (dirent* e = readdir(dir)) {
     const std::string name = e->d_name;
-    if (name == "." || name == ".." || (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0)) continue;
+    if (name == "." || name == ".." || pcplay::has_suffix(name, ".tmp")) continue;  // write_file_atomically's
     ready.push_back(std::string(kDownloadDir) + "/" + name);
   }
   closedir(dir);

@@ -20,7 +20,6 @@
 
   let running = false;     // the runtime has drawn its first frame
   let lastQuery = null;    // the settings as the last frame had them
-  let frameCount = 0;
   let lastStep = -1;
   const listeners = { step: new Set(), settings: new Set() };
   const frameWaiters = []; // resolved after the next frames (set())
@@ -95,7 +94,6 @@
 
   // Called by the runtime after each frame in which the settings or the step changed.
   function onFrame(query, step) {
-    frameCount++;
     if (query !== lastQuery) {
       const first = lastQuery === null;
       lastQuery = query;
@@ -272,7 +270,6 @@
     },
     off: (event, fn) => listeners[event] && listeners[event].delete(fn),
     openFiles,
-    get frames() { return frameCount; },
   };
 
   window.Module = {
