@@ -48,9 +48,9 @@ class Linear final : public Layer<T> {
   }
 
   // Rows of the batch in parallel (parts cut at panel boundaries).
-  void forward(const Tensor<T>& x, Tensor<T>& y) const override {
+  void forward(const Tensor<T>& x, Tensor<T>& y, LayerWork<T>&) const override {
     const Tensor<T>& W = this->params[0].value;
-    y.resize({x.rows(), W.rows()});
+    y.resize_batch(x.rows(), this->out_shape);
     parallel_for(this->pool, x.rows(), min_product_rows(x.cols() * W.rows()), [&](Index r0, Index r1) {
       auto ym = y.matrix();
       auto rows = ym.middleRows(r0, r1 - r0);
@@ -60,8 +60,8 @@ class Linear final : public Layer<T> {
   }
 
   // gx [B, in] = gy [B, out] W [out, in]
-  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy,
-                 Tensor<T>& gx) const override {
+  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy, Tensor<T>& gx,
+                 LayerWork<T>&) const override {
     gx.resize(x.shape());
     parallel_for(this->pool, x.rows(), min_product_rows(x.cols() * gy.cols()), [&](Index r0, Index r1) {
       gx.matrix().middleRows(r0, r1 - r0).noalias() = gy.matrix().middleRows(r0, r1 - r0) * this->params[0].value.matrix();
@@ -70,7 +70,7 @@ class Linear final : public Layer<T> {
 
   // gW [out, in] = gy^T x;  gb [out] = sum over the batch of gy. Split by
   // output feature: each keeps its sum over the batch in one order.
-  void vjp_params(const Tensor<T>& x, const Tensor<T>& gy) override {
+  void vjp_params(const Tensor<T>& x, const Tensor<T>& gy, LayerWork<T>&) override {
     parallel_for(this->pool, gy.cols(), min_product_rows(x.rows() * x.cols()), [&](Index o0, Index o1) {
       this->params[0].grad.matrix().middleRows(o0, o1 - o0).noalias() =
           gy.matrix().middleCols(o0, o1 - o0).transpose() * x.matrix();
@@ -112,15 +112,19 @@ template <typename T>
 class ReLU final : public Elementwise<T> {
  public:
   using Elementwise<T>::Elementwise;
-  void forward(const Tensor<T>& x, Tensor<T>& y) const override {
+  void forward(const Tensor<T>& x, Tensor<T>& y, LayerWork<T>&) const override {
     y.resize(x.shape());
     this->by_rows(x, [&](Index at, Index n) { y.array().segment(at, n) = x.array().segment(at, n).max(T(0)); });
   }
-  void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy,
-                 Tensor<T>& gx) const override {
+  // A plain loop: compilers vectorise it as a compare and a mask, where
+  // Eigen's select() goes value by value.
+  void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy, Tensor<T>& gx,
+                 LayerWork<T>&) const override {
     gx.resize(x.shape());
     this->by_rows(x, [&](Index at, Index n) {
-      gx.array().segment(at, n) = (y.array().segment(at, n) > T(0)).select(gy.array().segment(at, n), T(0));
+      const T *yv = y.data() + at, *gyv = gy.data() + at;
+      T* gxv = gx.data() + at;
+      for (Index i = 0; i < n; ++i) gxv[i] = yv[i] > T(0) ? gyv[i] : T(0);
     });
   }
 };
@@ -129,12 +133,12 @@ template <typename T>
 class Tanh final : public Elementwise<T> {
  public:
   using Elementwise<T>::Elementwise;
-  void forward(const Tensor<T>& x, Tensor<T>& y) const override {
+  void forward(const Tensor<T>& x, Tensor<T>& y, LayerWork<T>&) const override {
     y.resize(x.shape());
     this->by_rows(x, [&](Index at, Index n) { y.array().segment(at, n) = x.array().segment(at, n).tanh(); });
   }
-  void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy,
-                 Tensor<T>& gx) const override {
+  void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy, Tensor<T>& gx,
+                 LayerWork<T>&) const override {
     gx.resize(x.shape());
     this->by_rows(x, [&](Index at, Index n) {
       gx.array().segment(at, n) = gy.array().segment(at, n) * (T(1) - y.array().segment(at, n).square());
@@ -146,12 +150,12 @@ template <typename T>
 class Sigmoid final : public Elementwise<T> {
  public:
   using Elementwise<T>::Elementwise;
-  void forward(const Tensor<T>& x, Tensor<T>& y) const override {
+  void forward(const Tensor<T>& x, Tensor<T>& y, LayerWork<T>&) const override {
     y.resize(x.shape());
     this->by_rows(x, [&](Index at, Index n) { y.array().segment(at, n) = T(1) / (T(1) + (-x.array().segment(at, n)).exp()); });
   }
-  void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy,
-                 Tensor<T>& gx) const override {
+  void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy, Tensor<T>& gx,
+                 LayerWork<T>&) const override {
     gx.resize(x.shape());
     this->by_rows(x, [&](Index at, Index n) {  // PyTorch's order
       gx.array().segment(at, n) = gy.array().segment(at, n) * (T(1) - y.array().segment(at, n)) * y.array().segment(at, n);
@@ -170,12 +174,12 @@ class Copy final : public Layer<T> {
     this->in_shape = in;
     this->out_shape = out;
   }
-  void forward(const Tensor<T>& x, Tensor<T>& y) const override {
-    y.resize(batch_shape(x.rows(), this->out_shape));
+  void forward(const Tensor<T>& x, Tensor<T>& y, LayerWork<T>&) const override {
+    y.resize_batch(x.rows(), this->out_shape);
     y.array() = x.array();
   }
-  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy,
-                 Tensor<T>& gx) const override {
+  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy, Tensor<T>& gx,
+                 LayerWork<T>&) const override {
     gx.resize(x.shape());
     gx.array() = gy.array();
   }
@@ -186,6 +190,8 @@ class Copy final : public Layer<T> {
 //   x [B, C, H, W], W [O, C, k, k], b [O], y [B, O, Ho, Wo]
 //   Ho = (H + 2p − k)/s + 1;  cols_b [C·k·k, Ho·Wo] holds x_b's patches
 //   y_b [O, Ho·Wo] = W [O, C·k·k] · cols_b + b
+// The forward pass keeps every sample's patches (when they fit
+// kKeptPatchValues) for the parameter VJP at the same x.
 template <typename T>
 class Conv2d final : public Layer<T> {
  public:
@@ -199,13 +205,15 @@ class Conv2d final : public Layer<T> {
     if (bias) this->params.push_back({"bias", Tensor<T>({out}), Tensor<T>({out})});
   }
 
-  void forward(const Tensor<T>& x, Tensor<T>& y) const override {
+  void forward(const Tensor<T>& x, Tensor<T>& y, LayerWork<T>& work) const override {
     const Index B = x.rows(), O = this->out_shape[0];
-    y.resize({B, O, Ho_, Wo_});
-    parallel_for(this->pool, B, 1, [&](Index b0, Index b1) {  // samples in parallel
-      RowMatrix<T> cols;
+    y.resize_batch(B, this->out_shape);
+    const bool keep = B * patch_values() <= kKeptPatchValues;
+    work.cols.resize(keep ? static_cast<size_t>(B * patch_values()) : 0);
+    parallel_parts(this->pool, B, 1, [&](int part, Index b0, Index b1) {  // samples in parallel
       for (Index b = b0; b < b1; ++b) {
-        im2col(x.data() + b * C_ * H_ * W_, cols);
+        auto cols = patches(keep ? work.cols.data() + b * patch_values() : work.part_buffer(part, patch_values()));
+        im2col(x.data() + b * C_ * H_ * W_, cols.data());
         auto yb = sample(y, b, O);
         yb.noalias() = weight_matrix() * cols;
         if (this->params.size() > 1) yb.colwise() += as_row(this->params[1].value).transpose();
@@ -214,39 +222,40 @@ class Conv2d final : public Layer<T> {
   }
 
   // gx_b = col2im(W^T [C·k·k, O] · gy_b [O, Ho·Wo])
-  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy, Tensor<T>& gx) const override {
+  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy, Tensor<T>& gx,
+                 LayerWork<T>& work) const override {
     const Index B = x.rows(), O = this->out_shape[0];
     gx.resize(x.shape());
-    gx.set_zero();
-    parallel_for(this->pool, B, 1, [&](Index b0, Index b1) {
-      RowMatrix<T> gcols;
+    parallel_parts(this->pool, B, 1, [&](int part, Index b0, Index b1) {
+      auto gcols = patches(work.part_buffer(part, patch_values()));
       for (Index b = b0; b < b1; ++b) {
         gcols.noalias() = weight_matrix().transpose() * sample(gy, b, O);
-        col2im(gcols, gx.data() + b * C_ * H_ * W_);
+        col2im(gcols.data(), gx.data() + b * C_ * H_ * W_);
       }
     });
   }
 
   // gW [O, C·k·k] = Σ_b gy_b · cols_bᵀ;  gb = Σ_b row sums of gy_b. Split by
   // output channel (at panel boundaries), so that each sum over the batch
-  // keeps one order; each part makes its own patches.
-  void vjp_params(const Tensor<T>& x, const Tensor<T>& gy) override {
+  // keeps one order; each part remakes the patches unless forward kept them.
+  void vjp_params(const Tensor<T>& x, const Tensor<T>& gy, LayerWork<T>& work) override {
     const Index B = x.rows(), O = this->out_shape[0];
+    const bool kept = static_cast<Index>(work.cols.size()) == B * patch_values();
     auto gW = Eigen::Map<RowMatrix<T>>(this->params[0].grad.data(), O, C_ * k_ * k_);
-    Vector<T> gb(O);
-    parallel_for(this->pool, O, 1, [&](Index o0, Index o1) {
+    const bool bias = this->params.size() > 1;
+    parallel_parts(this->pool, O, 1, [&](int part, Index o0, Index o1) {
       auto gWo = gW.middleRows(o0, o1 - o0);
-      auto gbo = gb.segment(o0, o1 - o0);
+      auto gbo = as_row(this->params.back().grad).segment(o0, bias ? o1 - o0 : 0);
       gWo.setZero();
       gbo.setZero();
-      RowMatrix<T> cols;
+      T* scratch = kept ? nullptr : work.part_buffer(part, patch_values());
       for (Index b = 0; b < B; ++b) {
-        im2col(x.data() + b * C_ * H_ * W_, cols);
-        gWo.noalias() += sample(gy, b, O).middleRows(o0, o1 - o0) * cols.transpose();
-        gbo += sample(gy, b, O).middleRows(o0, o1 - o0).rowwise().sum();
+        const T* cols = kept ? work.cols.data() + b * patch_values() : scratch;
+        if (!kept) im2col(x.data() + b * C_ * H_ * W_, scratch);
+        gWo.noalias() += sample(gy, b, O).middleRows(o0, o1 - o0) * patches(cols).transpose();
+        if (bias) gbo += sample(gy, b, O).middleRows(o0, o1 - o0).rowwise().sum().transpose();
       }
     }, kPanelRows<T>);
-    if (this->params.size() > 1) as_row(this->params[1].grad) = gb.transpose();
   }
 
   void init(Rng& rng) override {  // fan_in = C·k·k, as PyTorch
@@ -256,6 +265,11 @@ class Conv2d final : public Layer<T> {
   }
 
  private:
+  Index patch_values() const { return C_ * k_ * k_ * Ho_ * Wo_; }
+  Eigen::Map<RowMatrix<T>> patches(T* data) const { return Eigen::Map<RowMatrix<T>>(data, C_ * k_ * k_, Ho_ * Wo_); }
+  Eigen::Map<const RowMatrix<T>> patches(const T* data) const {
+    return Eigen::Map<const RowMatrix<T>>(data, C_ * k_ * k_, Ho_ * Wo_);
+  }
   Eigen::Map<const RowMatrix<T>> weight_matrix() const {
     return Eigen::Map<const RowMatrix<T>>(this->params[0].value.data(), this->out_shape[0], C_ * k_ * k_);
   }
@@ -267,34 +281,54 @@ class Conv2d final : public Layer<T> {
     const Index n = t.size() / t.rows();
     return Eigen::Map<const RowMatrix<T>>(t.data() + b * n, rows, n / rows);
   }
+  // The outputs ow whose input column ow·s − p + j lies inside the image: [lo, hi).
+  std::pair<Index, Index> inside(Index j) const {
+    const Index lo = p_ > j ? (p_ - j + s_ - 1) / s_ : 0;
+    const Index last = W_ - 1 + p_ - j;  // the largest ow·s
+    const Index hi = last < 0 ? 0 : std::min(Wo_, last / s_ + 1);
+    return {std::min(lo, hi), hi};
+  }
   // Row (c, i, j) of cols holds x[c, oh·s − p + i, ow·s − p + j] over (oh, ow), zero outside.
-  void im2col(const T* x, RowMatrix<T>& cols) const {
-    cols.resize(C_ * k_ * k_, Ho_ * Wo_);
+  void im2col(const T* x, T* cols) const {
     for (Index c = 0; c < C_; ++c)
       for (Index i = 0; i < k_; ++i)
         for (Index j = 0; j < k_; ++j) {
-          T* row = cols.data() + ((c * k_ + i) * k_ + j) * Ho_ * Wo_;
-          for (Index oh = 0; oh < Ho_; ++oh) {
+          T* row = cols + ((c * k_ + i) * k_ + j) * Ho_ * Wo_;
+          const auto [lo, hi] = inside(j);
+          for (Index oh = 0; oh < Ho_; ++oh, row += Wo_) {
             const Index h = oh * s_ - p_ + i;
-            for (Index ow = 0; ow < Wo_; ++ow) {
-              const Index w = ow * s_ - p_ + j;
-              row[oh * Wo_ + ow] = (h >= 0 && h < H_ && w >= 0 && w < W_) ? x[(c * H_ + h) * W_ + w] : T(0);
+            if (h < 0 || h >= H_) {
+              std::fill(row, row + Wo_, T(0));
+              continue;
             }
+            const T* in = x + (c * H_ + h) * W_;  // column ow reads in[ow·s − p + j]
+            std::fill(row, row + lo, T(0));
+            if (s_ == 1)
+              std::copy(in + lo - p_ + j, in + hi - p_ + j, row + lo);
+            else
+              for (Index ow = lo; ow < hi; ++ow) row[ow] = in[ow * s_ - p_ + j];
+            std::fill(row + hi, row + Wo_, T(0));
           }
         }
   }
-  // The adjoint of im2col: adds each patch entry back to where it came from.
-  void col2im(const RowMatrix<T>& cols, T* x) const {
+  // The adjoint of im2col: x = Σ of each patch entry where it came from, in
+  // the order (c, i, j, oh, ow).
+  void col2im(const T* cols, T* x) const {
+    std::fill(x, x + C_ * H_ * W_, T(0));
     for (Index c = 0; c < C_; ++c)
       for (Index i = 0; i < k_; ++i)
         for (Index j = 0; j < k_; ++j) {
-          const T* row = cols.data() + ((c * k_ + i) * k_ + j) * Ho_ * Wo_;
-          for (Index oh = 0; oh < Ho_; ++oh) {
+          const T* row = cols + ((c * k_ + i) * k_ + j) * Ho_ * Wo_;
+          const auto [lo, hi] = inside(j);
+          for (Index oh = 0; oh < Ho_; ++oh, row += Wo_) {
             const Index h = oh * s_ - p_ + i;
             if (h < 0 || h >= H_) continue;
-            for (Index ow = 0; ow < Wo_; ++ow) {
-              const Index w = ow * s_ - p_ + j;
-              if (w >= 0 && w < W_) x[(c * H_ + h) * W_ + w] += row[oh * Wo_ + ow];
+            T* out = x + (c * H_ + h) * W_;
+            if (s_ == 1) {
+              T* shifted = out + lo - p_ + j;  // = column lo's input
+              for (Index ow = lo; ow < hi; ++ow) shifted[ow - lo] += row[ow];
+            } else {
+              for (Index ow = lo; ow < hi; ++ow) out[ow * s_ - p_ + j] += row[ow];
             }
           }
         }
@@ -338,14 +372,30 @@ template <typename T>
 class MaxPool2d final : public Pool2d<T> {
  public:
   using Pool2d<T>::Pool2d;
-  void forward(const Tensor<T>& x, Tensor<T>& y) const override {
-    y.resize(batch_shape(x.rows(), this->out_shape));
-    this->for_each_window(x.rows(), [&](Index plane, Index at, Index out) { y[out] = x[plane + argmax(x, plane, at)]; });
+  // Keeps where each maximum is: every VJP at this x only scatters.
+  void forward(const Tensor<T>& x, Tensor<T>& y, LayerWork<T>& work) const override {
+    y.resize_batch(x.rows(), this->out_shape);
+    work.argmax.resize(static_cast<size_t>(y.size()));
+    this->for_each_window(x.rows(), [&](Index plane, Index at, Index out) {
+      const Index best = argmax(x, plane, at);
+      work.argmax[out] = static_cast<int32_t>(best);
+      y[out] = x[plane + best];
+    });
   }
-  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy, Tensor<T>& gx) const override {
+  // Windows in forward's order, so overlapping ones add up in one order.
+  void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy, Tensor<T>& gx,
+                 LayerWork<T>& work) const override {
+    if (static_cast<Index>(work.argmax.size()) != y.size()) throw Error("maxpool2d: VJP without its forward pass");
     gx.resize(x.shape());
-    gx.set_zero();
-    this->for_each_window(x.rows(), [&](Index plane, Index at, Index out) { gx[plane + argmax(x, plane, at)] += gy[out]; });
+    const Index C = this->in_shape[0], H = this->in_shape[1], W = this->in_shape[2];
+    const Index per_plane = this->out_shape[1] * this->out_shape[2];
+    parallel_for(this->pool, x.rows() * C, min_rows(H * W), [&](Index p0, Index p1) {
+      std::fill(gx.data() + p0 * H * W, gx.data() + p1 * H * W, T(0));
+      for (Index plane = p0; plane < p1; ++plane) {
+        T* g = gx.data() + plane * H * W;
+        for (Index out = plane * per_plane; out < (plane + 1) * per_plane; ++out) g[work.argmax[out]] += gy[out];
+      }
+    });
   }
 
  private:
@@ -371,10 +421,10 @@ template <typename T>
 class AvgPool2d final : public Pool2d<T> {
  public:
   using Pool2d<T>::Pool2d;
-  void forward(const Tensor<T>& x, Tensor<T>& y) const override {
+  void forward(const Tensor<T>& x, Tensor<T>& y, LayerWork<T>&) const override {
     const Index W = this->in_shape[2], k = this->k_;
     const T scale = T(1) / static_cast<T>(k * k);
-    y.resize(batch_shape(x.rows(), this->out_shape));
+    y.resize_batch(x.rows(), this->out_shape);
     this->for_each_window(x.rows(), [&](Index plane, Index at, Index out) {
       T sum = 0;
       for (Index i = 0; i < k; ++i)
@@ -382,7 +432,8 @@ class AvgPool2d final : public Pool2d<T> {
       y[out] = sum * scale;
     });
   }
-  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy, Tensor<T>& gx) const override {
+  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy, Tensor<T>& gx,
+                 LayerWork<T>&) const override {
     const Index W = this->in_shape[2], k = this->k_;
     const T scale = T(1) / static_cast<T>(k * k);
     gx.resize(x.shape());

@@ -4,6 +4,7 @@
 //   forward     y  = f(x)
 //   vjp_input   gx = J(x)^T gy          (J = dy/dx at x; y = f(x) is given too)
 //   vjp_params  grad(theta) = Jθ(x)^T gy  (overwrites each parameter's grad)
+// The VJPs are taken where the last forward pass with the same LayerWork was.
 #pragma once
 
 #include <memory>
@@ -36,14 +37,37 @@ struct Param {
   Tensor<T> grad;
 };
 
+// What a layer's forward pass keeps for its VJPs at the same x, and its
+// scratch memory: one per layer and trace, sized on first use and reused, so
+// that repeated passes over one batch shape allocate nothing. FixedPred takes
+// every VJP of a relaxation at v̂, so what the forward pass found there
+// (pooling's maxima, convolution's patches) serves all n iterations.
+template <typename T>
+struct LayerWork {
+  std::vector<int32_t> argmax;  // MaxPool2d: offset in its input plane of each output's maximum
+  std::vector<T> cols;          // Conv2d: every sample's patches (im2col), if within kKeptPatchValues
+  std::vector<std::vector<T>> part;  // scratch for each part of a parallel loop
+  // Scratch for part p of at least n values (no allocation once it is that large).
+  T* part_buffer(int p, size_t n) {
+    if (part.size() <= static_cast<size_t>(p)) part.resize(static_cast<size_t>(p) + 1);
+    if (part[p].size() < n) part[p].resize(n);
+    return part[p].data();
+  }
+};
+
+// The most patch values a convolution keeps from its forward pass (64 MiB of
+// floats): beyond it, its parameter VJP remakes them.
+constexpr Index kKeptPatchValues = Index(1) << 24;
+
 template <typename T>
 class Layer {
  public:
   virtual ~Layer() = default;
-  virtual void forward(const Tensor<T>& x, Tensor<T>& y) const = 0;
-  virtual void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy,
-                         Tensor<T>& gx) const = 0;
-  virtual void vjp_params(const Tensor<T>& /*x*/, const Tensor<T>& /*gy*/) {}
+  // `work` carries what forward found at x to the VJPs at the same x.
+  virtual void forward(const Tensor<T>& x, Tensor<T>& y, LayerWork<T>& work) const = 0;
+  virtual void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy, Tensor<T>& gx,
+                         LayerWork<T>& work) const = 0;
+  virtual void vjp_params(const Tensor<T>& /*x*/, const Tensor<T>& /*gy*/, LayerWork<T>& /*work*/) {}
   // PyTorch's default initialisation, drawn from rng in parameter order.
   virtual void init(Rng& /*rng*/) {}
 

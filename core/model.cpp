@@ -8,7 +8,9 @@ template <typename T>
 const Tensor<T>& Block<T>::forward(const Tensor<T>& x, BlockTrace<T>& trace) const {
   trace.out.resize(layers.size());
   trace.grad.resize(layers.size());
-  for (size_t i = 0; i < layers.size(); ++i) layers[i]->forward(i == 0 ? x : trace.out[i - 1], trace.out[i]);
+  trace.work.resize(layers.size());
+  for (size_t i = 0; i < layers.size(); ++i)
+    layers[i]->forward(i == 0 ? x : trace.out[i - 1], trace.out[i], trace.work[i]);
   return trace.output();
 }
 
@@ -28,12 +30,12 @@ void Block<T>::backward(const Tensor<T>& x, BlockTrace<T>& trace, const Tensor<T
   const Tensor<T>* g = &gy;  // gradient with respect to the output of layer i
   for (size_t i = layers.size(); i-- > lowest_needed;) {
     const Tensor<T>& xi = i == 0 ? x : trace.out[i - 1];
-    if (param_grads) layers[i]->vjp_params(xi, *g);
+    if (param_grads) layers[i]->vjp_params(xi, *g, trace.work[i]);
     if (i > lowest_needed) {
-      layers[i]->vjp_input(xi, trace.out[i], *g, trace.grad[i - 1]);
+      layers[i]->vjp_input(xi, trace.out[i], *g, trace.grad[i - 1], trace.work[i]);
       g = &trace.grad[i - 1];
     } else if (i == 0 && gx) {
-      layers[0]->vjp_input(x, trace.out[0], *g, *gx);
+      layers[0]->vjp_input(x, trace.out[0], *g, *gx, trace.work[0]);
     }
   }
 }

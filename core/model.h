@@ -20,10 +20,12 @@ struct ModelSpec {
 };
 
 // What a block's forward pass leaves for its backward pass: out[i] is the
-// output of layer i; grad[i] is scratch for the gradient with respect to it.
+// output of layer i; grad[i] is scratch for the gradient with respect to it;
+// work[i] is what layer i keeps from its forward pass, and its scratch.
 template <typename T>
 struct BlockTrace {
   std::vector<Tensor<T>> out, grad;
+  std::vector<LayerWork<T>> work;
   const Tensor<T>& output() const { return out.back(); }
 };
 

@@ -44,11 +44,18 @@ class Tensor {
   }
 
   // Sets the shape; keeps the storage when the size is unchanged, else
-  // reallocates (contents then unspecified).
-  void resize(Shape shape) {
-    Index n = shape_numel(shape);
-    shape_ = std::move(shape);
-    if (values_.size() != n) values_.resize(n);
+  // reallocates (contents then unspecified). Neither allocates once a tensor
+  // has had its shape: the inner loops call them on every pass.
+  void resize(const Shape& shape) {
+    if (shape_ != shape) shape_.assign(shape.begin(), shape.end());
+    resize_values();
+  }
+  // [rows, sample_shape...]
+  void resize_batch(Index rows, const Shape& sample_shape) {
+    shape_.resize(sample_shape.size() + 1);
+    shape_[0] = rows;
+    std::copy(sample_shape.begin(), sample_shape.end(), shape_.begin() + 1);
+    resize_values();
   }
   void set_zero() { values_.setZero(); }
 
@@ -76,6 +83,11 @@ class Tensor {
   bool all_finite() const { return array().isFinite().all(); }
 
  private:
+  void resize_values() {
+    const Index n = shape_numel(shape_);
+    if (values_.size() != n) values_.resize(n);
+  }
+
   Shape shape_;
   Vector<T> values_;
 };

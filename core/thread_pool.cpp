@@ -35,13 +35,13 @@ std::pair<Index, Index> part_range(Index count, Index align, int parts, int p) {
 
 }  // namespace
 
-void ThreadPool::parallel_for(Index count, Index min_part, const std::function<void(Index, Index)>& fn, Index align) {
+void ThreadPool::parallel_for(Index count, Index min_part, PartFn fn, Index align) {
   align = std::max<Index>(1, align);
   const Index units = (count + align - 1) / align;
   const Index most = std::min(units, std::max<Index>(1, count / std::max<Index>(1, min_part)));
   const int parts = static_cast<int>(std::min<Index>(size(), most));
   if (parts <= 1) {
-    if (count > 0) fn(0, count);
+    if (count > 0) fn(0, 0, count);
     return;
   }
   {
@@ -57,7 +57,7 @@ void ThreadPool::parallel_for(Index count, Index min_part, const std::function<v
   start_.notify_all();
   try {
     const auto [begin, end] = part_range(count, align, parts, 0);
-    fn(begin, end);
+    fn(0, begin, end);
   } catch (...) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!error_) error_ = std::current_exception();
@@ -75,7 +75,7 @@ void ThreadPool::parallel_for(Index count, Index min_part, const std::function<v
 void ThreadPool::work(int index) {
   uint64_t seen = 0;
   for (;;) {
-    const std::function<void(Index, Index)>* job;
+    const PartFn* job;
     Index count, align;
     int parts;
     {
@@ -91,7 +91,7 @@ void ThreadPool::work(int index) {
     if (index >= parts || !job) continue;  // this round needs fewer threads
     try {
       const auto [begin, end] = part_range(count, align, parts, index);
-      if (begin < end) (*job)(begin, end);
+      if (begin < end) (*job)(index, begin, end);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!error_) error_ = std::current_exception();

@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -21,6 +21,23 @@
 #include "tensor.h"
 
 namespace pcplay {
+
+// A borrowed reference to a callable fn(part, begin, end): unlike
+// std::function it never allocates, so a layer's inner loop can call the pool
+// as often as it likes.
+class PartFn {
+ public:
+  template <typename Fn>
+  PartFn(const Fn& fn)  // NOLINT: converts implicitly, as std::function does
+      : fn_(&fn), call_([](const void* f, int part, Index begin, Index end) {
+          (*static_cast<const Fn*>(f))(part, begin, end);
+        }) {}
+  void operator()(int part, Index begin, Index end) const { call_(fn_, part, begin, end); }
+
+ private:
+  const void* fn_;
+  void (*call_)(const void*, int, Index, Index);
+};
 
 class ThreadPool {
  public:
@@ -33,12 +50,14 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Calls fn(begin, end) on contiguous parts of [0, count) of at least
-  // `min_part` indices each (small ranges stay on the caller's thread), each
-  // part but the last a multiple of `align` long, in parallel, and returns
-  // when all are done. The first exception thrown by a part is rethrown here.
-  // Not reentrant: fn must not call the pool.
-  void parallel_for(Index count, Index min_part, const std::function<void(Index, Index)>& fn, Index align = 1);
+  // Calls fn(part, begin, end) on contiguous parts of [0, count) of at
+  // least `min_part` indices each (small ranges stay on the caller's thread),
+  // each part but the last a multiple of `align` long, in parallel, and
+  // returns when all are done. Parts are numbered from 0 (the caller's) to
+  // below size(), so that they can index per-thread scratch. The first
+  // exception thrown by a part is rethrown here. Not reentrant: fn must not
+  // call the pool.
+  void parallel_for(Index count, Index min_part, PartFn fn, Index align = 1);
 
  private:
   void work(int worker);
@@ -46,7 +65,7 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable start_, done_;
-  const std::function<void(Index, Index)>* job_ = nullptr;
+  const PartFn* job_ = nullptr;
   Index count_ = 0, align_ = 1;
   int parts_ = 0;
   uint64_t generation_ = 0;  // one per parallel_for
@@ -55,13 +74,20 @@ class ThreadPool {
   bool quit_ = false;
 };
 
-// parallel_for on `pool`, or on the caller's thread when there is none.
-inline void parallel_for(ThreadPool* pool, Index count, Index min_part, const std::function<void(Index, Index)>& fn,
-                         Index align = 1) {
+// ThreadPool::parallel_for on `pool`, or on the caller's thread (as part 0)
+// when there is none: fn(part, begin, end).
+template <typename Fn>
+void parallel_parts(ThreadPool* pool, Index count, Index min_part, const Fn& fn, Index align = 1) {
   if (pool && pool->size() > 1 && count >= 2 * std::max(min_part, align))
-    pool->parallel_for(count, min_part, fn, align);
+    pool->parallel_for(count, min_part, PartFn(fn), align);
   else if (count > 0)
-    fn(0, count);
+    fn(0, Index(0), count);
+}
+
+// The same for work that needs no scratch of its own: fn(begin, end).
+template <typename Fn>
+void parallel_for(ThreadPool* pool, Index count, Index min_part, const Fn& fn, Index align = 1) {
+  parallel_parts(pool, count, min_part, [&fn](int, Index begin, Index end) { fn(begin, end); }, align);
 }
 
 }  // namespace pcplay

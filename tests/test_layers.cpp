@@ -20,20 +20,22 @@ void check_layer_vjps(const LayerSpec& spec, const Shape& in_shape, double lo = 
   const Index B = 3;
   Tensor<double> x = random_tensor<double>(batch_shape(B, in_shape), rng, lo, hi);
   Tensor<double> y;
-  layer->forward(x, y);
+  LayerWork<double> work;
+  layer->forward(x, y, work);
   CHECK(y.shape() == batch_shape(B, layer->out_shape));
   const Tensor<double> r = random_tensor<double>(y.shape(), rng);
   auto objective = [&] {
     Tensor<double> out;
-    layer->forward(x, out);
+    LayerWork<double> scratch;
+    layer->forward(x, out, scratch);
     return (out.array() * r.array()).sum();
   };
 
   Tensor<double> gx;
-  layer->vjp_input(x, y, r, gx);
+  layer->vjp_input(x, y, r, gx, work);
   CHECK(relative_difference(gx, numeric_gradient(x, objective)) < 1e-7);
 
-  layer->vjp_params(x, r);
+  layer->vjp_params(x, r, work);
   for (Param<double>& p : layer->params) {
     CAPTURE(p.name);
     CHECK(relative_difference(p.grad, numeric_gradient(p.value, objective)) < 1e-7);
@@ -75,14 +77,15 @@ TEST_CASE("maxpool2d gives the gradient to the first maximum of each window in r
   const double values[] = {0, 0, 1, 5, 0, 0, 5, 2};
   for (int i = 0; i < 8; ++i) x[i] = values[i];
   g.array() = 1;
-  pool->forward(x, y);
+  LayerWork<double> work;
+  pool->forward(x, y, work);
   CHECK(y[0] == 0);
   CHECK(y[1] == 5);
-  pool->vjp_input(x, y, g, gx);
+  pool->vjp_input(x, y, g, gx, work);
   const double expected[] = {1, 0, 0, 1, 0, 0, 0, 0};
   for (int i = 0; i < 8; ++i) CHECK(gx[i] == expected[i]);
   x[5] = std::nan("");  // NaN wins, as in PyTorch
-  pool->forward(x, y);
+  pool->forward(x, y, work);
   CHECK(std::isnan(y[0]));
 }
 
@@ -103,8 +106,9 @@ TEST_CASE("ReLU's derivative at 0 is 0, as in PyTorch") {
   Tensor<double> x({1, 3}), y, g({1, 3}), gx;
   x[0] = 0, x[1] = 1, x[2] = -1;
   g.array() = 1;
-  relu->forward(x, y);
-  relu->vjp_input(x, y, g, gx);
+  LayerWork<double> work;
+  relu->forward(x, y, work);
+  relu->vjp_input(x, y, g, gx, work);
   CHECK(gx[0] == 0);
   CHECK(gx[1] == 1);
   CHECK(gx[2] == 0);
