@@ -26,6 +26,12 @@ inline Index min_product_rows(Index macs) { return min_rows(macs / 8); }
 template <typename T>
 constexpr Index kPanelRows = Eigen::internal::gebp_traits<T, T>::mr;
 
+// Scratch slots for every part `pool` may run, made before the loop starts.
+template <typename T>
+void prepare_parts(LayerWork<T>& work, const ThreadPool* pool) {
+  work.prepare_parts(pool ? pool->size() : 1);
+}
+
 template <typename T>
 Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> as_row(const Tensor<T>& t) {
   return Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(t.data(), t.size());
@@ -210,6 +216,7 @@ class Conv2d final : public Layer<T> {
     y.resize_batch(B, this->out_shape);
     const bool keep = B * patch_values() <= kKeptPatchValues;
     work.cols.resize(keep ? static_cast<size_t>(B * patch_values()) : 0);
+    prepare_parts(work, this->pool);
     parallel_parts(this->pool, B, 1, [&](int part, Index b0, Index b1) {  // samples in parallel
       for (Index b = b0; b < b1; ++b) {
         auto cols = patches(keep ? work.cols.data() + b * patch_values() : work.part_buffer(part, patch_values()));
@@ -226,6 +233,7 @@ class Conv2d final : public Layer<T> {
                  LayerWork<T>& work) const override {
     const Index B = x.rows(), O = this->out_shape[0];
     gx.resize(x.shape());
+    prepare_parts(work, this->pool);
     parallel_parts(this->pool, B, 1, [&](int part, Index b0, Index b1) {
       auto gcols = patches(work.part_buffer(part, patch_values()));
       for (Index b = b0; b < b1; ++b) {
@@ -243,6 +251,7 @@ class Conv2d final : public Layer<T> {
     const bool kept = static_cast<Index>(work.cols.size()) == B * patch_values();
     auto gW = Eigen::Map<RowMatrix<T>>(this->params[0].grad.data(), O, C_ * k_ * k_);
     const bool bias = this->params.size() > 1;
+    prepare_parts(work, this->pool);
     parallel_parts(this->pool, O, 1, [&](int part, Index o0, Index o1) {
       auto gWo = gW.middleRows(o0, o1 - o0);
       auto gbo = as_row(this->params.back().grad).segment(o0, bias ? o1 - o0 : 0);

@@ -47,9 +47,12 @@ struct LayerWork {
   std::vector<int32_t> argmax;  // MaxPool2d: offset in its input plane of each output's maximum
   std::vector<T> cols;          // Conv2d: every sample's patches (im2col), if within kKeptPatchValues
   std::vector<std::vector<T>> part;  // scratch for each part of a parallel loop
-  // Scratch for part p of at least n values (no allocation once it is that large).
+  // Before a parallel loop (on the calling thread): a slot for each of `parts`.
+  void prepare_parts(int parts) {
+    if (part.size() < static_cast<size_t>(parts)) part.resize(static_cast<size_t>(parts));
+  }
+  // Inside it: part p's scratch of at least n values (allocated once).
   T* part_buffer(int p, size_t n) {
-    if (part.size() <= static_cast<size_t>(p)) part.resize(static_cast<size_t>(p) + 1);
     if (part[p].size() < n) part[p].resize(n);
     return part[p].data();
   }

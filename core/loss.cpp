@@ -40,7 +40,8 @@ Targets<T> targets_from_labels(LossKind loss, const std::vector<int64_t>& labels
 template <typename T>
 void check_targets(LossKind loss, const Targets<T>& y, Index batch, Index num_outputs) {
   if (loss == LossKind::MSE) {
-    if (y.values.shape() != Shape{batch, num_outputs})
+    const Shape& shape = y.values.shape();
+    if (shape.size() != 2 || shape[0] != batch || shape[1] != num_outputs)
       throw Error("mse targets must have shape " + shape_str({batch, num_outputs}) + ", got " +
                   (y.values.defined() ? shape_str(y.values.shape()) : "none"));
   } else {

@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include <algorithm>
+
 #include "error.h"
 
 namespace pcplay {
@@ -137,13 +139,16 @@ void Model<T>::copy_parameters_from(const Model& other) {
 
 template <typename T>
 void Model<T>::set_thread_pool(ThreadPool* pool) {
+  pool_ = pool;
   for (Block<T>& block : blocks_)
     for (auto& layer : block.layers) layer->pool = pool;
 }
 
 template <typename T>
 void Model<T>::check_input(const Tensor<T>& X) const {
-  if (X.rank() < 1 || X.rows() < 1 || batch_shape(X.rows(), input_shape()) != X.shape())
+  const Shape& in = input_shape();  // compared in place: called on every step
+  if (X.rank() != static_cast<Index>(in.size()) + 1 || X.rows() < 1 ||
+      !std::equal(in.begin(), in.end(), X.shape().begin() + 1))
     throw Error("input has shape " + shape_str(X.shape()) + " but the model expects [B, " +
                 shape_str(input_shape()).substr(1) + " with B >= 1");
 }

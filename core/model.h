@@ -80,6 +80,7 @@ class Model {
   // Lends every layer a pool to split its work across (nullptr: none); a copy
   // of the model starts without one.
   void set_thread_pool(ThreadPool* pool);
+  ThreadPool* thread_pool() const { return pool_; }
 
   // v̂_0..v̂_L with one trace per block (traces[l] for f_l; traces[0] unused).
   void forward(const Tensor<T>& X, std::vector<Tensor<T>>& vhat, std::vector<BlockTrace<T>>& traces) const;
@@ -91,6 +92,7 @@ class Model {
  private:
   ModelSpec spec_;
   std::vector<Block<T>> blocks_;
+  ThreadPool* pool_ = nullptr;
 };
 
 }  // namespace pcplay

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "error.h"
+#include "thread_pool.h"
 
 namespace pcplay {
 
@@ -53,6 +54,46 @@ void check_inference_settings(ErrType err, double eta, int n) {
   if (n < 1) throw Error("n (inference iterations) must be at least 1");
 }
 
+namespace {
+
+// One pass over a layer's values, rows in parallel (each sample relaxes on its own):
+//   eps = pred − v;   v += η (eps − vjp)
+// (the same arithmetic, value for value, as the two statements of the spec),
+// with each row's Σ eps² and whether its v stayed finite. Row sums added in
+// row order do not depend on how the rows were split.
+template <typename T>
+void relax_rows(ThreadPool* pool, const Tensor<T>& pred, const Tensor<T>& vjp, T eta, Tensor<T>& v, Tensor<T>& eps,
+                std::vector<double>& row_sq, std::vector<char>& row_finite) {
+  const Index B = v.rows(), n = v.cols();
+  eps.resize(v.shape());
+  row_sq.resize(static_cast<size_t>(B));
+  row_finite.resize(static_cast<size_t>(B));
+  parallel_for(pool, B, std::max<Index>(1, 16384 / n), [&](Index r0, Index r1) {
+    for (Index r = r0; r < r1; ++r) {
+      const T *p = pred.data() + r * n, *g = vjp.data() + r * n;
+      T *vr = v.data() + r * n, *e = eps.data() + r * n;
+      T sq = 0, finite = 0;  // finite stays 0 unless some v − v is NaN (v is Inf or NaN)
+      for (Index i = 0; i < n; ++i) {
+        const T d = p[i] - vr[i];
+        e[i] = d;
+        sq += d * d;
+        vr[i] += eta * (d - g[i]);
+        finite += vr[i] - vr[i];
+      }
+      row_sq[r] = static_cast<double>(sq);
+      row_finite[r] = finite == 0;
+    }
+  });
+}
+
+double sum_in_order(const std::vector<double>& values) {
+  double sum = 0;
+  for (double x : values) sum += x;
+  return sum;
+}
+
+}  // namespace
+
 template <typename T>
 PCInference<T>::PCInference(Model<T>& model, ErrType err_type, T step) : err(err_type), eta(step), model_(model) {}
 
@@ -70,8 +111,13 @@ void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::v
   if (!std::isfinite(static_cast<double>(loss))) flag_non_finite(L, "loss");
   if (vinit && err != ErrType::Strict)
     throw Error("vinit applies to Strict only (FixedPred, as in Torch2PC, starts from v = v̂; Exact has no beliefs)");
-  v.assign(L + 1, Tensor<T>());
-  eps.assign(L + 1, Tensor<T>());
+  v.resize(L + 1);
+  eps.resize(L + 1);
+  vjp_.resize(L);
+  for (Index l = 0; l <= L; ++l) {  // none until set (storage kept for reuse)
+    v[l].forget();
+    eps[l].forget();
+  }
   if (err == ErrType::Exact) return start_exact();
 
   v = vhat;
@@ -112,11 +158,16 @@ template <typename T>
 void PCInference<T>::sweep_fixedpred() {
   const Index L = model_.depth();
   for (Index k = L - 1; k >= 0; --k) {
-    eps[k].resize(vhat[k].shape());
-    eps[k].array() = vhat[k].array() - v[k].array();
-    model_.f(k + 1).backward(vhat[k], trace_[k + 1], eps[k + 1], &vjp_, false);
-    v[k].array() += eta * (eps[k].array() - vjp_.array());
+    model_.f(k + 1).backward(vhat[k], trace_[k + 1], eps[k + 1], &vjp_[k], false);
+    relax_layer(k, vhat[k]);
   }
+}
+
+template <typename T>
+void PCInference<T>::relax_layer(Index l, const Tensor<T>& prediction) {
+  relax_rows(model_.thread_pool(), prediction, vjp_[l], eta, v[l], eps[l], row_sq_, row_finite_);
+  eps_sq_[l] = sum_in_order(row_sq_);
+  v_finite_[l] = std::all_of(row_finite_.begin(), row_finite_.end(), [](char ok) { return ok; });
 }
 
 // Strict: Jacobians at the beliefs, v_0 = X and v_L fixed.
@@ -132,16 +183,17 @@ void PCInference<T>::sweep_strict() {
   for (Index l = 2; l <= L; ++l) model_.f(l).forward(v[l - 1], trace_[l]);
   belief_loss_ = loss_value(model_.loss(), trace_[L].output(), *Y_, &eps[L]);
   for (Index l = L - 1; l >= 1; --l) {
-    eps[l].resize(v[l].shape());
-    eps[l].array() = trace_[l].output().array() - v[l].array();
-    model_.f(l + 1).backward(v[l], trace_[l + 1], eps[l + 1], &vjp_, false);
-    v[l].array() += eta * (eps[l].array() - vjp_.array());
+    model_.f(l + 1).backward(v[l], trace_[l + 1], eps[l + 1], &vjp_[l], false);
+    relax_layer(l, trace_[l].output());
   }
 }
 
 template <typename T>
 void PCInference<T>::sweep() {
   if (err == ErrType::Exact || divergence_.kind == Divergence::Kind::NonFinite) return;
+  const Index L = model_.depth();
+  eps_sq_.assign(L + 1, std::numeric_limits<double>::quiet_NaN());
+  v_finite_.assign(L + 1, true);
   if (err == ErrType::FixedPred)
     sweep_fixedpred();
   else
@@ -159,17 +211,16 @@ void PCInference<T>::flag_non_finite(Index layer, const char* quantity) {
   divergence_.layer = layer;
 }
 
-// One pass over the errors gives both the energy and the finiteness check.
+// The sweep measured each layer's Σ eps² and the finiteness of its v as it
+// went; eps_L is measured here. They give the energy and the divergence check.
 template <typename T>
 void PCInference<T>::measure_errors() {
   const Index L = model_.depth();
-  eps_sq_.assign(L + 1, std::numeric_limits<double>::quiet_NaN());
+  eps_sq_[L] = static_cast<double>(eps[L].array().square().sum());
   double half_sq = 0;
   for (Index l = L; l >= 0; --l) {
     if (!eps[l].defined()) continue;
-    eps_sq_[l] = static_cast<double>(eps[l].array().square().sum());
-    if (!std::isfinite(eps_sq_[l]) || (l < L && !v[l].all_finite()))
-      flag_non_finite(l, std::isfinite(eps_sq_[l]) ? "v" : "eps");
+    if (!std::isfinite(eps_sq_[l]) || !v_finite_[l]) flag_non_finite(l, std::isfinite(eps_sq_[l]) ? "v" : "eps");
     if (l < L) half_sq += 0.5 * eps_sq_[l];
   }
   energy_ = half_sq + static_cast<double>(err == ErrType::Strict ? belief_loss_ : loss);
@@ -205,8 +256,10 @@ void PCInference<T>::set_gradients() {
 
 template <typename T>
 void PCInference<T>::check_gradients() {
-  for (const NamedParam<T>& p : model_.parameters())
-    if (!p.param->grad.all_finite()) return flag_non_finite(p.block, "grad");
+  for (Index l = 1; l <= model_.depth(); ++l)
+    for (const auto& layer : model_.f(l).layers)
+      for (const Param<T>& p : layer->params)
+        if (!p.grad.all_finite()) return flag_non_finite(l, "grad");
 }
 
 template <typename T>

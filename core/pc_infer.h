@@ -62,6 +62,8 @@ class PCInference {
   // Forward pass and initial beliefs: v = v̂, or for Strict the given vinit
   // (its entries 1..L-1 that are defined replace v̂; v_0 = X and v_L stay).
   // Exact computes everything here: eps = backprop errors, and gradients.
+  // Starts a new relaxation each time; its buffers are kept from the last, so
+  // that the steps of a run allocate nothing once the batch shape is set.
   void start(const Tensor<T>& X, const Targets<T>& Y, const std::vector<Tensor<T>>* vinit = nullptr);
   // One inference iteration (a synchronous sweep over the layers). Does
   // nothing once a value has become non-finite.
@@ -86,15 +88,20 @@ class PCInference {
   void sweep_fixedpred();
   void sweep_strict();
   void measure_errors();
+  // eps_l = prediction − v_l;  v_l += η (eps_l − vjp_[l]), measuring eps_l and v_l.
+  void relax_layer(Index l, const Tensor<T>& prediction);
   void flag_non_finite(Index layer, const char* quantity);
   void check_gradients();
 
   Model<T>& model_;
   const Targets<T>* Y_ = nullptr;
   std::vector<BlockTrace<T>> trace_;  // per block: at v̂ (FixedPred, Exact) or at the beliefs (Strict)
-  Tensor<T> vjp_;                     // scratch: J^T eps
+  std::vector<Tensor<T>> vjp_;        // scratch: J_{l+1}^T eps_{l+1} for each l (sizes differ: no reallocation)
   T belief_loss_ = 0;                 // Strict: Loss(f_L(v_{L-1}), Y) in the last sweep
   std::vector<double> eps_sq_;        // ‖eps_l‖² after the last sweep (NaN where undefined)
+  std::vector<bool> v_finite_;        // v_l all finite after the last sweep
+  std::vector<double> row_sq_;        // scratch: each sample's Σ eps² in one layer
+  std::vector<char> row_finite_;      // scratch: each sample's v finite
   double energy_ = 0;                 // energy after the last sweep
   int iterations_ = 0;
   Divergence divergence_;

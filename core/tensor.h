@@ -49,6 +49,7 @@ class Tensor {
   void resize(const Shape& shape) {
     if (shape_ != shape) shape_.assign(shape.begin(), shape.end());
     resize_values();
+    defined_ = true;
   }
   // [rows, sample_shape...]
   void resize_batch(Index rows, const Shape& sample_shape) {
@@ -56,15 +57,23 @@ class Tensor {
     shape_[0] = rows;
     std::copy(sample_shape.begin(), sample_shape.end(), shape_.begin() + 1);
     resize_values();
+    defined_ = true;
   }
   void set_zero() { values_.setZero(); }
 
+  // Makes the tensor undefined (see defined()) but keeps its storage for
+  // the next resize to the same size.
+  void forget() {
+    shape_.clear();
+    defined_ = false;
+  }
+
   const Shape& shape() const { return shape_; }
   Index rank() const { return static_cast<Index>(shape_.size()); }
-  Index size() const { return values_.size(); }
+  Index size() const { return defined_ ? values_.size() : 0; }
   // A default-constructed tensor is "none": the lists v and eps hold one
   // wherever an error type leaves a layer undefined (Torch2PC's None).
-  bool defined() const { return !shape_.empty(); }
+  bool defined() const { return defined_; }
   // Leading dimension (the batch for activations, `out` for a weight).
   Index rows() const { return shape_.empty() ? 0 : shape_[0]; }
   // Elements per row: the per-sample size of an activation.
@@ -90,6 +99,7 @@ class Tensor {
 
   Shape shape_;
   Vector<T> values_;
+  bool defined_ = false;
 };
 
 // Converts between precisions (the data sets are stored as float).

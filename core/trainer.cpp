@@ -147,24 +147,27 @@ double Trainer<T>::epoch() const {
 
 template <typename T>
 void Trainer<T>::begin_step() {
-  if (diverged_ || inference_) return;
+  if (diverged_ || relaxing_) return;
   t0_ = std::chrono::steady_clock::now();
   next_batch();
   pending_ = StepMetrics();
   pending_.step = step_ + 1;
   if (config_.compare_bp) {  // backprop's gradient of the same weights, same batch
-    pc_infer(model_, x_, y_, ErrType::Exact, 0, 0);
+    if (!backprop_) backprop_ = std::make_unique<PCInference<T>>(model_, ErrType::Exact, T(0));
+    backprop_->start(x_, y_);
     bp_grads_ = gradients(model_);
   }
   step_n_ = config_.err == ErrType::Exact ? 0 : config_.n;  // a step keeps its settings to the end
-  inference_ = std::make_unique<PCInference<T>>(model_, config_.err, static_cast<T>(config_.eta));
+  if (!inference_ || inference_->err != config_.err || inference_->eta != static_cast<T>(config_.eta))
+    inference_ = std::make_unique<PCInference<T>>(model_, config_.err, static_cast<T>(config_.eta));
   inference_->start(x_, y_);
+  relaxing_ = true;
   pending_.train = {static_cast<double>(inference_->loss), accuracy(inference_->vhat.back(), y_)};
 }
 
 template <typename T>
 bool Trainer<T>::relax(int iterations) {
-  if (!inference_) return true;
+  if (!relaxing_) return true;
   for (int i = 0; i < iterations && !relaxed(); ++i) {
     inference_->sweep();
     pending_.sweeps.push_back(inference_->stats());
@@ -174,18 +177,18 @@ bool Trainer<T>::relax(int iterations) {
 
 template <typename T>
 bool Trainer<T>::relaxed() const {
-  return !inference_ || inference_->iterations() >= step_n_ ||
+  return !relaxing_ || inference_->iterations() >= step_n_ ||
          inference_->divergence().kind == Divergence::Kind::NonFinite;
 }
 
 template <typename T>
 StepMetrics Trainer<T>::finish_step() {
-  if (!inference_) return last_;
+  if (!relaxing_) return last_;
   relax(step_n_);  // whatever is left of the relaxation
   inference_->set_gradients();  // (nothing left to do for Exact)
   StepMetrics m = std::move(pending_);
   const Divergence d = inference_->divergence();
-  inference_.reset();
+  relaxing_ = false;
   if (config_.compare_bp) m.agreement = agreement_per_block(model_, gradients(model_), bp_grads_);
 
   m.energy_rose = d.kind == Divergence::Kind::EnergyRose;
@@ -214,8 +217,9 @@ StepMetrics Trainer<T>::finish_step() {
   }
 
   if (twin_) {
-    PCResult<T> bp = pc_infer(*twin_, x_, y_, ErrType::Exact, 0, 0);
-    m.bp_train = {static_cast<double>(bp.loss), accuracy(bp.vhat.back(), y_)};
+    if (!twin_backprop_) twin_backprop_ = std::make_unique<PCInference<T>>(*twin_, ErrType::Exact, T(0));
+    twin_backprop_->start(x_, y_);
+    m.bp_train = {static_cast<double>(twin_backprop_->loss), accuracy(twin_backprop_->vhat.back(), y_)};
     twin_optimizer_->step(twin_->parameters());
   }
 

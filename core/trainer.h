@@ -74,6 +74,9 @@ class Trainer {
   // The same on shared data (the playground keeps its data across runs; no copy).
   Trainer(const ModelSpec& spec, std::shared_ptr<const DataSplit> data, TrainConfig config,
           const Model<T>* initial = nullptr);
+  // Its relaxations refer to its model: it stays where it was made.
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
 
   // One batch. After a divergence it does nothing and returns the same report.
   StepMetrics step();
@@ -90,7 +93,7 @@ class Trainer {
   StepMetrics finish_step();
   // The relaxation of the step under way (between begin_step and finish_step),
   // else null, and the stats of its iterations so far.
-  const PCInference<T>* relaxation() const { return inference_.get(); }
+  const PCInference<T>* relaxation() const { return relaxing_ ? inference_.get() : nullptr; }
   const std::vector<SweepStats>& relaxation_stats() const { return pending_.sweeps; }
   // Loss and accuracy of the feed-forward model over a whole data set.
   Evaluation evaluate(const Dataset& data, bool backprop_twin = false) const;
@@ -128,8 +131,12 @@ class Trainer {
   Targets<T> y_;
   bool diverged_ = false;
   StepMetrics last_;
-  // The step under way.
+  // The relaxation, kept from step to step with its buffers (renewed when the
+  // error type or η changes), and whether a step is under way.
   std::unique_ptr<PCInference<T>> inference_;
+  bool relaxing_ = false;
+  // Backprop's passes for compare_bp and for the twin, kept the same way.
+  std::unique_ptr<PCInference<T>> backprop_, twin_backprop_;
   int step_n_ = 0;
   std::vector<Tensor<T>> bp_grads_;
   StepMetrics pending_;
