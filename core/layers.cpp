@@ -122,15 +122,17 @@ class ReLU final : public Elementwise<T> {
     y.resize(x.shape());
     this->by_rows(x, [&](Index at, Index n) { y.array().segment(at, n) = x.array().segment(at, n).max(T(0)); });
   }
-  // A plain loop: compilers vectorise it as a compare and a mask, where
-  // Eigen's select() goes value by value.
+  // A plain loop: compilers vectorise it as a compare and a mask.
   void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy, Tensor<T>& gx,
                  LayerWork<T>&) const override {
     gx.resize(x.shape());
     this->by_rows(x, [&](Index at, Index n) {
       const T *yv = y.data() + at, *gyv = gy.data() + at;
       T* gxv = gx.data() + at;
-      for (Index i = 0; i < n; ++i) gxv[i] = yv[i] > T(0) ? gyv[i] : T(0);
+      for (Index i = 0; i < n; ++i) {
+        const T g = gyv[i];  // read unconditionally, so that the select vectorises
+        gxv[i] = yv[i] > T(0) ? g : T(0);
+      }
     });
   }
 };
@@ -312,8 +314,9 @@ class Conv2d final : public Layer<T> {
             }
             const T* in = x + (c * H_ + h) * W_;  // column ow reads in[ow·s − p + j]
             std::fill(row, row + lo, T(0));
-            if (s_ == 1)
-              std::copy(in + lo - p_ + j, in + hi - p_ + j, row + lo);
+            if (s_ == 1)  // rows are short: an inline vector copy, not a call to memmove
+              Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(row + lo, hi - lo) =
+                  Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(in + lo - p_ + j, hi - lo);
             else
               for (Index ow = lo; ow < hi; ++ow) row[ow] = in[ow * s_ - p_ + j];
             std::fill(row + hi, row + Wo_, T(0));
@@ -385,10 +388,43 @@ class MaxPool2d final : public Pool2d<T> {
   void forward(const Tensor<T>& x, Tensor<T>& y, LayerWork<T>& work) const override {
     y.resize_batch(x.rows(), this->out_shape);
     work.argmax.resize(static_cast<size_t>(y.size()));
-    this->for_each_window(x.rows(), [&](Index plane, Index at, Index out) {
-      const Index best = argmax(x, plane, at);
-      work.argmax[out] = static_cast<int32_t>(best);
-      y[out] = x[plane + best];
+    // Sizes in locals: stores through y and argmax could alias members, and
+    // would make the compiler reload them in the inner loop.
+    const Index H = this->in_shape[1], W = this->in_shape[2], Ho = this->out_shape[1], Wo = this->out_shape[2];
+    const Index k = this->k_, s = this->s_;
+    const T* xv = x.data();
+    T* yv = y.data();
+    int32_t* where = work.argmax.data();
+    parallel_for(this->pool, x.rows() * this->in_shape[0], min_rows(H * W), [&](Index p0, Index p1) {
+      for (Index plane = p0; plane < p1; ++plane) {
+        const T* xp = xv + plane * H * W;
+        Index out = plane * Ho * Wo;
+        // A row of windows at a time, window offset (i, j) by offset in
+        // row-major order: the same comparisons as window by window, but
+        // the loop over the row has no branches and vectorises.
+        for (Index oh = 0; oh < Ho; ++oh, out += Wo) {
+          T* best_value = yv + out;
+          int32_t* best = where + out;
+          for (Index i = 0; i < k; ++i)
+            for (Index j = 0; j < k; ++j) {
+              const Index offset = (oh * s + i) * W + j;
+              const T* xr = xp + offset;
+              if (i == 0 && j == 0) {
+                for (Index ow = 0; ow < Wo; ++ow) {
+                  best_value[ow] = xr[ow * s];
+                  best[ow] = static_cast<int32_t>(offset + ow * s);
+                }
+                continue;
+              }
+              for (Index ow = 0; ow < Wo; ++ow) {
+                const T v = xr[ow * s];
+                const bool take = v > best_value[ow] || v != v;
+                best_value[ow] = take ? v : best_value[ow];
+                best[ow] = take ? static_cast<int32_t>(offset + ow * s) : best[ow];
+              }
+            }
+        }
+      }
     });
   }
   // Windows in forward's order, so overlapping ones add up in one order.
@@ -398,30 +434,16 @@ class MaxPool2d final : public Pool2d<T> {
     gx.resize(x.shape());
     const Index C = this->in_shape[0], H = this->in_shape[1], W = this->in_shape[2];
     const Index per_plane = this->out_shape[1] * this->out_shape[2];
+    const int32_t* where = work.argmax.data();
+    const T* gyv = gy.data();
+    T* gxv = gx.data();
     parallel_for(this->pool, x.rows() * C, min_rows(H * W), [&](Index p0, Index p1) {
-      std::fill(gx.data() + p0 * H * W, gx.data() + p1 * H * W, T(0));
+      std::fill(gxv + p0 * H * W, gxv + p1 * H * W, T(0));
       for (Index plane = p0; plane < p1; ++plane) {
-        T* g = gx.data() + plane * H * W;
-        for (Index out = plane * per_plane; out < (plane + 1) * per_plane; ++out) g[work.argmax[out]] += gy[out];
+        T* g = gxv + plane * H * W;
+        for (Index out = plane * per_plane; out < (plane + 1) * per_plane; ++out) g[where[out]] += gyv[out];
       }
     });
-  }
-
- private:
-  // Offset in the plane of the window's first maximum.
-  Index argmax(const Tensor<T>& x, Index plane, Index at) const {
-    const Index W = this->in_shape[2];
-    Index best = at;
-    T best_value = x[plane + at];
-    for (Index i = 0; i < this->k_; ++i)
-      for (Index j = 0; j < this->k_; ++j) {
-        const T v = x[plane + at + i * W + j];
-        if (v > best_value || std::isnan(v)) {
-          best = at + i * W + j;
-          best_value = v;
-        }
-      }
-    return best;
   }
 };
 
