@@ -30,7 +30,7 @@ endif()
 # /usr/include, which puts glibc's headers before Emscripten's: expose only
 # their own folders, through links in the build tree.
 set(host_include "${CMAKE_BINARY_DIR}/host-include")
-foreach(dir nlohmann doctest)
+foreach(dir nlohmann doctest CLI)
   file(MAKE_DIRECTORY "${host_include}")
   if(EXISTS /usr/include/${dir} AND NOT EXISTS "${host_include}/${dir}")
     file(CREATE_LINK /usr/include/${dir} "${host_include}/${dir}" SYMBOLIC)
@@ -43,6 +43,8 @@ set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_
 add_library(doctest::doctest INTERFACE IMPORTED)
 set_target_properties(doctest::doctest PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${host_include}"
   INTERFACE_COMPILE_DEFINITIONS DOCTEST_CONFIG_COLORS_NONE)
+add_library(CLI11::CLI11 INTERFACE IMPORTED)
+set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${host_include}")
 add_library(ZLIB::ZLIB STATIC IMPORTED)
 set_target_properties(ZLIB::ZLIB PROPERTIES IMPORTED_LOCATION "${PCPLAY_WASM_ZLIB}/lib/libz.a"
   INTERFACE_INCLUDE_DIRECTORIES "${PCPLAY_WASM_ZLIB}/include")

@@ -139,6 +139,12 @@ const std::vector<std::string>& model_preset_names() {
   return names;
 }
 
+std::string model_preset_list() {
+  std::string s;
+  for (const std::string& n : model_preset_names()) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
 bool is_model_preset(const std::string& name) {
   const auto& names = model_preset_names();
   return std::find(names.begin(), names.end(), name) != names.end();

@@ -22,6 +22,7 @@ ModelSpec read_model_file(const std::string& path);
 
 // Built-in models by name ("mlp-2d", ...), and their names.
 const std::vector<std::string>& model_preset_names();
+std::string model_preset_list();  // "paper-mnist, paper-cifar, ...", for help texts
 bool is_model_preset(const std::string& name);
 ModelSpec model_preset(const std::string& name);
 // A dense net by name, "dense:W1,W2,...:ACT" (hidden widths and their

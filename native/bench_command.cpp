@@ -136,7 +136,7 @@ int run_bench(const BenchOptions& o) {
 Command add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "Time whole training steps (PCInfer and the update) on random data");
-  cmd->add_option("--model", o->model, "Model file (JSON), built-in (" + preset_list() +
+  cmd->add_option("--model", o->model, "Model file (JSON), built-in (" + model_preset_list() +
                   "), or dense:W1,W2,...:ACT (on MNIST's shape)")->capture_default_str();
   cmd->add_option("--err", o->err, "Error type")->check(CLI::IsMember({"strict", "fixedpred", "exact"}, CLI::ignore_case))
       ->capture_default_str();

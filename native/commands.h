@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "data_dir.h"
 #include "error.h"
@@ -30,7 +32,9 @@ Command add_init_command(CLI::App& app);
 Command add_reproduce_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 
-// The built-in model names, for help texts: "paper-mnist, paper-cifar, ...".
-std::string preset_list();
+// Runs the one subcommand the command line names, from `commands` (name,
+// function), as every pcplay front end does: a parse error, bad input or a
+// divergence becomes one line on stderr and its exit code.
+int run_cli(CLI::App& app, int argc, char** argv, const std::vector<std::pair<std::string, Command>>& commands);
 
 }  // namespace pcplay::cli

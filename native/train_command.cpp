@@ -149,12 +149,6 @@ int run_init(const InitOptions& o) {
 
 }  // namespace
 
-std::string preset_list() {
-  std::string s;
-  for (const std::string& n : model_preset_names()) s += (s.empty() ? "" : ", ") + n;
-  return s;
-}
-
 Command add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model with Strict PC, FixedPred PC or backprop");
@@ -169,7 +163,7 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--ratio", o->ratio, "Share of toy or CSV data used for training")->check(CLI::Range(0.01, 0.99))
       ->capture_default_str();
   cmd->add_option("--model", o->model,
-                  "Model file (JSON), built-in (" + preset_list() +
+                  "Model file (JSON), built-in (" + model_preset_list() +
                       "), or a dense net dense:W1,W2,...:ACTIVATION (default: one that fits the data)");
   cmd->add_option("--loss", o->loss, "Override the model's loss")->check(CLI::IsMember({"mse", "cross_entropy"}));
   cmd->add_option("--err", o->err, "Error type")->check(CLI::IsMember({"strict", "fixedpred", "exact"}, CLI::ignore_case))
@@ -207,7 +201,7 @@ Command add_train_command(CLI::App& app) {
 Command add_init_command(CLI::App& app) {
   auto o = std::make_shared<InitOptions>();
   CLI::App* cmd = app.add_subcommand("init", "Write freshly initialised weights (PyTorch's default init) for a model");
-  cmd->add_option("--model", o->model, "Model file (JSON) or built-in: " + preset_list())->required();
+  cmd->add_option("--model", o->model, "Model file (JSON) or built-in: " + model_preset_list())->required();
   cmd->add_option("--seed", o->seed, "Seed")->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "Precision")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
   cmd->add_option("--out", o->out, "Output (safetensors)")->required();

@@ -22,12 +22,15 @@
 namespace {
 std::atomic<bool> counting{false};
 std::atomic<long> allocations{0};
+}  // namespace
+
+#ifdef PCPLAY_COUNT_MALLOC
+namespace {
 inline void count() {
   if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
 }
 }  // namespace
 
-#ifdef PCPLAY_COUNT_MALLOC
 extern "C" {
 void* __libc_malloc(size_t);
 void* __libc_calloc(size_t, size_t);
@@ -68,7 +71,7 @@ namespace {
 
 // Allocations made by `fn` on any thread.
 template <typename Fn>
-long allocations_in(Fn fn) {
+[[maybe_unused]] long allocations_in(Fn fn) {
   allocations = 0;
   counting = true;
   fn();

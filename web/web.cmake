@@ -26,6 +26,21 @@ if(PCPLAY_WEB_THREADS)
   target_link_options(pcplay_web PRIVATE "-sPTHREAD_POOL_SIZE=navigator.hardwareConcurrency+1" -Wno-pthreads-mem-growth)
 endif()
 
+# `pcplay bench` for node, the same command as the native one, so that
+# bench/wasm_vs_native.cjs can compare this variant's training speed with the
+# native build's: build/web/<variant>/bench/pcplay-bench-<variant>.js.
+add_executable(pcplay_bench bench/wasm_bench_main.cpp native/bench_command.cpp native/run_cli.cpp)
+target_include_directories(pcplay_bench PRIVATE native)
+target_link_libraries(pcplay_bench PRIVATE pcplay_core nlohmann_json::nlohmann_json CLI11::CLI11)
+set_target_properties(pcplay_bench PROPERTIES OUTPUT_NAME ${web_name}-bench SUFFIX .js
+  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
+target_link_options(pcplay_bench PRIVATE -sENVIRONMENT=node -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=2GB
+  -sEXIT_RUNTIME=1)
+if(PCPLAY_WEB_THREADS)
+  # main() on a worker, so that it may wait for the pool's threads.
+  target_link_options(pcplay_bench PRIVATE -sPROXY_TO_PTHREAD -sPTHREAD_POOL_SIZE=4 -Wno-pthreads-mem-growth)
+endif()
+
 if(NOT PCPLAY_WEB_THREADS)
   # The page, its script and the tutorial, copied as they are.
   foreach(file index.html pcplay-api.js examples/tutorial.html)
