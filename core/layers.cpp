@@ -416,16 +416,31 @@ class MaxPool2d final : public Pool2d<T> {
                 }
                 continue;
               }
-              for (Index ow = 0; ow < Wo; ++ow) {
-                const T v = xr[ow * s];
-                const bool take = v > best_value[ow] || v != v;
-                best_value[ow] = take ? v : best_value[ow];
-                best[ow] = take ? static_cast<int32_t>(offset + ow * s) : best[ow];
-              }
+              if (s == 2)  // the usual stride, as a constant: the loads vectorise
+                take_larger<2>(xr, s, Wo, offset, best_value, best);
+              else
+                take_larger<0>(xr, s, Wo, offset, best_value, best);
             }
         }
       }
     });
+  }
+  // Over a row of windows: where x[ow·s] (xr[ow·s], at `offset` + ow·s in
+  // the plane) is larger than the best so far, or NaN, it becomes the best.
+  // S: the stride as a constant (0: use `stride`).
+  template <Index S>
+  static void take_larger(const T* __restrict xr, Index stride, Index Wo, Index offset, T* __restrict best_value,
+                          int32_t* __restrict best) {
+    // 32-bit positions (a plane holds at most kMaxSampleElements values), so
+    // that they share vector lanes with the floats.
+    const int32_t s = static_cast<int32_t>(S ? S : stride), n = static_cast<int32_t>(Wo);
+    const int32_t at = static_cast<int32_t>(offset);
+    for (int32_t ow = 0; ow < n; ++ow) {
+      const T v = xr[ow * s];
+      const bool take = v > best_value[ow] || v != v;
+      best_value[ow] = take ? v : best_value[ow];
+      best[ow] = take ? at + ow * s : best[ow];
+    }
   }
   // Windows in forward's order, so overlapping ones add up in one order.
   void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy, Tensor<T>& gx,
