@@ -292,58 +292,57 @@ class Conv2d final : public Layer<T> {
     const Index n = t.size() / t.rows();
     return Eigen::Map<const RowMatrix<T>>(t.data() + b * n, rows, n / rows);
   }
-  // The outputs ow whose input column ow·s − p + j lies inside the image: [lo, hi).
-  std::pair<Index, Index> inside(Index j) const {
-    const Index lo = p_ > j ? (p_ - j + s_ - 1) / s_ : 0;
-    const Index last = W_ - 1 + p_ - j;  // the largest ow·s
-    const Index hi = last < 0 ? 0 : std::min(Wo_, last / s_ + 1);
+  // The outputs o (of `outputs`) whose input o·s − p + offset lies inside
+  // [0, size): [lo, hi). Rows: (i, H, Ho); columns: (j, W, Wo).
+  std::pair<Index, Index> inside(Index offset, Index size, Index outputs) const {
+    const Index lo = p_ > offset ? (p_ - offset + s_ - 1) / s_ : 0;
+    const Index last = size - 1 + p_ - offset;  // the largest o·s
+    const Index hi = last < 0 ? 0 : std::min(outputs, last / s_ + 1);
     return {std::min(lo, hi), hi};
   }
-  // Row (c, i, j) of cols holds x[c, oh·s − p + i, ow·s − p + j] over (oh, ow), zero outside.
+  using Strided = Eigen::Map<const RowMatrix<T>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
+  using StridedOut = Eigen::Map<RowMatrix<T>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
+  using Rows = Eigen::Map<const RowMatrix<T>, 0, Eigen::OuterStride<>>;
+  using RowsOut = Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>>;
+  // Row (c, i, j) of cols holds x[c, oh·s − p + i, ow·s − p + j] over (oh, ow),
+  // zero outside: per (c, i, j), one strided block copy of the inside.
   void im2col(const T* x, T* cols) const {
     for (Index c = 0; c < C_; ++c)
-      for (Index i = 0; i < k_; ++i)
+      for (Index i = 0; i < k_; ++i) {
+        const auto [top, bottom] = inside(i, H_, Ho_);
         for (Index j = 0; j < k_; ++j) {
-          T* row = cols + ((c * k_ + i) * k_ + j) * Ho_ * Wo_;
-          const auto [lo, hi] = inside(j);
-          for (Index oh = 0; oh < Ho_; ++oh, row += Wo_) {
-            const Index h = oh * s_ - p_ + i;
-            if (h < 0 || h >= H_) {
-              std::fill(row, row + Wo_, T(0));
-              continue;
-            }
-            const T* in = x + (c * H_ + h) * W_;  // column ow reads in[ow·s − p + j]
-            std::fill(row, row + lo, T(0));
-            if (s_ == 1)  // rows are short: an inline vector copy, not a call to memmove
-              Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(row + lo, hi - lo) =
-                  Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(in + lo - p_ + j, hi - lo);
-            else
-              for (Index ow = lo; ow < hi; ++ow) row[ow] = in[ow * s_ - p_ + j];
-            std::fill(row + hi, row + Wo_, T(0));
-          }
+          Eigen::Map<RowMatrix<T>> patch(cols + ((c * k_ + i) * k_ + j) * Ho_ * Wo_, Ho_, Wo_);
+          const auto [lo, hi] = inside(j, W_, Wo_);
+          if (top > 0 || bottom < Ho_ || lo > 0 || hi < Wo_) patch.setZero();
+          if (top == bottom || lo == hi) continue;
+          const T* first = x + (c * H_ + top * s_ - p_ + i) * W_ + lo * s_ - p_ + j;
+          if (s_ == 1)  // contiguous rows: vectorised copies
+            patch.block(top, lo, bottom - top, hi - lo) = Rows(first, bottom - top, hi - lo, Eigen::OuterStride<>(W_));
+          else
+            patch.block(top, lo, bottom - top, hi - lo) =
+                Strided(first, bottom - top, hi - lo, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(s_ * W_, s_));
         }
+      }
   }
   // The adjoint of im2col: x = Σ of each patch entry where it came from, in
-  // the order (c, i, j, oh, ow).
+  // the order (c, i, j); within one (c, i, j) every entry has its own place.
   void col2im(const T* cols, T* x) const {
     std::fill(x, x + C_ * H_ * W_, T(0));
     for (Index c = 0; c < C_; ++c)
-      for (Index i = 0; i < k_; ++i)
+      for (Index i = 0; i < k_; ++i) {
+        const auto [top, bottom] = inside(i, H_, Ho_);
         for (Index j = 0; j < k_; ++j) {
-          const T* row = cols + ((c * k_ + i) * k_ + j) * Ho_ * Wo_;
-          const auto [lo, hi] = inside(j);
-          for (Index oh = 0; oh < Ho_; ++oh, row += Wo_) {
-            const Index h = oh * s_ - p_ + i;
-            if (h < 0 || h >= H_) continue;
-            T* out = x + (c * H_ + h) * W_;
-            if (s_ == 1) {
-              T* shifted = out + lo - p_ + j;  // = column lo's input
-              for (Index ow = lo; ow < hi; ++ow) shifted[ow - lo] += row[ow];
-            } else {
-              for (Index ow = lo; ow < hi; ++ow) out[ow * s_ - p_ + j] += row[ow];
-            }
-          }
+          const auto [lo, hi] = inside(j, W_, Wo_);
+          if (top == bottom || lo == hi) continue;
+          Eigen::Map<const RowMatrix<T>> patch(cols + ((c * k_ + i) * k_ + j) * Ho_ * Wo_, Ho_, Wo_);
+          T* first = x + (c * H_ + top * s_ - p_ + i) * W_ + lo * s_ - p_ + j;
+          if (s_ == 1)
+            RowsOut(first, bottom - top, hi - lo, Eigen::OuterStride<>(W_)) += patch.block(top, lo, bottom - top, hi - lo);
+          else
+            StridedOut(first, bottom - top, hi - lo, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(s_ * W_, s_)) +=
+                patch.block(top, lo, bottom - top, hi - lo);
         }
+      }
   }
 
   Index C_, H_, W_, k_, s_, p_, Ho_, Wo_;

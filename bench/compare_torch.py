@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""pcplay against PyTorch, one training step at a time, side by side in one run.
+
+For each error type and thread count it times, on the same random batch shape:
+  * pcplay:      `pcplay bench --json` (PCInfer, then Adam's update);
+  * torch-vjp:   an independent PyTorch implementation of the same algorithm in
+                 Torch2PC's style, one torch.autograd.functional.vjp per block
+                 (tests/reference/torch2pc_reference.py's pc_infer), then
+                 torch.optim.Adam's update;
+  * torch-autograd (for exact only): plain PyTorch backprop, loss.backward()
+                 and Adam's update.
+Every figure is the median of --steps timed steps after --warmup untimed ones.
+Prints a table of ms per step and the ratios, and, with --json FILE, writes the
+rows too.
+
+Several pcplay binaries may be given (the portable build, and one built with
+-DPCPLAY_NATIVE_ARCH=ON, say): each gets its own columns.
+
+Run with Debian's python3 (it has torch):
+  /usr/bin/python3 bench/compare_torch.py build/native/pcplay [build/native-arch/pcplay] [--threads 1,2]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+import torch2pc_reference as ref  # noqa: E402
+
+MODELS = {"paper-mnist": ref.PAPER_MNIST}
+
+
+def median_seconds(step, steps, warmup):
+    times = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def torch_step_time(spec, err, eta, n, batch, steps, warmup, autograd):
+    torch.manual_seed(1)
+    model, classes = ref.build_torch(spec)
+    model = model.float()
+    X = torch.rand([batch] + spec["input_shape"], dtype=torch.float32)
+    Y = torch.randint(0, classes, (batch,))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def vjp_step():
+        ref.pc_infer(model, "cross_entropy", X, Y, err, eta, n)
+        optimizer.step()
+
+    def autograd_step():
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(X), Y).backward()
+        optimizer.step()
+
+    return median_seconds(autograd_step if autograd else vjp_step, steps, warmup)
+
+
+def pcplay_step_time(pcplay, model, err, eta, n, batch, steps, warmup, threads):
+    out = subprocess.run([pcplay, "bench", "--model", model, "--err", err, "--eta", str(eta), "--n", str(n),
+                          "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup),
+                          "--threads", str(threads), "--json"], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)["seconds_per_step"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("pcplay", nargs="+", help="pcplay binaries (each is timed)")
+    parser.add_argument("--model", default="paper-mnist", choices=sorted(MODELS))
+    parser.add_argument("--batch", type=int, default=300)
+    parser.add_argument("--eta", type=float, default=0.1)
+    parser.add_argument("--n", type=int, default=20)
+    parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    parser.add_argument("--errs", default="strict,fixedpred,exact")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--json", help="also write the rows to this file")
+    args = parser.parse_args()
+
+    spec = MODELS[args.model]
+    builds = [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in args.pcplay]
+    rows = []
+    print(f"{args.model}, batch {args.batch}, float32, eta {args.eta}, n {args.n}; "
+          f"PyTorch {torch.__version__}; median of {args.steps} steps; ratio = PyTorch's time / pcplay's")
+    header = f"{'err':10} {'threads':>7} {'torch-vjp ms':>13} {'torch-autograd ms':>18}"
+    for build in builds:
+        header += f" {build + ' ms':>18} {'vs vjp':>7} {'vs autograd':>11}"
+    print(header)
+    for threads in [int(t) for t in args.threads.split(",")]:
+        torch.set_num_threads(threads)
+        for err in args.errs.split(","):
+            n = 0 if err == "exact" else args.n
+            vjp = torch_step_time(spec, err, args.eta, n, args.batch, args.steps, args.warmup, False)
+            autograd = (torch_step_time(spec, err, args.eta, n, args.batch, args.steps, args.warmup, True)
+                        if err == "exact" else None)
+            row = {"model": args.model, "batch": args.batch, "n": n, "err": err, "threads": threads,
+                   "torch_vjp_ms": vjp * 1e3, "torch_autograd_ms": autograd * 1e3 if autograd else None}
+            line = f"{err:10} {threads:7d} {vjp * 1e3:13.1f} {autograd * 1e3 if autograd else float('nan'):18.1f}"
+            for build, binary in zip(builds, args.pcplay):
+                ours = pcplay_step_time(binary, args.model, err, args.eta, max(n, 1), args.batch, args.steps,
+                                        args.warmup, threads)
+                row[build] = {"ms": ours * 1e3, "vs_vjp": vjp / ours,
+                              "vs_autograd": autograd / ours if autograd else None}
+                line += f" {ours * 1e3:18.1f} {vjp / ours:6.2f}x"
+                line += f" {autograd / ours:10.2f}x" if autograd else f" {'':>11}"
+            rows.append(row)
+            print(line, flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
