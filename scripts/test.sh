@@ -23,7 +23,7 @@ echo "== the unit tests again under -fsanitize=thread (the thread pool, the play
 cmake -S "$ROOT" -B "$ROOT/build/tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS=-fsanitize=thread \
   -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
 cmake --build "$ROOT/build/tsan" -j "$JOBS" --target pcplay_tests
-TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$ROOT/build/tsan" --output-on-failure -j "$JOBS" -E '^(cli|torch2pc_reference|gui_smoke)$'
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$ROOT/build/tsan" --output-on-failure -j "$JOBS" -E '^(cli|torch2pc_reference|gui_smoke|compare_torch_runs|micro_bench_runs)$'
 
 echo "== the browser builds: unit tests under node, the playground in Chromium"
 build_web
