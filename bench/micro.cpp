@@ -8,6 +8,7 @@
 //   build/native/pcplay_micro [--benchmark_filter=REGEX]
 #include <benchmark/benchmark.h>
 
+#include "helpers.h"  // tests/: random batches
 #include "layers.h"
 #include "loss.h"
 #include "model.h"
@@ -15,22 +16,10 @@
 #include "pc_infer.h"
 
 using namespace pcplay;
+using pcplay::test::random_targets;
+using pcplay::test::random_tensor;
 
 namespace {
-
-Tensor<float> random_tensor(const Shape& shape, Rng& rng) {
-  Tensor<float> t(shape);
-  for (Index i = 0; i < t.size(); ++i) t[i] = static_cast<float>(rng.uniform(-1, 1));
-  return t;
-}
-
-// Multiply-adds of a layer's product for one sample (0 for the others).
-double layer_macs(const Layer<float>& layer) {
-  if (layer.params.empty()) return 0;
-  const Shape& w = layer.params[0].value.shape();
-  if (w.size() == 2) return static_cast<double>(w[0] * w[1]);
-  return static_cast<double>(shape_numel(w) * layer.out_shape[1] * layer.out_shape[2]);
-}
 
 enum class Pass { Forward, VjpInput, VjpParams };
 
@@ -38,11 +27,11 @@ void layer_pass(benchmark::State& state, LayerSpec spec, Shape in_shape, Index b
   auto layer = make_layer<float>(spec, in_shape);
   Rng rng(1);
   layer->init(rng);
-  const Tensor<float> x = random_tensor(batch_shape(batch, in_shape), rng);
+  const Tensor<float> x = random_tensor<float>(batch_shape(batch, in_shape), rng);
   Tensor<float> y, gx;
   LayerWork<float> work;
   layer->forward(x, y, work);
-  const Tensor<float> gy = random_tensor(y.shape(), rng);
+  const Tensor<float> gy = random_tensor<float>(y.shape(), rng);
   for (auto _ : state) {
     switch (pass) {
       case Pass::Forward: layer->forward(x, y, work); break;
@@ -51,7 +40,7 @@ void layer_pass(benchmark::State& state, LayerSpec spec, Shape in_shape, Index b
     }
     benchmark::ClobberMemory();
   }
-  const double flops = 2 * layer_macs(*layer) * static_cast<double>(batch);
+  const double flops = 2 * layer->product_macs() * static_cast<double>(batch);
   if (flops > 0)
     state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -73,10 +62,8 @@ void algorithm(benchmark::State& state, ErrType err) {
   model.init(1);
   Rng rng(2);
   const Index batch = 300;
-  const Tensor<float> X = random_tensor(batch_shape(batch, model.input_shape()), rng);
-  std::vector<int64_t> labels(batch);
-  for (auto& label : labels) label = static_cast<int64_t>(rng.below(10));
-  const Targets<float> Y = targets_from_labels<float>(model.loss(), labels, 10);
+  const Tensor<float> X = random_tensor<float>(batch_shape(batch, model.input_shape()), rng);
+  const Targets<float> Y = random_targets<float>(model.loss(), batch, 10, rng);
   PCInference<float> inference(model, err, 0.1f);
   inference.start(X, Y);
   for (auto _ : state) {

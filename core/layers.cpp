@@ -9,14 +9,9 @@
 namespace pcplay {
 namespace {
 
-// Parts of a batch worth a thread of their own: at least this many values.
-constexpr Index kMinValuesPerPart = 16384;
-
-// The fewest rows of `row_size` values a part should have.
-inline Index min_rows(Index row_size) { return std::max<Index>(1, kMinValuesPerPart / std::max<Index>(1, row_size)); }
-
-// The same for a product's rows of `macs` multiply-adds each: a multiply-add
-// is worth about an eighth of an element-wise value's memory traffic.
+// min_rows (thread_pool.h) for a product's rows of `macs` multiply-adds each:
+// a multiply-add is worth about an eighth of an element-wise value's memory
+// traffic.
 inline Index min_product_rows(Index macs) { return min_rows(macs / 8); }
 
 // Eigen's product kernel takes the rows of its result in panels of this many
@@ -84,6 +79,8 @@ class Linear final : public Layer<T> {
         as_row(this->params[1].grad).segment(o0, o1 - o0) = gy.matrix().middleCols(o0, o1 - o0).colwise().sum();
     }, kPanelRows<T>);
   }
+
+  double product_macs() const override { return static_cast<double>(this->params[0].value.size()); }
 
   // U(-1/sqrt(in), 1/sqrt(in)) for W and b: PyTorch's kaiming_uniform_(a=sqrt(5))
   // reduces to this bound.
@@ -267,6 +264,11 @@ class Conv2d final : public Layer<T> {
         if (bias) gbo += sample(gy, b, O).middleRows(o0, o1 - o0).rowwise().sum().transpose();
       }
     }, kPanelRows<T>);
+  }
+
+  // [O, C·k·k] · [C·k·k, Ho·Wo]
+  double product_macs() const override {
+    return static_cast<double>(this->params[0].value.size()) * static_cast<double>(Ho_ * Wo_);
   }
 
   void init(Rng& rng) override {  // fan_in = C·k·k, as PyTorch

@@ -73,6 +73,9 @@ class Layer {
   virtual void vjp_params(const Tensor<T>& /*x*/, const Tensor<T>& /*gy*/, LayerWork<T>& /*work*/) {}
   // PyTorch's default initialisation, drawn from rng in parameter order.
   virtual void init(Rng& /*rng*/) {}
+  // Multiply-adds of the layer's product for one sample (0 for the layers
+  // without one); each of the two VJPs costs as many.
+  virtual double product_macs() const { return 0; }
 
   std::vector<Param<T>> params;
   Shape in_shape, out_shape;  // per sample, without the batch dimension

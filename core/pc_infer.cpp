@@ -68,7 +68,7 @@ void relax_rows(ThreadPool* pool, const Tensor<T>& pred, const Tensor<T>& vjp, T
   eps.resize(v.shape());
   row_sq.resize(static_cast<size_t>(B));
   row_finite.resize(static_cast<size_t>(B));
-  parallel_for(pool, B, std::max<Index>(1, 16384 / n), [&](Index r0, Index r1) {
+  parallel_for(pool, B, min_rows(n), [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) {
       const T *p = pred.data() + r * n, *g = vjp.data() + r * n;
       T *vr = v.data() + r * n, *e = eps.data() + r * n;
@@ -255,6 +255,18 @@ void PCInference<T>::set_gradients() {
 }
 
 template <typename T>
+void PCInference<T>::run(const Tensor<T>& X, const Targets<T>& Y, int n, const std::vector<Tensor<T>>* vinit,
+                         std::vector<SweepStats>* record) {
+  start(X, Y, vinit);
+  if (err == ErrType::Exact) return;  // start() did it all
+  for (int i = 0; i < n && divergence_.kind != Divergence::Kind::NonFinite; ++i) {
+    sweep();
+    if (record) record->push_back(stats());
+  }
+  set_gradients();
+}
+
+template <typename T>
 void PCInference<T>::check_gradients() {
   for (Index l = 1; l <= model_.depth(); ++l)
     for (const auto& layer : model_.f(l).layers)
@@ -279,14 +291,7 @@ PCResult<T> pc_infer(Model<T>& model, const Tensor<T>& X, const Targets<T>& Y, E
                      const typename NonDeduced<std::vector<Tensor<T>>>::type* vinit, std::vector<SweepStats>* record) {
   check_inference_settings(err, static_cast<double>(eta), n);
   PCInference<T> inference(model, err, eta);
-  inference.start(X, Y, vinit);
-  if (err != ErrType::Exact) {
-    for (int i = 0; i < n && inference.divergence().kind != Divergence::Kind::NonFinite; ++i) {
-      inference.sweep();
-      if (record) record->push_back(inference.stats());
-    }
-    inference.set_gradients();
-  }
+  inference.run(X, Y, n, vinit, record);
   return {std::move(inference.vhat), std::move(inference.v),    std::move(inference.eps),
           inference.loss,            std::move(inference.dLdy), inference.divergence()};
 }

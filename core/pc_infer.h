@@ -71,6 +71,11 @@ class PCInference {
   // Overwrites every parameter's grad with Jθ_l(·)^T eps_l (NaN when the
   // feed-forward loss was already non-finite and no iteration ran).
   void set_gradients();
+  // The whole of Torch2PC's PCInfer: start(), up to n sweeps (none for
+  // Exact; they stop once a value is non-finite), set_gradients(). `record`
+  // receives the stats of each iteration.
+  void run(const Tensor<T>& X, const Targets<T>& Y, int n, const std::vector<Tensor<T>>* vinit = nullptr,
+           std::vector<SweepStats>* record = nullptr);
 
   SweepStats stats() const;
   int iterations() const { return iterations_; }

@@ -47,7 +47,7 @@ class Tensor {
   // reallocates (contents then unspecified). Neither allocates once a tensor
   // has had its shape: the inner loops call them on every pass.
   void resize(const Shape& shape) {
-    if (shape_ != shape) shape_.assign(shape.begin(), shape.end());
+    shape_ = shape;  // a vector's copy reuses its storage when it fits
     resize_values();
     defined_ = true;
   }

@@ -1,8 +1,8 @@
 // A fixed team of threads that splits work over index ranges: the rows of a
 // batch, a layer's output channels. The calling thread takes a share, so a
 // pool of n threads starts n - 1 workers; a pool of 1 starts none and runs
-// everything on the caller's thread. Owned by whoever trains (the CLI, the
-// playground's run) and lent to a model (Model::set_thread_pool): no globals.
+// everything on the caller's thread. Owned by whoever trains (the Trainer,
+// `pcplay bench`) and lent to a model (Model::set_thread_pool): no globals.
 //
 // The layers split only work whose every output element is computed the same
 // way wherever the range is cut (samples, elements; rows of a product, cut at
@@ -73,6 +73,12 @@ class ThreadPool {
   std::exception_ptr error_;
   bool quit_ = false;
 };
+
+// Parts of a batch worth a thread of their own hold at least this many values.
+constexpr Index kMinValuesPerPart = 16384;
+
+// The fewest rows of `row_size` values a part should have (element-wise work).
+inline Index min_rows(Index row_size) { return std::max<Index>(1, kMinValuesPerPart / std::max<Index>(1, row_size)); }
 
 // ThreadPool::parallel_for on `pool`, or on the caller's thread (as part 0)
 // when there is none: fn(part, begin, end).

@@ -35,13 +35,7 @@ struct BenchOptions {
 template <typename T>
 double product_flops(const Block<T>& block) {
   double flops = 0;
-  for (const auto& layer : block.layers) {
-    if (layer->params.empty()) continue;
-    const Shape& w = layer->params[0].value.shape();
-    if (w.size() == 2) flops += 2.0 * static_cast<double>(w[0] * w[1]);  // Linear [out, in]
-    if (w.size() == 4)  // Conv2d [O, C, k, k] at every output position
-      flops += 2.0 * static_cast<double>(shape_numel(w) * layer->out_shape[1] * layer->out_shape[2]);
-  }
+  for (const auto& layer : block.layers) flops += 2 * layer->product_macs();
   return flops;
 }
 
@@ -68,9 +62,8 @@ template <typename T>
 int run_bench(const BenchOptions& o) {
   const ErrType err = parse_err_type(o.err);
   check_inference_settings(err, o.eta, o.n);
-  if (o.batch < 1 || o.batch > 100000) throw Error("--batch must be 1 to 100000");
-  // A dense:W1,...:ACT net has no input size of its own: it gets MNIST's.
-  Model<T> model(is_dense_name(o.model) ? dense_model(o.model, {1, 28, 28}, 10) : resolve_model(o.model));
+  // The model as for MNIST (a dense:W1,...:ACT net takes its sizes from it).
+  Model<T> model(model_for_data(o.model, {1, 28, 28}, 10));
   ThreadPool pool(o.threads);
   model.set_thread_pool(&pool);
   model.init(o.seed);
@@ -91,11 +84,7 @@ int run_bench(const BenchOptions& o) {
   const std::vector<NamedParam<T>> params = model.parameters();
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     const auto t0 = Clock::now();
-    inference.start(x, y);
-    if (err != ErrType::Exact) {
-      for (int k = 0; k < o.n; ++k) inference.sweep();
-      inference.set_gradients();
-    }
+    inference.run(x, y, o.n);
     optimizer->step(params);
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     if (i >= o.warmup) seconds.push_back(s);

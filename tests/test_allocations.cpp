@@ -98,11 +98,7 @@ TEST_CASE("a relaxation allocates nothing once its buffers are sized (every erro
       CAPTURE(name);
       CAPTURE(err_type_name(err));
       PCInference<float> inference(model, err, 0.1f);
-      auto relaxation = [&] {
-        inference.start(X, Y);
-        for (int i = 0; i < 3; ++i) inference.sweep();
-        inference.set_gradients();
-      };
+      auto relaxation = [&] { inference.run(X, Y, 3); };
       relaxation();  // sizes every buffer
       CHECK(allocations_in(relaxation) == 0);
     }
