@@ -18,8 +18,8 @@ std::string read_file(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
   if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
-  if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes)
-    throw Error(path + ": larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB");
+  const auto too_large = [&] { return Error(path + ": larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB"); };
+  if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes) throw too_large();
   // One read of the expected size (plus a byte, to notice a file that grew):
   // where each read is a round trip to another thread (a browser's file
   // system, from a worker), a stream's 4 KB reads made loading take seconds.
@@ -33,7 +33,7 @@ std::string read_file(const std::string& path) {
     const size_t got = std::fread(&data[at], 1, chunk, f.get());
     data.resize(at + got);
     if (got < chunk) break;
-    if (data.size() > kMaxFileBytes) throw Error(path + ": larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB");
+    if (data.size() > kMaxFileBytes) throw too_large();
     chunk = size_t(1) << 20;
   }
   if (std::ferror(f.get())) throw Error(path + ": read error");

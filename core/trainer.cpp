@@ -26,13 +26,15 @@ std::string metrics_csv_header(Index depth, bool compare_bp) {
   return h + ",energy_rose,seconds\n";
 }
 
+std::string csv_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
 std::string metrics_csv_row(const StepMetrics& m) {
   std::string row = std::to_string(m.step);
-  char buf[64];
-  auto add = [&](double v) {
-    std::snprintf(buf, sizeof buf, ",%.9g", v);
-    row += buf;
-  };
+  auto add = [&](double v) { row += "," + csv_number(v); };
   for (double v : {m.epoch, m.train.loss, m.train.accuracy, m.test.loss, m.test.accuracy}) add(v);
   if (!m.agreement.empty()) {
     for (double v : {m.bp_train.loss, m.bp_train.accuracy, m.bp_test.loss, m.bp_test.accuracy}) add(v);

@@ -64,6 +64,8 @@ struct StepMetrics {
 // energy_rose and seconds.
 std::string metrics_csv_header(Index depth, bool compare_bp);
 std::string metrics_csv_row(const StepMetrics& m);
+// A number as the CSV files write it ("%.9g").
+std::string csv_number(double v);
 
 template <typename T>
 class Trainer {

@@ -82,12 +82,6 @@ double mean_tail(const std::vector<double>& v, size_t count) {
   return n ? sum / n : NAN;
 }
 
-std::string csv_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
 // Figures 1, 3, 5, 6, 7: PC training beside a backprop twin from the same
 // initial weights, with PC's gradient compared to backprop's at every step.
 template <typename T>

@@ -9,7 +9,7 @@
 #                                                 with -pthread (wasm-ld refuses to
 #                                                 mix the two);
 #   $CACHE/npm-playwright-core-<version>/         the browser tests' driver.
-# Prints the CMake options that point a web build at them (web_cmake_options).
+# Writes where they are to $CACHE/web-inputs.env, which build_web (common.sh) reads.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 PLAYWRIGHT_VERSION=1.65.1
 use_emscripten

@@ -23,17 +23,18 @@ const char* const kDatasets[] = {"circle", "xor", "gauss", "spiral", "mnist", "f
 const char* const kErrTypes[] = {"strict", "fixedpred", "exact"};
 const char* const kErrLabels[] = {"Strict PC", "FixedPred PC", "Exact (backprop)"};
 
-int err_index(const std::string& err) {
-  for (int i = 0; i < 3; ++i)
-    if (err == kErrTypes[i]) return i;
+// Where value is among the count options (the first when it is none of them).
+int index_of(const std::string& value, const char* const* options, int count) {
+  for (int i = 0; i < count; ++i)
+    if (value == options[i]) return i;
   return 0;
 }
 
+int err_index(const std::string& err) { return index_of(err, kErrTypes, 3); }
+
 // A combo over string choices that edits `value`; true when it changed.
 bool choice(const char* label, std::string& value, const char* const* options, const char* const* labels, int count) {
-  int current = 0;
-  for (int i = 0; i < count; ++i)
-    if (value == options[i]) current = i;
+  const int current = index_of(value, options, count);
   bool changed = false;
   if (ImGui::BeginCombo(label, labels[current])) {
     for (int i = 0; i < count; ++i)

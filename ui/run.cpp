@@ -643,7 +643,6 @@ bool Run::work_once() {
   try {
     if (command) {
       command(w);
-      ++w.commands_done;
     } else if (!w.trainer || w.diverged()) {
       playing_ = false;  // nothing to play
       w.check_targets();
@@ -659,12 +658,12 @@ bool Run::work_once() {
       }
     }
   } catch (const std::exception& e) {
-    if (command) ++w.commands_done;
     playing_ = false;
     w.clear_targets();
     w.status = std::string("stopped: ") + e.what();
     w.failed = true;
   }
+  if (command) ++w.commands_done;  // done, or failed and reported
   if (w.diverged()) playing_ = false;
   if (playing_ && stop_at_ > 0 && w.trainer && w.trainer->steps() >= stop_at_ && !w.trainer->relaxation())
     playing_ = false;  // the stop condition

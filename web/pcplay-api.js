@@ -16,7 +16,6 @@
   const dropBox = document.getElementById('drop');
   const IDX_FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
                      't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
-  const MAX_DROP_BYTES = 512 * 1024 * 1024;
 
   let running = false;     // the runtime has drawn its first frame
   let lastQuery = null;    // the settings as the last frame had them
@@ -113,9 +112,10 @@
   // onFrame, so they are counted here too.
   function pollFrames() {
     if (running) {
+      let current = null;  // metrics() once per frame, whatever the number of waiters
       for (let i = frameWaiters.length - 1; i >= 0; i--) {
         const w = frameWaiters[i];
-        const m = --w.frames <= 0 ? metrics() : null;
+        const m = --w.frames <= 0 ? (current = current || metrics()) : null;
         if (m && (!m.loading || m.data_error)) {
           frameWaiters.splice(i, 1);
           w.resolve({ ...w.result, error: m.data_error || null });
