@@ -123,9 +123,17 @@ TensorFile parse_safetensors(const std::string& bytes, const std::string& source
     ranges.emplace_back(begin, end);
     file.tensors.emplace(name, std::move(st));
   }
+  // As the format's own reader demands: the tensors tile the data exactly.
   std::sort(ranges.begin(), ranges.end());
-  for (size_t i = 1; i < ranges.size(); ++i)
-    if (ranges[i].first < ranges[i - 1].second) throw fail("two tensors' data overlap");
+  uint64_t covered = 0;
+  for (const auto& [begin, end] : ranges) {
+    if (begin < covered) throw fail("two tensors' data overlap");
+    if (begin > covered) throw fail("bytes " + std::to_string(covered) + " to " + std::to_string(begin) +
+                                    " of the data belong to no tensor");
+    covered = end;
+  }
+  if (covered != data_size)
+    throw fail("the file ends with " + std::to_string(data_size - covered) + " bytes that belong to no tensor");
   return file;
 }
 

@@ -14,6 +14,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libeigen3-dev libcli11-dev nlohmann-json3-dev doctest-dev zlib1g-dev
   libbenchmark-dev              # bench/micro.cpp (Google Benchmark)
+  clang-14 libclang-rt-14-dev   # the readers' fuzz targets (libFuzzer, tests/fuzz)
   python3-torch python3-numpy   # the independent PyTorch reference (tests/reference)
   dataset-fashion-mnist         # Fashion-MNIST, 60,000 + 10,000 images as IDX
   libimgui-dev libsdl2-dev libgl-dev libstb-dev fonts-dejavu-core   # the playground

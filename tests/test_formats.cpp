@@ -80,6 +80,8 @@ TEST_CASE("malformed safetensors are rejected with a message naming the problem"
   rejects(header_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}})",
                       data),
           "overlap");
+  rejects(header_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", data), "bytes 0 to 4 of the data");
+  rejects(header_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", data), "ends with 4 bytes");
   rejects(header_file(R"({"a":{"dtype":"F32","shape":[1]}})", data), "data_offsets");
   rejects(header_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}})", data),
           "implausibly large");
