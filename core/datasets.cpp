@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "error.h"
+#include "file_util.h"
 #include "random.h"
 
 namespace pcplay {
@@ -134,5 +135,15 @@ void gather_batch(const Dataset& data, const Index* indices, Index count, Tensor
 
 template void gather_batch<float>(const Dataset&, const Index*, Index, Tensor<float>&, std::vector<int64_t>&);
 template void gather_batch<double>(const Dataset&, const Index*, Index, Tensor<double>&, std::vector<int64_t>&);
+
+uint64_t data_digest(const DataSplit& data) {
+  uint64_t h = kFnv1aStart;
+  for (const Dataset* d : {&data.train, &data.test}) {
+    h = fnv1a(d->sample_shape.data(), d->sample_shape.size() * sizeof(Index), h);
+    h = fnv1a(d->x.data(), d->x.size() * sizeof(float), h);
+    h = fnv1a(d->labels.data(), d->labels.size() * sizeof(int64_t), h);
+  }
+  return h;
+}
 
 }  // namespace pcplay

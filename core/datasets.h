@@ -36,6 +36,10 @@ bool is_toy_dataset(const std::string& name);
 // Throws Error on an unknown name or out-of-range settings.
 DataSplit make_toy_data(const ToyDataConfig& config);
 
+// A fingerprint of a split's samples and labels (fnv1a): a resumed
+// run checks that it trains on the data its checkpoint was made on.
+uint64_t data_digest(const DataSplit& data);
+
 // x [count, sample_shape...] and labels of the samples indices[0..count).
 template <typename T>
 void gather_batch(const Dataset& data, const Index* indices, Index count, Tensor<T>& x, std::vector<int64_t>& labels);

@@ -9,6 +9,7 @@
 #include "error.h"
 
 #if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
 #include <unistd.h>
 #endif
 
@@ -53,6 +54,16 @@ void write_file_atomically(const std::string& path, const std::string& contents)
     std::remove(tmp.c_str());
     throw Error(path + ": write failed (" + std::strerror(errno) + ")");
   }
+#if defined(__unix__) || defined(__APPLE__)
+  // The rename is durable once the folder's entry is on disk too.
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int dir_fd = open(dir.c_str(), O_RDONLY);
+  if (dir_fd >= 0) {
+    fsync(dir_fd);  // best effort: some file systems cannot sync a folder
+    close(dir_fd);
+  }
+#endif
 }
 
 }  // namespace pcplay

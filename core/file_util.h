@@ -1,6 +1,7 @@
 // Whole-file reads and atomic writes, the only file I/O the core does.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -12,8 +13,18 @@ constexpr uint64_t kMaxFileBytes = uint64_t(2) << 30;
 // Reads a whole regular file; throws Error "PATH: cannot open (reason)", or
 // names why it will not (not a regular file, too large).
 std::string read_file(const std::string& path);
-// Writes PATH.tmp, flushes it to disk, then renames it over PATH.
+// Writes PATH.tmp, flushes it to disk, renames it over PATH and syncs the
+// folder: a crash leaves the old file or the new one, never half of one.
 void write_file_atomically(const std::string& path, const std::string& contents);
+
+// FNV-1a, 64 bits: a fingerprint of bytes (a checkpoint's data and metrics),
+// continued from `h` when the bytes come in parts.
+constexpr uint64_t kFnv1aStart = 0xcbf29ce484222325ULL;
+inline uint64_t fnv1a(const void* bytes, size_t n, uint64_t h = kFnv1aStart) {
+  const auto* p = static_cast<const unsigned char*>(bytes);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
 
 // Whether a file name ends with `suffix` (".csv"), and is more than it.
 inline bool has_suffix(const std::string& name, const std::string& suffix) {

@@ -18,6 +18,24 @@ void check_optimizer_config(const OptimizerConfig& c) {
 
 namespace {
 
+// Checks a state's slots against the parameters (each slot holds one tensor
+// per parameter, of its shape, or nothing before the first step).
+template <typename T>
+void check_state(const OptimizerState<T>& state, const std::vector<std::string>& names,
+                 const std::vector<NamedParam<T>>& params) {
+  if (state.slot_names != names) throw Error("the optimizer state is not this optimizer's");
+  if (state.steps < 0) throw Error("the optimizer state has a negative step count");
+  for (size_t k = 0; k < state.slots.size(); ++k) {
+    if (state.slots[k].empty()) continue;
+    if (state.slots[k].size() != params.size()) throw Error("the optimizer state has " + std::to_string(state.slots[k].size()) + " " + names[k] + " tensors for " + std::to_string(params.size()) + " parameters");
+    for (size_t i = 0; i < params.size(); ++i)
+      if (state.slots[k][i].shape() != params[i].param->value.shape())
+        throw Error("the optimizer's " + names[k] + " of " + params[i].name + " has shape " +
+                    shape_str(state.slots[k][i].shape()) + ", not the parameter's " +
+                    shape_str(params[i].param->value.shape()));
+  }
+}
+
 // SGD:  d = g + wd·p;  buf = d (first step) or momentum·buf + (1 − dampening)·d;
 //       d = d + momentum·buf (nesterov) or buf;  p −= lr·d
 template <typename T>
@@ -45,6 +63,17 @@ class SGD final : public Optimizer<T> {
       }
       p -= static_cast<T>(this->lr) * d.array();
     }
+  }
+
+  OptimizerState<T> state() const override {
+    OptimizerState<T> st;
+    st.slot_names = {"momentum_buffer"};
+    if (!buffers_.empty() && buffers_[0].defined()) st.slots = {buffers_};  // none without momentum
+    return st;
+  }
+  void set_state(const OptimizerState<T>& st, const std::vector<NamedParam<T>>& params) override {
+    check_state(st, {"momentum_buffer"}, params);
+    buffers_ = st.slots.empty() ? std::vector<Tensor<T>>() : st.slots[0];
   }
 
  private:
@@ -82,6 +111,22 @@ class Adam final : public Optimizer<T> {
       s = b2 * s + (static_cast<T>(1 - config_.beta2) * g.array()) * g.array();
       p += (-step_size) * (m / (s.sqrt() / bias2_sqrt + eps));
     }
+  }
+
+  OptimizerState<T> state() const override {
+    OptimizerState<T> st;
+    st.steps = t_;
+    st.slot_names = {"exp_avg", "exp_avg_sq"};
+    st.slots = {m_, s_};
+    return st;
+  }
+  void set_state(const OptimizerState<T>& st, const std::vector<NamedParam<T>>& params) override {
+    check_state(st, {"exp_avg", "exp_avg_sq"}, params);
+    if (st.slots.size() != 2 || st.slots[0].size() != st.slots[1].size())
+      throw Error("the Adam state needs exp_avg and exp_avg_sq for every parameter");
+    m_ = st.slots[0];
+    s_ = st.slots[1];
+    t_ = st.steps;
   }
 
  private:

@@ -22,11 +22,25 @@ struct OptimizerConfig {
 
 void check_optimizer_config(const OptimizerConfig& config);  // throws Error
 
+// What an optimizer carries from one step to the next, named as PyTorch's
+// optimizer state_dict names it: Adam's "step" count and its "exp_avg" and
+// "exp_avg_sq" per parameter, SGD's "momentum_buffer" per parameter. A
+// checkpoint keeps it; set_state continues exactly where state() was taken.
+template <typename T>
+struct OptimizerState {
+  long steps = 0;
+  std::vector<std::string> slot_names;
+  std::vector<std::vector<Tensor<T>>> slots;  // [slot][parameter]; empty before the first step
+};
+
 template <typename T>
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
   virtual void step(const std::vector<NamedParam<T>>& params) = 0;
+  virtual OptimizerState<T> state() const = 0;
+  // Throws Error when `state` does not fit these parameters.
+  virtual void set_state(const OptimizerState<T>& state, const std::vector<NamedParam<T>>& params) = 0;
   // The learning rate can change mid-run without resetting any state.
   double lr = 0.001;
 };

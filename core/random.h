@@ -3,6 +3,7 @@
 // and the browser build uses the latter): xoshiro256** seeded by splitmix64.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +16,12 @@ class Rng {
   explicit Rng(uint64_t seed = 0) {
     for (uint64_t& s : state_) s = splitmix64(seed);
   }
+
+  // The whole state, for checkpoints: a generator given it again continues
+  // the same sequence.
+  using State = std::array<uint64_t, 4>;
+  const State& state() const { return state_; }
+  void set_state(const State& state) { state_ = state; }
 
   uint64_t next() {
     const uint64_t result = rotl(state_[1] * 5, 7) * 9;
@@ -53,7 +60,7 @@ class Rng {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
   }
-  uint64_t state_[4];
+  State state_;
 };
 
 }  // namespace pcplay

@@ -1,8 +1,10 @@
 #include "trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "error.h"
@@ -75,6 +77,7 @@ Trainer<T>::Trainer(const ModelSpec& spec, std::shared_ptr<const DataSplit> data
     twin_optimizer_ = make_optimizer<T>(config_.optimizer);
   }
   order_.resize(data_->train.size());
+  std::iota(order_.begin(), order_.end(), Index(0));
   cursor_ = static_cast<Index>(order_.size());  // shuffle on the first batch
 }
 
@@ -198,15 +201,19 @@ StepMetrics Trainer<T>::finish_step() {
   if (d.kind == Divergence::Kind::NonFinite) {
     m.divergence = d.describe();
   } else {
-    // Huge but finite gradients can still overflow the update: undo it then.
+    // Huge but finite gradients can still overflow the update: undo it then,
+    // the optimizer's state included, so that the run could go on.
     const auto params = model_.parameters();
     std::vector<Tensor<T>> last_good;
     for (const NamedParam<T>& p : params) last_good.push_back(p.param->value);
+    const OptimizerState<T> last_state = optimizer_->state();
     optimizer_->step(params);
     for (size_t i = 0; i < params.size() && m.divergence.empty(); ++i)
       if (!params[i].param->value.all_finite()) m.divergence = "the update made " + params[i].name + " non-finite";
-    if (!m.divergence.empty())
+    if (!m.divergence.empty()) {
       for (size_t i = 0; i < params.size(); ++i) params[i].param->value = last_good[i];
+      optimizer_->set_state(last_state, params);
+    }
   }
   if (!m.divergence.empty()) {
     diverged_ = true;
@@ -247,6 +254,147 @@ StepMetrics Trainer<T>::step() {
   if (diverged_) return last_;
   begin_step();
   return finish_step();
+}
+
+template <typename T>
+void Trainer<T>::skip_diverged_step() {
+  diverged_ = false;
+}
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kTrainerKey = "pcplay.trainer";
+
+// The tensors whose names start with `prefix`, without it.
+TensorFile with_prefix(const TensorFile& file, const std::string& prefix) {
+  TensorFile part;
+  for (const auto& entry : file.tensors)
+    if (entry.first.compare(0, prefix.size(), prefix) == 0) part.tensors[entry.first.substr(prefix.size())] = entry.second;
+  return part;
+}
+
+template <typename T>
+void store_optimizer(const Optimizer<T>& optimizer, Model<T>& model, const std::string& prefix, TensorFile& file,
+                     json& meta) {
+  const OptimizerState<T> state = optimizer.state();
+  const auto params = model.parameters();
+  for (size_t k = 0; k < state.slots.size(); ++k)
+    for (size_t i = 0; i < state.slots[k].size(); ++i)
+      file.tensors[prefix + state.slot_names[k] + "." + params[i].name] = store_tensor(state.slots[k][i]);
+  meta[prefix + "step"] = state.steps;
+}
+
+template <typename T>
+void load_optimizer(Optimizer<T>& optimizer, Model<T>& model, const std::string& prefix, const TensorFile& file,
+                    const json& meta) {
+  OptimizerState<T> state = optimizer.state();  // its slot names
+  const auto params = model.parameters();
+  state.slots.assign(state.slot_names.size(), {});
+  for (size_t k = 0; k < state.slot_names.size(); ++k) {
+    const TensorFile slot = with_prefix(file, prefix + state.slot_names[k] + ".");
+    if (slot.tensors.empty()) continue;  // before the first step, or SGD without momentum
+    for (const NamedParam<T>& p : params) {
+      if (!slot.has(p.name)) throw Error("\"" + prefix + state.slot_names[k] + "." + p.name + "\" is missing");
+      state.slots[k].push_back(load_tensor<T>(slot.at(p.name)));
+    }
+    if (slot.tensors.size() != params.size()) throw Error("\"" + prefix + state.slot_names[k] + "\" has tensors for no parameter");
+  }
+  state.steps = meta.at(prefix + "step").template get<long>();
+  optimizer.set_state(state, params);
+}
+
+}  // namespace
+
+template <typename T>
+TensorFile Trainer<T>::checkpoint() {
+  if (relaxing_) throw Error("a checkpoint cannot be taken while a step is under way");
+  TensorFile file;
+  json meta = {{"format", 1},
+               {"dtype", sizeof(T) == 4 ? "float32" : "float64"},
+               {"step", step_},
+               {"epochs_started", epochs_started_},
+               {"cursor", cursor_},
+               {"energy_rose_steps", energy_rose_steps_},
+               {"diverged", diverged_},
+               {"rng", rng_.state()}};
+  store_parameters(model_, file, "model.");
+  store_optimizer(*optimizer_, model_, "optimizer.", file, meta);
+  if (twin_) {
+    store_parameters(*twin_, file, "twin.");
+    store_optimizer(*twin_optimizer_, *twin_, "twin_optimizer.", file, meta);
+  }
+  file.tensors["trainer.order"] = store_labels(std::vector<int64_t>(order_.begin(), order_.end()));
+  file.metadata[kTrainerKey] = meta.dump();
+  return file;
+}
+
+template <typename T>
+void Trainer<T>::restore(const TensorFile& file) {
+  if (relaxing_) throw Error("a checkpoint cannot be restored while a step is under way");
+  auto it = file.metadata.find(kTrainerKey);
+  if (it == file.metadata.end()) throw Error("not a pcplay checkpoint (no " + std::string(kTrainerKey) + " metadata)");
+  try {
+    const json meta = json::parse(it->second);
+    if (meta.at("format").get<int>() != 1) throw Error("checkpoint format " + meta.at("format").dump() + " is not 1");
+    const std::string dtype = sizeof(T) == 4 ? "float32" : "float64";
+    if (meta.at("dtype").get<std::string>() != dtype)
+      throw Error("the checkpoint holds " + meta.at("dtype").get<std::string>() + " weights, not " + dtype);
+    if (twin_ && !meta.contains("twin_optimizer.step"))
+      throw Error("the checkpoint has no backprop twin (it was made without --compare-bp)");
+    if (!twin_ && meta.contains("twin_optimizer.step"))
+      throw Error("the checkpoint has a backprop twin (it was made with --compare-bp)");
+    const std::vector<int64_t> order = load_labels(file.at("trainer.order"), "trainer.order");
+    const long step = meta.at("step").get<long>(), epochs_started = meta.at("epochs_started").get<long>();
+    const Index cursor = meta.at("cursor").get<Index>();
+    const long energy_rose_steps = meta.at("energy_rose_steps").get<long>();
+    const Rng::State rng = meta.at("rng").get<Rng::State>();
+    if (static_cast<Index>(order.size()) != data_->train.size())
+      throw Error("its batch order covers " + std::to_string(order.size()) + " samples, but the training set has " +
+                  std::to_string(data_->train.size()));
+    std::vector<bool> seen(order.size());
+    for (int64_t i : order) {
+      if (i < 0 || i >= static_cast<int64_t>(order.size()) || seen[i]) throw Error("its batch order is not a permutation");
+      seen[i] = true;
+    }
+    if (step < 0 || epochs_started < 0 || energy_rose_steps < 0 || cursor < 0 || cursor > static_cast<Index>(order.size()))
+      throw Error("its step, epoch or batch position is out of range");
+
+    // Into copies first: a checkpoint that does not fit leaves the run as it was.
+    const DType stored = sizeof(T) == 4 ? DType::F32 : DType::F64;
+    for (const auto& entry : file.tensors)
+      if (entry.first != "trainer.order" && entry.second.dtype != stored)
+        throw Error("\"" + entry.first + "\" is not stored as " + dtype);
+    Model<T> model(model_.spec());
+    load_parameters(model, with_prefix(file, "model."));
+    auto optimizer = make_optimizer<T>(config_.optimizer);
+    load_optimizer(*optimizer, model, "optimizer.", file, meta);
+    std::unique_ptr<Model<T>> twin;
+    std::unique_ptr<Optimizer<T>> twin_optimizer;
+    if (twin_) {
+      twin = std::make_unique<Model<T>>(model_.spec());
+      load_parameters(*twin, with_prefix(file, "twin."));
+      twin_optimizer = make_optimizer<T>(config_.optimizer);
+      load_optimizer(*twin_optimizer, *twin, "twin_optimizer.", file, meta);
+    }
+
+    model_.copy_parameters_from(model);
+    optimizer_ = std::move(optimizer);
+    if (twin_) {
+      twin_->copy_parameters_from(*twin);
+      twin_optimizer_ = std::move(twin_optimizer);
+    }
+    order_.assign(order.begin(), order.end());
+    cursor_ = cursor;
+    step_ = step;
+    epochs_started_ = epochs_started;
+    energy_rose_steps_ = energy_rose_steps;
+    diverged_ = false;
+    rng_.set_state(rng);
+  } catch (const json::exception& e) {
+    throw Error(std::string("its ") + kTrainerKey + " metadata is malformed (" + e.what() + ")");
+  }
 }
 
 template class Trainer<float>;

@@ -18,6 +18,7 @@
 #include "diagnostics.h"
 #include "optim.h"
 #include "pc_infer.h"
+#include "safetensors.h"
 #include "thread_pool.h"
 
 namespace pcplay {
@@ -111,6 +112,18 @@ class Trainer {
   long energy_rose_steps() const { return energy_rose_steps_; }
   double epoch() const;  // epochs done, fractional
   bool diverged() const { return diverged_; }
+  // After a divergence: drop the step that diverged (the weights and the
+  // optimizer's state are as before it) and go on with the next batch.
+  void skip_diverged_step();
+
+  // Everything the run carries from step to step: the weights, the
+  // optimizer's state, the random generator, the batch order and position,
+  // the backprop twin and its optimizer (names in docs/formats.md). restore()
+  // in a Trainer made with the same spec, data and config continues the run
+  // exactly as it would have gone on: the same batches and losses, bit for
+  // bit. Neither may be called while a step is under way.
+  TensorFile checkpoint();
+  void restore(const TensorFile& file);  // throws Error naming what does not fit
 
  private:
   void next_batch();

@@ -1,9 +1,14 @@
 // pcplay train: a training run on a data set, with a progress bar, a
-// metrics CSV and a JSON summary. pcplay init: fresh weights for a model.
+// metrics CSV, a JSON summary and checkpoints it can resume from. pcplay
+// init: fresh weights for a model.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -12,6 +17,7 @@
 #include "commands.h"
 #include "data_io.h"
 #include "error.h"
+#include "file_util.h"
 #include "model_file.h"
 #include "safetensors.h"
 #include "trainer.h"
@@ -30,7 +36,127 @@ struct TrainOptions {
   double epochs = 0;
   std::string metrics, save, init;
   bool json = false, quiet = false;
+  std::string checkpoint, resume;  // folders
+  long every = 100;
+  bool keep_going = false;
+  bool steps_given = false;  // --steps or --epochs on the command line (a resumed run's new total)
 };
+
+using json = nlohmann::json;
+
+// A checkpoint folder holds checkpoint.safetensors, the trainer's state
+// (Trainer::checkpoint) with the run's settings in its metadata, replaced
+// atomically; and metrics.csv, the metrics of every step, appended as the run
+// goes. Each checkpoint records how many of metrics.csv's bytes are its steps'
+// (and their fingerprint): a resumed run cuts off the rows after them.
+constexpr const char* kCheckpointFile = "checkpoint.safetensors";
+constexpr const char* kMetricsFile = "metrics.csv";
+constexpr const char* kRunKey = "pcplay.run";
+constexpr const char* kMetricsKey = "pcplay.metrics";
+
+// metrics.csv in a checkpoint folder: appended row by row, synced to disk
+// before each checkpoint that counts its bytes.
+class MetricsLog {
+ public:
+  MetricsLog() = default;
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+  ~MetricsLog() {
+    if (file_) std::fclose(file_);
+  }
+  // Starts the log with `text` (a header, or a resumed run's rows so far).
+  void start(const std::string& path, const std::string& text) {
+    write_file_atomically(path, text);
+    file_ = std::fopen(path.c_str(), "ab");
+    if (!file_) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
+    path_ = path;
+    bytes_ = text.size();
+    digest_ = fnv1a(text.data(), text.size());
+  }
+  void append(const std::string& row) {
+    if (std::fwrite(row.data(), 1, row.size(), file_) != row.size()) throw Error(path_ + ": write failed");
+    bytes_ += row.size();
+    digest_ = fnv1a(row.data(), row.size(), digest_);
+  }
+  // Flushed and on disk: what a checkpoint written next may count on.
+  json synced() {
+    if (std::fflush(file_) != 0 || fsync(fileno(file_)) != 0) throw Error(path_ + ": write failed");
+    return {{"bytes", bytes_}, {"fnv1a", std::to_string(digest_)}};
+  }
+  // The rows a checkpoint counts (`counted`, as synced() gave it) from the log at `path`.
+  static std::string counted_rows(const std::string& path, const json& counted) {
+    const std::string text = read_file(path);
+    const uint64_t bytes = counted.at("bytes").get<uint64_t>();
+    if (text.size() < bytes || std::to_string(fnv1a(text.data(), bytes)) != counted.at("fnv1a").get<std::string>())
+      throw Error(path + ": does not hold the metrics its checkpoint counts (changed or cut short)");
+    return text.substr(0, bytes);
+  }
+
+ private:
+  FILE* file_ = nullptr;
+  std::string path_;
+  uint64_t bytes_ = 0, digest_ = 0;
+};
+
+// What a resumed run may still be told; everything else comes from its checkpoint.
+const std::vector<std::string> kResumeOptions = {"--resume", "--steps",   "--epochs", "--checkpoint", "--every",
+                                                 "--metrics", "--save",   "--json",   "--quiet",      "--threads",
+                                                 "--keep-going", "--data-dir"};
+
+// The settings a run is made of, as its checkpoint keeps them.
+json run_settings(const TrainOptions& o, const ModelSpec& spec, long steps, uint64_t digest) {
+  const OptimizerConfig& opt = o.config.optimizer;
+  return {{"data", o.data},   {"data_dir", o.data_dir}, {"samples", o.samples}, {"noise", o.noise},
+          {"ratio", o.ratio}, {"seed", o.seed},         {"model", o.model},     {"spec", model_json(spec)},
+          {"err", o.err},     {"eta", o.config.eta},    {"n", o.config.n},      {"batch", o.config.batch},
+          {"compare_bp", o.config.compare_bp},          {"dtype", o.dtype},     {"steps", steps},
+          {"every", o.every}, {"data_digest", std::to_string(digest)},
+          {"optimizer", {{"name", opt.name}, {"lr", opt.lr}, {"momentum", opt.momentum},
+                         {"weight_decay", opt.weight_decay}}}};
+}
+
+std::string checkpoint_path(const std::string& dir) { return dir + "/" + kCheckpointFile; }
+
+// --resume DIR: reads the checkpoint and takes the run's settings from it
+// (those the command line may still change excepted). Returns the checkpoint.
+TensorFile take_resumed_settings(TrainOptions& o, const CLI::App& cmd) {
+  for (const CLI::Option* opt : cmd.get_options())
+    if (opt->count() > 0 && std::find(kResumeOptions.begin(), kResumeOptions.end(), opt->get_name()) == kResumeOptions.end())
+      throw Error("--resume continues the run as its checkpoint describes it: " + opt->get_name() +
+                  " cannot be given with it");
+  const std::string file = checkpoint_path(o.resume);
+  TensorFile checkpoint = read_safetensors(file);
+  auto it = checkpoint.metadata.find(kRunKey);
+  if (it == checkpoint.metadata.end()) throw Error(file + ": not a pcplay train checkpoint (no run settings)");
+  try {
+    const json run = json::parse(it->second);
+    o.data = run.at("data").get<std::string>();
+    if (cmd.count("--data-dir") == 0) o.data_dir = run.at("data_dir").get<std::string>();
+    o.samples = run.at("samples").get<Index>();
+    o.noise = run.at("noise").get<double>();
+    o.ratio = run.at("ratio").get<double>();
+    o.seed = run.at("seed").get<uint64_t>();
+    o.model = run.at("model").get<std::string>();
+    o.err = run.at("err").get<std::string>();
+    o.config.eta = run.at("eta").get<double>();
+    o.config.n = run.at("n").get<int>();
+    o.config.batch = run.at("batch").get<Index>();
+    o.config.compare_bp = run.at("compare_bp").get<bool>();
+    o.dtype = run.at("dtype").get<std::string>();
+    if (o.dtype != "float32" && o.dtype != "float64") throw Error("dtype \"" + o.dtype + "\" is not float32 or float64");
+    if (!o.steps_given) o.steps = run.at("steps").get<long>();
+    if (cmd.count("--every") == 0) o.every = run.at("every").get<long>();
+    const json& opt = run.at("optimizer");
+    o.config.optimizer.name = opt.at("name").get<std::string>();
+    o.config.optimizer.lr = opt.at("lr").get<double>();
+    o.config.optimizer.momentum = opt.at("momentum").get<double>();
+    o.config.optimizer.weight_decay = opt.at("weight_decay").get<double>();
+  } catch (const json::exception& e) {
+    throw Error(file + ": its run settings are malformed (" + e.what() + ")");
+  }
+  if (o.checkpoint.empty()) o.checkpoint = o.resume;
+  return checkpoint;
+}
 
 // "[#########.........]  450/1000  812 steps/s  ETA 0.7 s  loss 0.1234"
 void draw_progress(long done, long total, double seconds, double loss) {
@@ -44,17 +170,28 @@ void draw_progress(long done, long total, double seconds, double loss) {
 }
 
 template <typename T>
-int run_train(TrainOptions o) {
+int run_train(TrainOptions o, const TensorFile* resumed) {
   o.config.err = parse_err_type(o.err);
   o.config.seed = o.seed;
+  if (o.every < 1) throw Error("--every must be at least 1");
   DataOptions data_options;
   data_options.data_dir = o.data_dir;
   data_options.toy = {o.data, o.samples, o.noise, o.ratio, o.seed};
   data_options.train_ratio = o.ratio;
   data_options.seed = o.seed;
   DataSplit data = load_data(o.data, data_options);
-  ModelSpec spec = model_for_data(o.model, data.train.sample_shape, data.train.num_classes);
-  if (!o.loss.empty()) spec.loss = parse_loss(o.loss);
+  const uint64_t digest = data_digest(data);
+  const std::string resumed_file = resumed ? checkpoint_path(o.resume) : "";
+  ModelSpec spec;
+  if (resumed) {
+    const json run = json::parse(resumed->metadata.at(kRunKey));
+    if (run.value("data_digest", "") != std::to_string(digest))
+      throw Error(resumed_file + ": the data \"" + o.data + "\" is not the data this run was trained on");
+    spec = parse_model_json(run.at("spec").get<std::string>(), resumed_file + " (its model)");
+  } else {
+    spec = model_for_data(o.model, data.train.sample_shape, data.train.num_classes);
+    if (!o.loss.empty()) spec.loss = parse_loss(o.loss);
+  }
   std::unique_ptr<Model<T>> initial;
   if (!o.init.empty()) {
     initial = std::make_unique<Model<T>>(spec);
@@ -72,29 +209,80 @@ int run_train(TrainOptions o) {
   }
   if (steps < 1) throw Error("--steps (or --epochs) must give at least one step");
 
+  // The metrics so far: a resumed run's rows, or just the header.
+  std::string metrics_so_far = metrics_csv_header(trainer.model().depth(), o.config.compare_bp);
+  if (resumed) {
+    try {
+      trainer.restore(*resumed);
+    } catch (const Error& e) {
+      throw with_context(resumed_file, e);
+    }
+    const std::string log_file = o.resume + "/" + kMetricsFile;
+    try {
+      const std::string rows = MetricsLog::counted_rows(log_file, json::parse(resumed->metadata.at(kMetricsKey)));
+      if (static_cast<long>(std::count(rows.begin(), rows.end(), '\n')) - 1 != trainer.steps() ||
+          rows.compare(0, metrics_so_far.size(), metrics_so_far) != 0)
+        throw Error(log_file + ": its rows do not match the checkpoint's " + std::to_string(trainer.steps()) + " steps");
+      metrics_so_far = rows;
+    } catch (const json::exception& e) {
+      throw Error(resumed_file + ": its count of " + log_file + " is malformed (" + e.what() + ")");
+    }
+  }
+  const json run = run_settings(o, spec, steps, digest);
+  MetricsLog log;
+  long checkpoint_step = -1;  // the step of the last checkpoint written
+  auto save_checkpoint = [&] {
+    TensorFile file = trainer.checkpoint();
+    file.metadata[kRunKey] = run.dump();
+    file.metadata[kMetricsKey] = log.synced().dump();
+    write_safetensors(checkpoint_path(o.checkpoint), file);
+    checkpoint_step = trainer.steps();
+  };
+  if (!o.checkpoint.empty()) {  // at once: a folder that cannot be written fails now, not after hours
+    if (::mkdir(o.checkpoint.c_str(), 0755) != 0 && errno != EEXIST)
+      throw Error(o.checkpoint + ": cannot create the folder (" + std::strerror(errno) + ")");
+    log.start(o.checkpoint + "/" + kMetricsFile, metrics_so_far);
+    save_checkpoint();
+  }
   std::ofstream csv;
   if (!o.metrics.empty()) {
     csv.open(o.metrics);
     if (!csv) throw Error(o.metrics + ": cannot write");
-    csv << metrics_csv_header(trainer.model().depth(), o.config.compare_bp);
+    csv << metrics_so_far;
   }
   const bool progress = !o.quiet && !o.json && isatty(STDERR_FILENO);
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   StepMetrics m;
   double last_draw = -1;
-  for (long s = 0; s < steps; ++s) {
+  const long first_step = trainer.steps();
+  long skipped = 0, skipped_in_a_row = 0;
+  std::string last_divergence;
+  const long kMaxSkippedInARow = 10;
+  while (trainer.steps() < steps) {
     m = trainer.step();
-    if (m.diverged) break;
-    if (csv.is_open()) csv << metrics_csv_row(m);
-    if (progress && (elapsed() - last_draw > 0.1 || s + 1 == steps)) {
-      draw_progress(s + 1, steps, elapsed(), m.train.loss);
+    if (m.diverged) {
+      last_divergence = m.divergence;
+      if (!o.keep_going || ++skipped_in_a_row >= kMaxSkippedInARow) break;
+      ++skipped;
+      trainer.skip_diverged_step();
+      continue;
+    }
+    skipped_in_a_row = 0;
+    const std::string row = metrics_csv_row(m);
+    if (!o.checkpoint.empty()) log.append(row);
+    if (csv.is_open()) csv << row << std::flush;
+    if (!o.checkpoint.empty() && trainer.steps() % o.every == 0) save_checkpoint();
+    if (progress && (elapsed() - last_draw > 0.1 || trainer.steps() == steps)) {
+      draw_progress(trainer.steps() - first_step, steps - first_step, elapsed(), m.train.loss);
       last_draw = elapsed();
     }
   }
   if (progress) std::fprintf(stderr, "\n");
   const double seconds = elapsed();
   csv.close();
+  const bool stopped = m.diverged;  // kept diverging (or --keep-going was not given)
+  if (!o.checkpoint.empty() && !stopped && checkpoint_step != trainer.steps()) save_checkpoint();
 
   if (!o.save.empty()) {  // the last good weights, also after a divergence
     TensorFile wf;
@@ -102,15 +290,16 @@ int run_train(TrainOptions o) {
     write_safetensors(o.save, wf);
   }
   const Evaluation train = trainer.evaluate(trainer.data().train), test = trainer.evaluate(trainer.data().test);
-  nlohmann::json summary = {{"data", o.data},         {"model", o.model.empty() ? "default" : o.model},
-                            {"err", o.err},           {"eta", o.config.eta},
-                            {"n", o.config.n},        {"steps", trainer.steps()},
-                            {"epochs", trainer.epoch()},      {"train_loss", train.loss},
-                            {"test_loss", test.loss}, {"train_accuracy", train.accuracy},
-                            {"test_accuracy", test.accuracy}, {"seconds", seconds},
-                            {"energy_rose_steps", trainer.energy_rose_steps()},
-                            {"diverged", m.diverged}};
-  if (o.config.compare_bp && !m.diverged) {
+  json summary = {{"data", o.data},         {"model", o.model.empty() ? "default" : o.model},
+                  {"err", o.err},           {"eta", o.config.eta},
+                  {"n", o.config.n},        {"steps", trainer.steps()},
+                  {"epochs", trainer.epoch()},      {"train_loss", train.loss},
+                  {"test_loss", test.loss}, {"train_accuracy", train.accuracy},
+                  {"test_accuracy", test.accuracy}, {"seconds", seconds},
+                  {"energy_rose_steps", trainer.energy_rose_steps()},
+                  {"diverged", stopped},    {"skipped_steps", skipped}};
+  if (resumed) summary["resumed_at_step"] = first_step;
+  if (o.config.compare_bp && !stopped) {
     const Evaluation bp_test = trainer.evaluate(trainer.data().test, true);
     summary["bp_test_loss"] = bp_test.loss;
     summary["bp_test_accuracy"] = bp_test.accuracy;
@@ -120,11 +309,19 @@ int run_train(TrainOptions o) {
   else if (!o.quiet)
     std::printf("%ld steps in %.2f s: train loss %.4g, accuracy %.3f; test loss %.4g, accuracy %.3f\n",
                 trainer.steps(), seconds, train.loss, train.accuracy, test.loss, test.accuracy);
-  if (m.diverged) {
-    std::fprintf(stderr, "pcplay train: %s\n", m.divergence.c_str());
+  if (stopped) {
+    std::string line = m.divergence;
+    if (skipped_in_a_row >= kMaxSkippedInARow)
+      line = "gave up after " + std::to_string(kMaxSkippedInARow) + " diverged steps in a row; the last " + line;
+    if (checkpoint_step >= 0)
+      line += "; the last good checkpoint, of step " + std::to_string(checkpoint_step) + ", is in " + o.checkpoint;
+    std::fprintf(stderr, "pcplay train: %s\n", line.c_str());
     return kExitDiverged;
   }
-  if (trainer.energy_rose_steps() > 0 && !o.quiet)
+  if (skipped > 0 && !o.quiet)
+    std::fprintf(stderr, "pcplay train: warning: skipped %ld diverged steps (--keep-going); the last %s\n", skipped,
+                 last_divergence.c_str());
+  else if (trainer.energy_rose_steps() > 0 && !o.quiet)
     std::fprintf(stderr,
                  "pcplay train: warning: the Strict energy rose during inference in %ld of %ld steps: eta is too "
                  "large for these weights there, and those steps' gradients are far from backprop's\n",
@@ -195,7 +392,23 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--save", o->save, "Save the final weights (safetensors)");
   cmd->add_flag("--json", o->json, "Print a one-line JSON summary");
   cmd->add_flag("--quiet", o->quiet, "No progress bar or summary line");
-  return [o] { return o->dtype == "float64" ? run_train<double>(*o) : run_train<float>(*o); };
+  cmd->add_option("--checkpoint", o->checkpoint,
+                  "Keep a checkpoint in this folder (weights, optimizer and generator state, metrics so far), "
+                  "renewed every --every steps, at the end, and never after a divergence");
+  cmd->add_option("--every", o->every, "Steps between checkpoints")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--resume", o->resume,
+                  "Continue the run checkpointed in this folder, exactly as it would have gone on (to its --steps, "
+                  "or to a new --steps or --epochs total)");
+  cmd->add_flag("--keep-going", o->keep_going,
+                "After a step diverges, skip it (the weights stay as they were) and go on with the next batch; "
+                "give up after 10 in a row");
+  return [o, cmd] {
+    o->steps_given = cmd->count("--steps") + cmd->count("--epochs") > 0;
+    TensorFile resumed;
+    if (!o->resume.empty()) resumed = take_resumed_settings(*o, *cmd);
+    const TensorFile* from = o->resume.empty() ? nullptr : &resumed;
+    return o->dtype == "float64" ? run_train<double>(*o, from) : run_train<float>(*o, from);
+  };
 }
 
 Command add_init_command(CLI::App& app) {

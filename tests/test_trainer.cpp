@@ -147,6 +147,15 @@ DataSplit random_images(Index count, uint64_t seed) {
   return d;
 }
 
+// Every parameter's values, to compare runs bit for bit.
+template <typename T>
+std::vector<std::vector<T>> weights(Trainer<T>& trainer) {
+  std::vector<std::vector<T>> values;
+  for (const NamedParam<T>& p : trainer.model().parameters())
+    values.emplace_back(p.param->value.data(), p.param->value.data() + p.param->value.size());
+  return values;
+}
+
 template <typename T>
 std::vector<std::vector<T>> train_with_threads(const ModelSpec& spec, const DataSplit& data, ErrType err, int threads) {
   TrainConfig config;
@@ -157,10 +166,7 @@ std::vector<std::vector<T>> train_with_threads(const ModelSpec& spec, const Data
   config.threads = threads;
   Trainer<T> trainer(spec, data, config);
   for (int s = 0; s < 2; ++s) REQUIRE_FALSE(trainer.step().diverged);
-  std::vector<std::vector<T>> values;
-  for (const NamedParam<T>& p : trainer.model().parameters())
-    values.emplace_back(p.param->value.data(), p.param->value.data() + p.param->value.size());
-  return values;
+  return weights(trainer);
 }
 
 TEST_CASE("training gives the same weights, bit for bit, on 1, 2 or 3 threads") {
@@ -174,4 +180,97 @@ TEST_CASE("training gives the same weights, bit for bit, on 1, 2 or 3 threads") 
       CHECK(train_with_threads<float>(spec, data, err, 3) == one);
     }
   CHECK(train_with_threads<double>(dense, data, ErrType::Strict, 3) == train_with_threads<double>(dense, data, ErrType::Strict, 1));
+}
+
+// Each step's losses and accuracies, as the metrics CSV has them.
+std::vector<double> curve(const StepMetrics& m) {
+  std::vector<double> c = {static_cast<double>(m.step), m.epoch, m.train.loss, m.train.accuracy, m.test.loss,
+                           m.test.accuracy, m.bp_train.loss, m.bp_test.loss};
+  for (const auto& a : m.agreement) c.push_back(a.rel_error);
+  return c;
+}
+
+TEST_CASE("a run restored from a checkpoint goes on bit for bit as the run it was taken from") {
+  const DataSplit data = make_toy_data({"spiral", 90, 0.05, 0.5, 3});  // 45 training samples: epochs of 3 batches
+  for (const char* optimizer : {"adam", "sgd"}) {
+    CAPTURE(optimizer);
+    TrainConfig config;
+    config.err = ErrType::Strict;
+    config.n = 5;
+    config.batch = 16;
+    config.compare_bp = true;
+    config.optimizer.name = optimizer;
+    config.optimizer.lr = 0.01;
+    config.optimizer.momentum = std::string(optimizer) == "sgd" ? 0.9 : 0;
+    Trainer<float> whole(model_preset("mlp-2d"), data, config);
+    std::vector<std::vector<double>> expected;
+    std::string saved;
+    for (int s = 0; s < 8; ++s) {
+      if (s == 4) saved = serialize_safetensors(whole.checkpoint());  // in the middle of the second epoch
+      expected.push_back(curve(whole.step()));
+    }
+    Trainer<float> resumed(model_preset("mlp-2d"), data, config);  // fresh: other weights, batches, generator
+    resumed.step();
+    resumed.restore(parse_safetensors(saved, "checkpoint"));
+    CHECK(resumed.steps() == 4);
+    for (int s = 4; s < 8; ++s) CHECK(curve(resumed.step()) == expected[s]);
+    CHECK(weights(resumed) == weights(whole));
+    CHECK(resumed.checkpoint().tensors.size() == whole.checkpoint().tensors.size());
+  }
+}
+
+TEST_CASE("a checkpoint that does not fit the run is refused, and the run is left as it was") {
+  const DataSplit data = make_toy_data({"xor", 60, 0, 0.5, 1});
+  TrainConfig config;
+  Trainer<float> trainer(model_preset("mlp-2d"), data, config);
+  trainer.step();
+  const TensorFile good = trainer.checkpoint();
+  const auto before = weights(trainer);
+  auto refuses = [&](const TensorFile& file, const char* what) {
+    CAPTURE(what);
+    CHECK_THROWS_WITH_AS(trainer.restore(file), doctest::Contains(what), Error);
+    CHECK(weights(trainer) == before);
+    CHECK(trainer.steps() == 1);
+  };
+  refuses(TensorFile(), "not a pcplay checkpoint");
+  TensorFile other_model;
+  {
+    Trainer<float> deep(model_preset("mlp-2d-deep"), data, config);
+    other_model = deep.checkpoint();
+  }
+  refuses(other_model, "has shape [16, 16] but the model needs [2, 16]");
+  TensorFile bad = good;
+  bad.tensors["trainer.order"] = store_labels({0, 1, 1});
+  refuses(bad, "covers 3 samples");
+  bad = good;
+  bad.metadata["pcplay.trainer"] = "{\"format\": 1}";
+  refuses(bad, "metadata is malformed");
+  bad = good;
+  bad.tensors.erase("optimizer.exp_avg.0.0.weight");
+  refuses(bad, "exp_avg");
+  config.compare_bp = true;
+  Trainer<float> with_twin(model_preset("mlp-2d"), data, config);
+  CHECK_THROWS_WITH_AS(with_twin.restore(good), doctest::Contains("without --compare-bp"), Error);
+  Trainer<double> in_double(model_preset("mlp-2d"), data, TrainConfig());
+  CHECK_THROWS_WITH_AS(in_double.restore(good), doctest::Contains("float32"), Error);
+}
+
+TEST_CASE("a diverged step can be skipped: the run goes on from the weights and optimizer state before it") {
+  TrainConfig config;
+  config.err = ErrType::Exact;
+  config.optimizer.name = "sgd";
+  config.optimizer.lr = 1e39;  // finite gradients, an update that overflows float
+  Trainer<float> trainer(model_preset("mlp-2d"), make_toy_data({"spiral", 200, 0, 0.5, 1}), config);
+  const auto before = weights(trainer);
+  StepMetrics m = trainer.step();
+  REQUIRE(m.diverged);
+  CHECK(m.divergence.find("the update made") != std::string::npos);
+  CHECK(weights(trainer) == before);
+  trainer.skip_diverged_step();
+  CHECK_FALSE(trainer.diverged());
+  trainer.set_learning_rate(0.01);
+  m = trainer.step();
+  CHECK_FALSE(m.diverged);
+  CHECK(m.step == 1);
+  CHECK(weights(trainer) != before);
 }

@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 PCPLAY = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="pcplay-cli-")
@@ -188,6 +189,88 @@ s = json.loads(r.stdout) if r.returncode == 0 else {}
 check("a Strict eta = 1 run warns in one line that its energy rose, and finishes",
       r.returncode == 0 and s.get("energy_rose_steps") == 20 and "energy rose" in r.stderr
       and len(r.stderr.strip().splitlines()) == 1, f"exit {r.returncode}: {r.stderr!r}")
+
+# --- checkpoints: a killed run resumes bit for bit -----------------------------------
+def checkpoint_meta(folder):
+    try:
+        meta = read_header(os.path.join(folder, "checkpoint.safetensors"))["__metadata__"]
+        return json.loads(meta["pcplay.trainer"]), meta
+    except (OSError, ValueError, KeyError, struct.error):
+        return None, None
+
+
+def curve(file):
+    """The metrics CSV without its wall-time column."""
+    with open(file) as f:
+        return [row[:-1] for row in csv.reader(f)]
+
+
+long_run = ["train", "--data", "spiral", "--model", "mlp-2d-deep", "--err", "strict", "--n", "50", "--seed", "4",
+            "--compare-bp", "--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.01", "--steps", "4000", "--threads", "1"]
+r = run(*long_run, "--metrics", "whole.csv", "--quiet")
+proc = subprocess.Popen([PCPLAY, *long_run, "--checkpoint", "ck", "--every", "50", "--metrics", "killed.csv", "--quiet"],
+                        cwd=TMP, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+killed_at = None
+while proc.poll() is None:
+    state, _ = checkpoint_meta(path("ck"))
+    if state and state["step"] >= 100:
+        proc.kill()  # SIGKILL: no handler runs, whatever the run was doing
+        proc.wait()
+        killed_at = checkpoint_meta(path("ck"))[0]["step"]
+        break
+    time.sleep(0.002)
+check("a run with --checkpoint can be killed mid-way (SIGKILL)",
+      r.returncode == 0 and proc.returncode == -9 and killed_at is not None and 100 <= killed_at < 4000,
+      f"exit {proc.returncode}, checkpoint step {killed_at}")
+r = run("train", "--resume", "ck", "--metrics", "resumed.csv", "--json")
+s = json.loads(r.stdout) if r.returncode == 0 else {}
+check("--resume continues the killed run to the same loss curve, bit for bit, as the uninterrupted run",
+      r.returncode == 0 and s.get("resumed_at_step") == killed_at and s.get("steps") == 4000
+      and curve(path("resumed.csv")) == curve(path("whole.csv")) and len(curve(path("whole.csv"))) == 4001,
+      f"exit {r.returncode}: {r.stderr.strip()}")
+state, meta = checkpoint_meta(path("ck"))
+check("the finished run's checkpoint is of its last step, its metrics.csv has every row",
+      state is not None and state["step"] == 4000 and curve(path("ck/metrics.csv")) == curve(path("whole.csv"))
+      and not os.path.exists(path("ck/checkpoint.safetensors.tmp")), str(state))
+r = run("train", "--resume", "ck", "--steps", "4100", "--json")
+s = json.loads(r.stdout) if r.returncode == 0 else {}
+check("--resume with a larger --steps extends a finished run", r.returncode == 0 and s.get("steps") == 4100, r.stderr)
+
+with open(path("ck/checkpoint.safetensors"), "rb") as f:
+    good = f.read()
+os.makedirs(path("ck-bad"), exist_ok=True)
+for name, (data, args, needle) in {
+    "a truncated checkpoint": (good[:len(good) - 100], [], "outside the file"),
+    "a checkpoint that is not one": (safetensors({"x": ("F32", [1], [1])}), [], "not a pcplay train checkpoint"),
+    "a setting changed on resume": (good, ["--lr", "0.1"], "--lr cannot be given"),
+    "other data on resume": (good.replace(b'\\"samples\\":500', b'\\"samples\\":400'), [], "not the data this run"),
+    "a metrics.csv cut short": (good, [], "metrics.csv: does not hold the metrics"),
+}.items():
+    write("ck-bad/checkpoint.safetensors", data)
+    with open(path("ck/metrics.csv")) as f:
+        write("ck-bad/metrics.csv", f.read()[:-1000] if "cut short" in name else f.read())
+    r = run("train", "--resume", "ck-bad", *args)
+    lines = r.stderr.strip().splitlines()
+    check(f"--resume refuses {name} in one line, exit 2", r.returncode == 2 and len(lines) == 1 and needle in lines[0],
+          f"exit {r.returncode}: {r.stderr.strip()!r}")
+
+# The paper's Strict at eta = 1 on MNIST: the weights go non-finite within a few dozen steps.
+strict1 = ["train", "--data", "mnist", "--model", "paper-mnist", "--err", "strict", "--eta", "1", "--batch", "300",
+           "--lr", "0.001", "--steps", "200", "--threads", "2"]
+r = run(*strict1, "--checkpoint", "ck-strict", "--every", "10", "--metrics", "strict.csv", "--quiet")
+state, meta = checkpoint_meta(path("ck-strict"))
+lines = r.stderr.strip().splitlines()
+diverged_at = int(lines[0].split("diverged at step ")[1].split(":")[0]) if r.returncode == 3 and lines else -1
+check("Strict at eta = 1 (MNIST, the paper's CNN) stops with exit 3 in one line naming the step, and keeps the "
+      "last good checkpoint (a multiple of --every before it)",
+      len(lines) == 1 and diverged_at > 0 and state is not None and state["step"] == (diverged_at - 1) // 10 * 10
+      and f"the last good checkpoint, of step {state['step']}, is in ck-strict" in lines[0]
+      and len(curve(path("strict.csv"))) == diverged_at, f"exit {r.returncode}: {r.stderr!r}, {state}")
+r = run(*[a if a != "200" else str(diverged_at + 5) for a in strict1], "--keep-going", "--json")
+s = json.loads(r.stdout) if r.returncode in (0, 3) else {}
+check("with --keep-going a diverged step is skipped and the run goes on (or gives up after 10 in a row)",
+      (r.returncode == 0 and s.get("steps") == diverged_at + 5 and s.get("skipped_steps", 0) >= 1
+       and "skipped" in r.stderr) or (r.returncode == 3 and "in a row" in r.stderr), f"exit {r.returncode}: {r.stderr!r}")
 
 # --- real data and the paper's experiments ------------------------------------------
 r = run("train", "--data", "mnist", "--err", "fixedpred", "--steps", "5", "--batch", "50", "--json",
