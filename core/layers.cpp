@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "error.h"
+#include "memory.h"
 #include "thread_pool.h"
 
 namespace pcplay {
@@ -510,9 +511,10 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const Shape& in_shap
       throw Error("linear states in=" + std::to_string(spec.in) + " but its input has " +
                   std::to_string(in_shape[0]) + " features");
     if (spec.out < 1) throw Error("linear needs out >= 1");
+    const std::string what = "linear " + std::to_string(in_shape[0]) + " -> " + std::to_string(spec.out);
     if (static_cast<double>(spec.out) * static_cast<double>(in_shape[0]) > kMaxParameters)
-      throw Error("linear " + std::to_string(in_shape[0]) + " -> " + std::to_string(spec.out) +
-                  " would hold more than " + std::to_string(kMaxParameters) + " weights");
+      throw Error(what + " would hold more than " + std::to_string(kMaxParameters) + " weights");
+    check_memory(2 * sizeof(T) * static_cast<uint64_t>(spec.out * in_shape[0]), what + " (its weights and their gradient)");
     return std::make_unique<Linear<T>>(in_shape[0], spec.out, spec.bias);
   }
   if (t == "conv2d" || t == "maxpool2d" || t == "avgpool2d") {
@@ -531,6 +533,9 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const Shape& in_shap
     if (spec.out < 1) throw Error("conv2d needs out >= 1");
     if (static_cast<double>(spec.out) * in_shape[0] * spec.kernel * spec.kernel > kMaxParameters)
       throw Error("conv2d would hold more than " + std::to_string(kMaxParameters) + " weights");
+    check_memory(2 * sizeof(T) * static_cast<uint64_t>(spec.out * in_shape[0] * spec.kernel * spec.kernel),
+                 "conv2d " + std::to_string(in_shape[0]) + " -> " + std::to_string(spec.out) + " channels, kernel " +
+                     std::to_string(spec.kernel) + " (its weights and their gradient)");
     return std::make_unique<Conv2d<T>>(in_shape, spec.out, spec.kernel, stride, pad, spec.bias);
   }
   if (t == "relu") return std::make_unique<ReLU<T>>(in_shape);

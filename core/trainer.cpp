@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "error.h"
+#include "memory.h"
 
 namespace pcplay {
 
@@ -49,6 +50,28 @@ std::string metrics_csv_row(const StepMetrics& m) {
 }
 
 template <typename T>
+uint64_t training_bytes(const Model<T>& model, const TrainConfig& config, Index batch) {
+  // Per parameter: its value and grad, the optimizer's slots, and the copies of
+  // both a step keeps to undo an update that overflows; with compare_bp, the
+  // twin's value, grad and slots, and backprop's reference gradient.
+  const uint64_t slots = config.optimizer.name == "adam" ? 2 : config.optimizer.momentum != 0 ? 1 : 0;
+  const uint64_t per_param = 3 + 2 * slots + (config.compare_bp ? 3 + slots : 0);
+  // Per sample: each layer's output and its gradient in the traces, each
+  // block's v̂, v and ε, once per relaxation kept (PC's, and with compare_bp
+  // backprop's for the reference gradient and for the twin); the batch itself.
+  uint64_t layer_values = 0, block_values = 0;
+  for (Index l = 1; l <= model.depth(); ++l) {
+    for (const auto& layer : model.f(l).layers) layer_values += static_cast<uint64_t>(shape_numel(layer->out_shape));
+    block_values += static_cast<uint64_t>(shape_numel(model.shape_at(l)));
+  }
+  const uint64_t relaxations = config.compare_bp ? 3 : 1;
+  const uint64_t per_sample = (2 * layer_values + 3 * block_values) * relaxations +
+                              2 * static_cast<uint64_t>(shape_numel(model.input_shape()));
+  return sizeof(T) * (per_param * static_cast<uint64_t>(model.num_parameters()) +
+                      per_sample * static_cast<uint64_t>(batch));
+}
+
+template <typename T>
 Trainer<T>::Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config, const Model<T>* initial)
     : Trainer(spec, std::make_shared<const DataSplit>(std::move(data)), std::move(config), initial) {}
 
@@ -66,6 +89,10 @@ Trainer<T>::Trainer(const ModelSpec& spec, std::shared_ptr<const DataSplit> data
   if (data_->train.num_classes > model_.output_shape()[0])
     throw Error("the data has " + std::to_string(data_->train.num_classes) + " classes but the model only " +
                 std::to_string(model_.output_shape()[0]) + " outputs");
+  const Index batch = std::min(config_.batch, std::max(data_->train.size(), data_->test.size()));
+  check_memory(training_bytes(model_, config_, batch),
+               "training this model (" + std::to_string(model_.num_parameters()) + " parameters) on batches of " +
+                   std::to_string(batch));
   if (initial)
     model_.copy_parameters_from(*initial);
   else
@@ -399,5 +426,7 @@ void Trainer<T>::restore(const TensorFile& file) {
 
 template class Trainer<float>;
 template class Trainer<double>;
+template uint64_t training_bytes(const Model<float>&, const TrainConfig&, Index);
+template uint64_t training_bytes(const Model<double>&, const TrainConfig&, Index);
 
 }  // namespace pcplay

@@ -68,11 +68,19 @@ std::string metrics_csv_row(const StepMetrics& m);
 // A number as the CSV files write it ("%.9g").
 std::string csv_number(double v);
 
+// About the bytes a Trainer of this model and settings holds with batches of
+// `batch` samples: the parameters with what each keeps beside them, and the
+// layers' outputs for every sample of a batch several times over.
+template <typename T>
+uint64_t training_bytes(const Model<T>& model, const TrainConfig& config, Index batch);
+
 template <typename T>
 class Trainer {
  public:
   // Starts from `initial` weights when given (copied), else from PyTorch's
-  // initialisation seeded by config.seed; the backprop twin starts from the same.
+  // initialisation seeded by config.seed; the backprop twin starts from the
+  // same. Throws Error when the model does not fit the data, or the run would
+  // not fit in memory (memory_available()).
   Trainer(const ModelSpec& spec, DataSplit data, TrainConfig config, const Model<T>* initial = nullptr);
   // The same on shared data (the playground keeps its data across runs; no copy).
   Trainer(const ModelSpec& spec, std::shared_ptr<const DataSplit> data, TrainConfig config,

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "error.h"
+#include "memory.h"
 #include "model_file.h"
 #include "trainer.h"
 
@@ -273,4 +274,27 @@ TEST_CASE("a diverged step can be skipped: the run goes on from the weights and 
   CHECK_FALSE(m.diverged);
   CHECK(m.step == 1);
   CHECK(weights(trainer) != before);
+}
+
+TEST_CASE("a run that would not fit in memory is refused up front, with the size it needs") {
+  CHECK(bytes_str(512) == "512 bytes");
+  CHECK(bytes_str(uint64_t(3) << 29) == "1.5 GiB");
+  CHECK(bytes_str(uint64_t(320) << 20) == "320 MiB");
+  CHECK_THROWS_WITH_AS(check_memory(uint64_t(3) << 29, "this", uint64_t(512) << 20),
+                       "this needs about 1.5 GiB, more than the 512 MiB available", Error);
+  CHECK_NOTHROW(check_memory(uint64_t(1) << 20, "this", uint64_t(2) << 20));
+  CHECK(memory_available() > (uint64_t(16) << 20));
+
+  // Four layers of 2048 on a batch of 10^6 points: about 160 GiB of activations.
+  const DataSplit data = make_toy_data({"gauss", 2000000, 0, 0.5, 1});
+  const ModelSpec wide = dense_model("dense:2048,2048,2048,2048:relu", {2}, 2);
+  TrainConfig config;
+  config.batch = 1000000;
+  const uint64_t needed = training_bytes(Model<float>(wide), config, config.batch);
+  CHECK(needed > (uint64_t(150) << 30));
+  const std::string expected =
+      "training this model (12599298 parameters) on batches of 1000000 needs about " + bytes_str(needed) + ", more than the";
+  CHECK_THROWS_WITH_AS(Trainer<float>(wide, data, config), doctest::Contains(expected.c_str()), Error);
+  config.batch = 64;  // the same model on small batches fits
+  CHECK(training_bytes(Model<float>(wide), config, config.batch) < (uint64_t(1) << 30));
 }

@@ -314,6 +314,9 @@ for name, (args, needle) in {
     "a corrupt IDX file": (["train", "--data", path("badidx")], "truncated header"),
     "a missing data folder": (["train", "--data", "mnist", "--data-dir", "/nonexistent"], "scripts/setup.sh"),
     "an unknown figure": (["reproduce", "9", "--out", "figs"], "figures 8-9"),
+    "a batch that would not fit in memory": (["train", "--data", "gauss", "--samples", "2000000", "--batch", "1000000",
+                                              "--model", "dense:2048,2048,2048,2048:relu"],
+                                             "on batches of 1000000 needs about 214 GiB, more than the"),
 }.items():
     r = run(*args)
     lines = r.stderr.strip().splitlines()
