@@ -254,19 +254,22 @@ for name, (data, args, needle) in {
     check(f"--resume refuses {name} in one line, exit 2", r.returncode == 2 and len(lines) == 1 and needle in lines[0],
           f"exit {r.returncode}: {r.stderr.strip()!r}")
 
-# The paper's Strict at eta = 1 on MNIST: the weights go non-finite within a few dozen steps.
-strict1 = ["train", "--data", "mnist", "--model", "paper-mnist", "--err", "strict", "--eta", "1", "--batch", "300",
-           "--lr", "0.001", "--steps", "200", "--threads", "2"]
-r = run(*strict1, "--checkpoint", "ck-strict", "--every", "10", "--metrics", "strict.csv", "--quiet")
+# Strict at eta = 1 on MNIST (the paper's CNN): its relaxation is unstable, the
+# errors growing geometrically with the iterations, faster as the weights grow;
+# with n = 100 and a learning rate of 0.01 they pass float's range in step 3.
+strict1 = ["train", "--data", "mnist", "--model", "paper-mnist", "--err", "strict", "--eta", "1", "--n", "100",
+           "--batch", "300", "--lr", "0.01", "--steps", "30", "--threads", "2"]
+r = run(*strict1, "--checkpoint", "ck-strict", "--every", "2", "--metrics", "strict.csv", "--quiet")
 state, meta = checkpoint_meta(path("ck-strict"))
 lines = r.stderr.strip().splitlines()
 diverged_at = int(lines[0].split("diverged at step ")[1].split(":")[0]) if r.returncode == 3 and lines else -1
-check("Strict at eta = 1 (MNIST, the paper's CNN) stops with exit 3 in one line naming the step, and keeps the "
-      "last good checkpoint (a multiple of --every before it)",
-      len(lines) == 1 and diverged_at > 0 and state is not None and state["step"] == (diverged_at - 1) // 10 * 10
+check("Strict at eta = 1 stops with exit 3 in one line naming the step, layer and iteration, and keeps the last "
+      "good checkpoint (the last multiple of --every before it)",
+      len(lines) == 1 and diverged_at > 1 and "eps_" in lines[0] and "inference iteration" in lines[0]
+      and state is not None and state["step"] == (diverged_at - 1) // 2 * 2
       and f"the last good checkpoint, of step {state['step']}, is in ck-strict" in lines[0]
       and len(curve(path("strict.csv"))) == diverged_at, f"exit {r.returncode}: {r.stderr!r}, {state}")
-r = run(*[a if a != "200" else str(diverged_at + 5) for a in strict1], "--keep-going", "--json")
+r = run(*[a if a != "30" else str(diverged_at + 5) for a in strict1], "--keep-going", "--json")
 s = json.loads(r.stdout) if r.returncode in (0, 3) else {}
 check("with --keep-going a diverged step is skipped and the run goes on (or gives up after 10 in a row)",
       (r.returncode == 0 and s.get("steps") == diverged_at + 5 and s.get("skipped_steps", 0) >= 1
