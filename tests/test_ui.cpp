@@ -93,6 +93,11 @@ TEST_CASE("hostile values stay inert: decoded, refused, and cut short in message
   CHECK(s.model == Settings().model);
   REQUIRE(problems.size() == 3);
   for (const std::string& p : problems) CHECK(p.size() < 250);  // the attack is 540 characters
+  for (const char* climbing : {"../x.csv", "data/../../etc/passwd.csv", "..", "a/.."}) {
+    CAPTURE(climbing);
+    CHECK(from_query(std::string("dataset=") + climbing, Settings(), nullptr).dataset == Settings().dataset);
+  }
+  CHECK(from_query("dataset=user/drop-1/..my.csv", Settings(), nullptr).dataset == "user/drop-1/..my.csv");
   CHECK(url_decode("a%20b+c%2") == "a b c%2");
   CHECK(url_decode(url_encode("x=1&y=<2>")) == "x=1&y=<2>");
 }

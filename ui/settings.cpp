@@ -55,11 +55,13 @@ std::string printable(const std::string& s) {
 constexpr Index kMaxLinkParameters = 2000000;
 
 // The user's own data: a path to a CSV file or a folder of IDX files, in a
-// conservative alphabet (no quotes, brackets, &, ;, $: a link stays inert).
+// conservative alphabet (no quotes, brackets, &, ;, $: a link stays inert),
+// that does not climb out of a folder with "..".
 bool is_data_path(const std::string& v) {
   if (v.empty() || v.size() > 1024) return false;
   for (unsigned char c : v)
     if (!std::isalnum(c) && std::string("._-/~+ =,@:").find(static_cast<char>(c)) == std::string::npos) return false;
+  if (("/" + v + "/").find("/../") != std::string::npos) return false;
   return v.find('/') != std::string::npos || has_suffix(v, ".csv");
 }
 

@@ -1,7 +1,8 @@
 // The browser playground end to end, in Debian's Chromium driven by
 // playwright-core: both builds (single-threaded from a plain static server,
 // threaded behind COOP/COEP), the JavaScript API, the URL hash, embed mode, a
-// click, lazily fetched data, the tutorial page, and no page errors.
+// click, lazily fetched data, the tutorial page, hostile links and files, a
+// divergence, and no page errors (a Content-Security-Policy violation is one).
 //   node e2e.cjs SITE_DIR SHOT_DIR      (NODE_PATH: playwright-core's folder;
 //   PCPLAY_SERVE: scripts/serve_web.py; PCPLAY_PYTHON: a python3)
 'use strict';
@@ -169,6 +170,117 @@ async function display(browser, url, errors, threaded) {
   await page.close();
 }
 
+// A hostile link: script-injection attempts in every settings key (and as a
+// key), as a permalink and as a hand-edited hash, and a dropped file with a
+// hostile name and contents. Nothing may run, nothing may be added to the
+// page, the page's Content-Security-Policy is never even tested (a violation
+// would be a console error), and the playground runs on its defaults.
+const INJECTIONS = [
+  '"><img src=x onerror="window.__pwned=1">',
+  '<script>window.__pwned=1</script>',
+  'javascript:window.__pwned=1',
+  "'-window.__pwned=1-'",
+  '<svg/onload=window.__pwned=1>',
+  '${window.__pwned=1}',
+  '1e309',
+  '../../etc/passwd.csv',
+  'data/<iframe src=javascript:window.__pwned=1>/x.json',
+];
+const SETTINGS_KEYS = ['dataset', 'noise', 'ratio', 'seed', 'model', 'err', 'eta', 'n', 'loss', 'optimizer', 'lr',
+                       'batch', 'compare_bp', 'panels', 'embed'];
+function hostileHash(shift, encode) {
+  const pairs = SETTINGS_KEYS.map((key, i) => {
+    const value = INJECTIONS[(i + shift) % INJECTIONS.length];
+    return key + '=' + (encode ? encodeURIComponent(value) : value);
+  });
+  pairs.push(encodeURIComponent(INJECTIONS[shift % INJECTIONS.length]) + '=1');
+  return '#' + pairs.join('&');
+}
+const PAGE_ELEMENTS = () => Array.from(document.querySelectorAll('*')).map((e) => e.tagName).join(',');
+
+async function hostile(browser, url, errors, threaded) {
+  const tag = threaded ? 'threaded' : 'single-threaded';
+  const clean = await newPage(browser, errors);
+  await clean.goto(url + 'index.html');
+  await clean.evaluate(() => pcplay.ready);
+  const defaults = await clean.evaluate(() => pcplay.get());
+  const elements = await clean.evaluate(PAGE_ELEMENTS);
+  await clean.close();
+  // The policy is in force: an inline script (what an injection would add) is blocked and reported.
+  const probeErrors = [];
+  const probe = await newPage(browser, probeErrors);
+  await probe.goto(url + 'index.html');
+  await probe.evaluate(() => pcplay.ready);
+  const blocked = await probe.evaluate(() => new Promise((resolve) => {
+    document.addEventListener('securitypolicyviolation', (e) => resolve({ directive: e.violatedDirective, ran: window.__inline }));
+    const script = document.createElement('script');
+    script.textContent = 'window.__inline = 1';
+    document.body.appendChild(script);
+  }));
+  check(blocked.ran === undefined && blocked.directive.startsWith('script-src'),
+        `${tag}: the page's Content-Security-Policy blocks an inline script (${blocked.directive})`);
+  await probe.close();
+  for (const [shift, encode] of [[0, true], [4, true], [2, false], [7, false]]) {
+    const what = `${tag} hostile link (${encode ? 'encoded' : 'raw'}, rotation ${shift})`;
+    const page = await newPage(browser, errors);
+    await page.goto(url + 'index.html' + hostileHash(shift, encode));
+    await page.evaluate(() => pcplay.ready);
+    await page.evaluate(() => { pcplay.step('update', 2); return new Promise((r) => setTimeout(r, 500)); });
+    const state = await page.evaluate(() => ({ pwned: window.__pwned, settings: pcplay.get(), step: pcplay.metrics().step,
+                                               toast: document.getElementById('toast').innerHTML }));
+    check(state.pwned === undefined, `${what}: no script ran`);
+    check(JSON.stringify(state.settings) === JSON.stringify(defaults), `${what}: every hostile value was refused`);
+    check(await page.evaluate(PAGE_ELEMENTS) === elements, `${what}: nothing was added to the page`);
+    check(state.step >= 2, `${what}: the playground runs on its defaults`);
+    if (shift === 0) {  // the same as a hand-edited hash, and a dropped file with a hostile name and contents
+      await page.evaluate((h) => { location.hash = h; }, hostileHash(3, false));
+      await page.waitForTimeout(500);
+      const outcomes = await page.evaluate(async () => {
+        const name = '"><img src=x onerror=window.__pwned=1>.csv';
+        const good = await pcplay.openFiles([new File(['1,2,0\n3,4,1\n5,6,0\n7,8,1\n'], name)]);
+        const bad = await pcplay.openFiles([new File(['1,0\n<script>window.__pwned=1</script>,1\n'], 'x<b>.csv')]);
+        await pcplay.set({});
+        return { good, bad, dataset: pcplay.get().dataset, toast: document.getElementById('toast').textContent,
+                 toastElements: document.getElementById('toast').childElementCount };
+      });
+      await waitFor(page, () => pcplay.metrics().failed, undefined, 10000).catch(() => {});
+      outcomes.status = await page.evaluate(() => pcplay.metrics().status);
+      console.log(`info ${what}: dropped files: ${JSON.stringify(outcomes)}`);
+      check(await page.evaluate(() => window.__pwned) === undefined && await page.evaluate(PAGE_ELEMENTS) === elements,
+            `${what}: a hostile hash edit and dropped files run nothing`);
+      check(/^\/user\/drop-\d+\/x_b_\.csv$/.test(outcomes.dataset) && outcomes.toastElements === 0,
+            `${what}: a dropped file's name is made safe, and messages are text`);
+      check(/not a number/.test(outcomes.status), `${what}: a dropped file's hostile contents are refused as data`);
+    }
+    await page.close();
+  }
+}
+
+// Strict PC at eta = 1 on MNIST with the paper's CNN: its relaxation is
+// unstable, and with n = 100 and a learning rate of 0.01 the errors pass
+// float's range within a few steps. The playground stops at that step, says
+// so, and a reset starts afresh.
+async function divergence(browser, url, errors, threaded) {
+  const tag = threaded ? 'threaded' : 'single-threaded';
+  const page = await newPage(browser, errors);
+  await page.goto(url + 'index.html#dataset=mnist&model=paper-mnist&err=strict&eta=1&n=100&batch=300&lr=0.01' +
+                  '&seed=1&compare_bp=0');
+  await page.evaluate(() => pcplay.ready);
+  await waitFor(page, () => !pcplay.metrics().loading);
+  await page.evaluate(() => pcplay.play());
+  await waitFor(page, () => pcplay.metrics().diverged, undefined, 240000);
+  const m = await page.evaluate(() => pcplay.metrics());
+  console.log(`info ${tag}: ${m.status}`);
+  check(/^diverged at step \d+: /.test(m.status) && !m.playing && m.step === Number(m.status.split(' ')[3].slice(0, -1)) - 1,
+        `${tag}: Strict at eta = 1 stops with "diverged at step S" and keeps step S - 1 (${m.status})`);
+  await page.screenshot({ path: path.join(shots, `${threaded ? 'mt' : 'st'}-diverged.png`) });
+  await page.evaluate(() => pcplay.reset());
+  await waitFor(page, () => !pcplay.metrics().diverged && pcplay.metrics().step === 0, undefined, 20000)
+    .then(() => check(true, `${tag}: reset after a divergence starts afresh`))
+    .catch(() => check(false, `${tag}: reset after a divergence starts afresh`));
+  await page.close();
+}
+
 // The tutorial drives an embedded playground: its comparison fills the table.
 async function tutorial(browser, url, errors, threaded) {
   const tag = threaded ? 'threaded' : 'single-threaded';
@@ -199,6 +311,8 @@ async function tutorial(browser, url, errors, threaded) {
       await embed(browser, url, errors, threaded);
       await display(browser, url, errors, threaded);
       await tutorial(browser, url, errors, threaded);
+      await hostile(browser, url, errors, threaded);
+      await divergence(browser, url, errors, threaded);
       for (const e of errors) console.log('     ' + e);
       check(errors.length === 0, `${threaded ? 'threaded' : 'single-threaded'}: no page errors`);
     }

@@ -1,0 +1,102 @@
+'use strict';
+// This page's own script: it waits for the playground in the frame, then
+// drives it with pcplay.set / play / pause / step / metrics / on('step').
+const frame = document.getElementById('pg');
+const live = document.getElementById('live');
+const figure = document.getElementById('figure');
+let pcplay = null;
+const traces = new Map();  // error type -> [[step, layer-1 relative error], ...]
+const COLOURS = { strict: '#2a5db0', fixedpred: '#e07b10', exact: '#2a9d3a' };
+const NAMES = { strict: 'Strict PC', fixedpred: 'FixedPred PC', exact: 'backprop' };
+
+function draw() {
+  const ctx = figure.getContext('2d');
+  const w = figure.width, h = figure.height, left = 34, top = 6, right = w - 8, bottom = h - 24;
+  ctx.clearRect(0, 0, w, h);
+  ctx.strokeStyle = '#bbb';
+  ctx.strokeRect(left, top, right - left, bottom - top);
+  ctx.fillStyle = '#555';
+  ctx.font = '12px sans-serif';
+  ctx.fillText('1', 20, top + 10);
+  ctx.fillText('0', 20, bottom);
+  ctx.fillText('step', right - 28, h - 6);
+  let last = 1;
+  for (const points of traces.values()) if (points.length) last = Math.max(last, points[points.length - 1][0]);
+  let legend = left + 10;
+  for (const [err, points] of traces) {
+    ctx.strokeStyle = COLOURS[err];
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    points.forEach(([step, value], i) => {
+      const x = left + (right - left) * step / last;
+      const y = bottom - (bottom - top) * Math.min(1, value);
+      if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y);
+    });
+    ctx.stroke();
+    ctx.fillStyle = COLOURS[err];
+    ctx.fillText(NAMES[err], legend, top + 16);
+    legend += ctx.measureText(NAMES[err]).width + 16;
+  }
+}
+
+function show(m) {
+  const f = (v, d = 3) => v === null || v === undefined ? '–' : v.toFixed(d);
+  live.textContent = `step ${m.step}  epoch ${f(m.epoch, 2)}  train loss ${f(m.train_loss, 4)}  ` +
+    `test accuracy ${f(m.test_accuracy)}  (backprop ${f(m.bp_test_accuracy)})` +
+    (m.rel_error.length ? `\nrelative error per layer vs backprop: ${m.rel_error.map((v) => f(v)).join(' / ')}` : '') +
+    (m.diverged ? '\ndiverged: ' + m.status : '');
+  if (!m.rel_error.length || m.rel_error[0] === null) return;
+  const err = pcplay.get().err;
+  let points = traces.get(err);
+  if (!points || (points.length && m.step < points[points.length - 1][0])) traces.set(err, points = []);
+  points.push([m.step, m.rel_error[0]]);
+  draw();
+}
+
+async function run(query) {
+  pcplay.pause();
+  await pcplay.set(query + '&seed=1');
+  pcplay.reset();
+  pcplay.play();
+}
+
+// Runs a setting for a number of updates and resolves with its last metrics.
+function trainFor(query, steps) {
+  return new Promise(async (resolve) => {
+    pcplay.pause();
+    await pcplay.set(query + '&seed=1');
+    pcplay.reset();
+    await pcplay.set({});  // a frame for the new run to start
+    const off = pcplay.on('step', (m) => {
+      if (m.step >= steps || m.diverged) { off(); resolve(m); }
+    });
+    pcplay.step('update', steps);
+  });
+}
+
+async function compare() {
+  const table = document.getElementById('table');
+  while (table.rows.length > 1) table.deleteRow(1);
+  const runs = [['Strict PC', 'err=strict&eta=0.1&n=20&loss=mse'],
+                ['FixedPred PC', 'err=fixedpred&eta=0.1&n=20&loss=mse'],
+                ['Backprop', 'err=exact&loss=mse']];
+  for (const [name, query] of runs) {
+    const m = await trainFor(query, 300);
+    const row = table.insertRow();
+    const f = (v, d = 3) => v === null || v === undefined ? '–' : v.toFixed(d);
+    for (const text of [name, f(m.test_accuracy), f(m.bp_test_accuracy), f(m.rel_error[0], 4)])
+      row.insertCell().textContent = text;
+  }
+  table.dataset.done = 'yes';
+}
+
+frame.addEventListener('load', async () => {
+  pcplay = await frame.contentWindow.pcplay.ready;
+  pcplay.on('step', show);
+  show(pcplay.metrics());
+  for (const button of document.querySelectorAll('button[data-run]'))
+    button.addEventListener('click', () => run(button.dataset.run));
+  document.getElementById('pause').addEventListener('click', () => pcplay.pause());
+  document.getElementById('compare').addEventListener('click', compare);
+  document.body.dataset.ready = 'yes';
+});
