@@ -40,12 +40,12 @@ uint64_t number_in(const std::string& path, const std::string& key, uint64_t oth
 }  // namespace
 
 uint64_t memory_available() {
-  constexpr uint64_t unknown = std::numeric_limits<uint64_t>::max();
 #if defined(__EMSCRIPTEN__)
   const uint64_t used = static_cast<uint64_t>(mallinfo().uordblks);
   const uint64_t ceiling = emscripten_get_heap_max();
   return ceiling > used ? ceiling - used : 0;
 #else
+  constexpr uint64_t unknown = std::numeric_limits<uint64_t>::max();
   uint64_t available = number_in("/proc/meminfo", "MemAvailable:", unknown);
   if (available != unknown) available *= 1024;  // kB
 #if defined(_SC_AVPHYS_PAGES)

@@ -4,7 +4,8 @@
 # (build/native); all but the PyTorch reference again, built with
 # AddressSanitizer and UBSan (build/sanitize; optimised, so that the CLI's
 # training runs take seconds, not minutes); the unit tests under
-# ThreadSanitizer (build/tsan); then the browser builds
+# ThreadSanitizer (build/tsan); each reader fuzzed for a short while
+# (build/fuzz, clang's libFuzzer); then the browser builds
 # (build/web): the unit tests compiled to wasm under node, and the playground
 # end to end in headless Chromium.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -18,6 +19,11 @@ echo "== the tests again under -fsanitize=address,undefined"
 build_native "$ROOT/build/sanitize" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPCPLAY_SANITIZE=ON
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$ROOT/build/sanitize" --output-on-failure -j "$JOBS" -E '^torch2pc_reference$'
+
+echo "== the readers fuzzed: libFuzzer with ASan and UBSan, ${PCPLAY_FUZZ_SECONDS:-20} s each (docs/reliability.md)"
+build_native "$ROOT/build/fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DPCPLAY_FUZZ=ON \
+  -DPCPLAY_FUZZ_SECONDS="${PCPLAY_FUZZ_SECONDS:-20}"
+ctest --test-dir "$ROOT/build/fuzz" --output-on-failure -j "$JOBS"
 
 echo "== the unit tests again under -fsanitize=thread (the thread pool, the playground's run)"
 cmake -S "$ROOT" -B "$ROOT/build/tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS=-fsanitize=thread \
