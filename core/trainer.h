@@ -126,7 +126,7 @@ class Trainer {
 
   // Everything the run carries from step to step: the weights, the
   // optimizer's state, the random generator, the batch order and position,
-  // the backprop twin and its optimizer (names in docs/formats.md). restore()
+  // the backprop twin and its optimizer (names in docs/reliability.md). restore()
   // in a Trainer made with the same spec, data and config continues the run
   // exactly as it would have gone on: the same batches and losses, bit for
   // bit. Neither may be called while a step is under way.

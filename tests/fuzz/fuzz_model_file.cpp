@@ -3,19 +3,14 @@
 #include <cstdint>
 #include <string>
 
-#include "error.h"
 #include "model_file.h"
-#include "fuzz_check.h"
+#include "fuzz_target.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace pcplay;
-  ModelSpec spec;
-  try {
-    spec = parse_model_json(std::string(reinterpret_cast<const char*>(data), size), "fuzz.json");
-  } catch (const Error&) {
-    return 0;
-  }
-  const std::string text = model_json(spec);
+  const auto spec = accepted([&] { return parse_model_json(fuzz_text(data, size), "fuzz.json"); });
+  if (!spec) return 0;
+  const std::string text = model_json(*spec);
   FUZZ_CHECK(model_json(parse_model_json(text, "round trip")) == text);
   return 0;
 }

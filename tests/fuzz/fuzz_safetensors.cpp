@@ -3,18 +3,14 @@
 #include <cstdint>
 #include <string>
 
-#include "error.h"
 #include "safetensors.h"
-#include "fuzz_check.h"
+#include "fuzz_target.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace pcplay;
-  TensorFile file;
-  try {
-    file = parse_safetensors(std::string(reinterpret_cast<const char*>(data), size), "fuzz.safetensors");
-  } catch (const Error&) {
-    return 0;  // a clean rejection
-  }
+  const auto read = accepted([&] { return parse_safetensors(fuzz_text(data, size), "fuzz.safetensors"); });
+  if (!read) return 0;
+  const TensorFile& file = *read;
   const TensorFile again = parse_safetensors(serialize_safetensors(file), "round trip");
   FUZZ_CHECK(again.metadata == file.metadata);
   FUZZ_CHECK(again.tensors.size() == file.tensors.size());

@@ -6,12 +6,12 @@
 #include <vector>
 
 #include "settings.h"
-#include "fuzz_check.h"
+#include "fuzz_target.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace pcplay::ui;
   std::vector<std::string> problems;
-  const Settings s = from_query(std::string(reinterpret_cast<const char*>(data), size), Settings(), &problems);
+  const Settings s = from_query(fuzz_text(data, size), Settings(), &problems);
   FUZZ_CHECK(problems.size() <= 11);
   for (const std::string& p : problems) FUZZ_CHECK(p.find('\n') == std::string::npos && p.size() < 300);
   std::vector<std::string> again;
