@@ -241,6 +241,10 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
   if (!o.checkpoint.empty()) {  // at once: a folder that cannot be written fails now, not after hours
     if (::mkdir(o.checkpoint.c_str(), 0755) != 0 && errno != EEXIST)
       throw Error(o.checkpoint + ": cannot create the folder (" + std::strerror(errno) + ")");
+    struct stat existing;
+    if (!(resumed && o.checkpoint == o.resume) && ::stat(checkpoint_path(o.checkpoint).c_str(), &existing) == 0)
+      throw Error(o.checkpoint + " already holds a run's checkpoint: continue it with --resume " + o.checkpoint +
+                  ", or choose another folder");
     log.start(o.checkpoint + "/" + kMetricsFile, metrics_so_far);
     save_checkpoint();
   }

@@ -232,6 +232,10 @@ state, meta = checkpoint_meta(path("ck"))
 check("the finished run's checkpoint is of its last step, its metrics.csv has every row",
       state is not None and state["step"] == 4000 and curve(path("ck/metrics.csv")) == curve(path("whole.csv"))
       and not os.path.exists(path("ck/checkpoint.safetensors.tmp")), str(state))
+r = run(*[a if a != "4000" else "10" for a in long_run], "--checkpoint", "ck")
+check("a new run refuses a folder that holds another run's checkpoint, in one line, exit 2",
+      r.returncode == 2 and "already holds a run's checkpoint" in r.stderr and checkpoint_meta(path("ck"))[0]["step"] == 4000,
+      f"exit {r.returncode}: {r.stderr!r}")
 r = run("train", "--resume", "ck", "--steps", "4100", "--json")
 s = json.loads(r.stdout) if r.returncode == 0 else {}
 check("--resume with a larger --steps extends a finished run", r.returncode == 0 and s.get("steps") == 4100, r.stderr)
