@@ -219,7 +219,7 @@ while proc.poll() is None:
         killed_at = checkpoint_meta(path("ck"))[0]["step"]
         break
     time.sleep(0.002)
-check("a run with --checkpoint can be killed mid-way (SIGKILL)",
+check(f"a run with --checkpoint can be killed mid-way (SIGKILL; its checkpoint was of step {killed_at})",
       r.returncode == 0 and proc.returncode == -9 and killed_at is not None and 100 <= killed_at < 4000,
       f"exit {proc.returncode}, checkpoint step {killed_at}")
 r = run("train", "--resume", "ck", "--metrics", "resumed.csv", "--json")

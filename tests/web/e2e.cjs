@@ -28,6 +28,14 @@ async function newPage(browser, errors, options = {}) {
   return page;
 }
 
+// A new page on the playground at `address`, once it has drawn its first frame.
+async function openPlayground(browser, errors, address, options = {}) {
+  const page = await newPage(browser, errors, options);
+  await page.goto(address);
+  await page.evaluate(() => pcplay.ready);
+  return page;
+}
+
 const waitFor = (page, fn, arg, timeout = 60000) => page.waitForFunction(fn, arg, { timeout, polling: 100 });
 
 // The whole playground through its API, for one build.
@@ -77,9 +85,7 @@ async function playground(browser, url, threaded, errors) {
   const settings = await page.evaluate(() => pcplay.get());
   check(hash.includes('dataset=spiral') && hash.includes('lr=0.01') && hash.includes('seed=3'),
         `${tag}: the hash holds the settings`);
-  const again = await newPage(browser, errors);
-  await again.goto(url + 'index.html' + hash);
-  await again.evaluate(() => pcplay.ready);
+  const again = await openPlayground(browser, errors, url + 'index.html' + hash);
   check(JSON.stringify(await again.evaluate(() => pcplay.get())) === JSON.stringify(settings),
         `${tag}: a page opened on the hash has the same settings`);
   await again.close();
@@ -126,9 +132,7 @@ async function playground(browser, url, threaded, errors) {
 // button through page.mouse starts the run.
 async function embed(browser, url, errors, threaded) {
   const tag = threaded ? 'threaded' : 'single-threaded';
-  const page = await newPage(browser, errors);
-  await page.goto(url + 'index.html#dataset=circle&embed=1&panels=run,loss,errors');
-  await page.evaluate(() => pcplay.ready);
+  const page = await openPlayground(browser, errors, url + 'index.html#dataset=circle&embed=1&panels=run,loss,errors');
   const s = await page.evaluate(() => pcplay.get());
   check(s.embed === true && s.panels === 'run,loss,errors', `${tag} embed: the settings say embed, with three panels`);
   await page.waitForTimeout(300);
@@ -151,9 +155,8 @@ async function embed(browser, url, errors, threaded) {
 // the screen, follows the window, and takes the keyboard when clicked.
 async function display(browser, url, errors, threaded) {
   const tag = threaded ? 'threaded' : 'single-threaded';
-  const page = await newPage(browser, errors, { viewport: { width: 900, height: 600 }, deviceScaleFactor: 2 });
-  await page.goto(url + 'index.html#dataset=circle');
-  await page.evaluate(() => pcplay.ready);
+  const page = await openPlayground(browser, errors, url + 'index.html#dataset=circle',
+                                    { viewport: { width: 900, height: 600 }, deviceScaleFactor: 2 });
   const size = () => page.evaluate(() => [canvas.width, canvas.height]);
   check(JSON.stringify(await size()) === '[1800,1200]', `${tag} display: at pixel ratio 2 the canvas has 1800x1200 pixels`);
   await page.setViewportSize({ width: 700, height: 500 });
@@ -200,17 +203,13 @@ const PAGE_ELEMENTS = () => Array.from(document.querySelectorAll('*')).map((e) =
 
 async function hostile(browser, url, errors, threaded) {
   const tag = threaded ? 'threaded' : 'single-threaded';
-  const clean = await newPage(browser, errors);
-  await clean.goto(url + 'index.html');
-  await clean.evaluate(() => pcplay.ready);
+  const clean = await openPlayground(browser, errors, url + 'index.html');
   const defaults = await clean.evaluate(() => pcplay.get());
   const elements = await clean.evaluate(PAGE_ELEMENTS);
   await clean.close();
   // The policy is in force: an inline script (what an injection would add) is blocked and reported.
   const probeErrors = [];
-  const probe = await newPage(browser, probeErrors);
-  await probe.goto(url + 'index.html');
-  await probe.evaluate(() => pcplay.ready);
+  const probe = await openPlayground(browser, probeErrors, url + 'index.html');
   const blocked = await probe.evaluate(() => new Promise((resolve) => {
     document.addEventListener('securitypolicyviolation', (e) => resolve({ directive: e.violatedDirective, ran: window.__inline }));
     const script = document.createElement('script');
@@ -222,9 +221,7 @@ async function hostile(browser, url, errors, threaded) {
   await probe.close();
   for (const [shift, encode] of [[0, true], [4, true], [2, false], [7, false]]) {
     const what = `${tag} hostile link (${encode ? 'encoded' : 'raw'}, rotation ${shift})`;
-    const page = await newPage(browser, errors);
-    await page.goto(url + 'index.html' + hostileHash(shift, encode));
-    await page.evaluate(() => pcplay.ready);
+    const page = await openPlayground(browser, errors, url + 'index.html' + hostileHash(shift, encode));
     await page.evaluate(() => { pcplay.step('update', 2); return new Promise((r) => setTimeout(r, 500)); });
     const state = await page.evaluate(() => ({ pwned: window.__pwned, settings: pcplay.get(), step: pcplay.metrics().step,
                                                toast: document.getElementById('toast').innerHTML }));
@@ -262,10 +259,8 @@ async function hostile(browser, url, errors, threaded) {
 // so, and a reset starts afresh.
 async function divergence(browser, url, errors, threaded) {
   const tag = threaded ? 'threaded' : 'single-threaded';
-  const page = await newPage(browser, errors);
-  await page.goto(url + 'index.html#dataset=mnist&model=paper-mnist&err=strict&eta=1&n=100&batch=300&lr=0.01' +
-                  '&seed=1&compare_bp=0');
-  await page.evaluate(() => pcplay.ready);
+  const page = await openPlayground(browser, errors, url + 'index.html#dataset=mnist&model=paper-mnist&err=strict' +
+                                    '&eta=1&n=100&batch=300&lr=0.01&seed=1&compare_bp=0');
   await waitFor(page, () => !pcplay.metrics().loading);
   await page.evaluate(() => pcplay.play());
   await waitFor(page, () => pcplay.metrics().diverged, undefined, 240000);
