@@ -514,6 +514,7 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const Shape& in_shap
     const std::string what = "linear " + std::to_string(in_shape[0]) + " -> " + std::to_string(spec.out);
     if (static_cast<double>(spec.out) * static_cast<double>(in_shape[0]) > kMaxParameters)
       throw Error(what + " would hold more than " + std::to_string(kMaxParameters) + " weights");
+    // Against what is left now: the layers before it hold theirs already.
     check_memory(2 * sizeof(T) * static_cast<uint64_t>(spec.out * in_shape[0]), what + " (its weights and their gradient)");
     return std::make_unique<Linear<T>>(in_shape[0], spec.out, spec.bias);
   }

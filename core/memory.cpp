@@ -20,7 +20,8 @@ namespace pcplay {
 namespace {
 
 #if !defined(__EMSCRIPTEN__)
-// The first number in a file (a /proc or /sys entry), or `otherwise`.
+// The number in a /proc or /sys file: the first one, or the one after the
+// word `key`; `otherwise` when there is none (or "max": no limit).
 uint64_t number_in(const std::string& path, const std::string& key, uint64_t otherwise) {
   std::ifstream in(path);
   std::string word;
@@ -54,11 +55,29 @@ uint64_t memory_available() {
     if (pages > 0 && page > 0) available = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
   }
 #endif
-  // A container's limit (cgroup v2) can be far below the machine's memory.
-  const uint64_t limit = number_in("/sys/fs/cgroup/memory.max", "", unknown);
-  if (limit != unknown) {
-    const uint64_t current = number_in("/sys/fs/cgroup/memory.current", "", 0);
-    available = std::min(available, limit > current ? limit - current : 0);
+  // A cgroup's limit (a container's, or systemd's MemoryMax) can be far below
+  // the machine's memory. Its usage counts file cache that can be reclaimed.
+  auto cap = [&](uint64_t limit, uint64_t usage, uint64_t cache) {
+    if (limit == unknown) return;
+    const uint64_t used = usage > cache ? usage - cache : 0;
+    available = std::min(available, limit > used ? limit - used : 0);
+  };
+  // cgroup v1, as a container sees its own group.
+  const std::string v1 = "/sys/fs/cgroup/memory/";
+  cap(number_in(v1 + "memory.limit_in_bytes", "", unknown), number_in(v1 + "memory.usage_in_bytes", "", 0),
+      number_in(v1 + "memory.stat", "total_inactive_file", 0));
+  // cgroup v2: the process's own group and those above it.
+  std::ifstream self("/proc/self/cgroup");
+  std::string line, group = "/";
+  while (std::getline(self, line))
+    if (line.rfind("0::", 0) == 0) group = line.substr(3);
+  for (;;) {
+    const std::string dir = "/sys/fs/cgroup" + (group == "/" ? "" : group);
+    cap(number_in(dir + "/memory.max", "", unknown), number_in(dir + "/memory.current", "", 0),
+        number_in(dir + "/memory.stat", "inactive_file", 0));
+    if (group.empty() || group == "/") break;
+    const size_t slash = group.find_last_of('/');
+    group = slash == 0 || slash == std::string::npos ? "/" : group.substr(0, slash);
   }
   return available;
 #endif

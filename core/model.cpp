@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "error.h"
-#include "memory.h"
 
 namespace pcplay {
 
@@ -72,9 +71,6 @@ Model<T>::Model(ModelSpec spec) : spec_(std::move(spec)) {
       for (const Param<T>& p : block.layers.back()->params) total += p.value.size();
       if (total > kMaxParameters)
         throw Error("the model would hold more than " + std::to_string(kMaxParameters) + " parameters");
-      // Before the next layer allocates: the whole model must fit, not just each layer.
-      check_memory(2 * sizeof(T) * static_cast<uint64_t>(total),
-                   "a model of " + std::to_string(total) + " parameters (with their gradients)");
     }
     block.out_shape = shape;
     blocks_.push_back(std::move(block));

@@ -23,7 +23,8 @@ namespace {
 template <typename T>
 void check_state(const OptimizerState<T>& state, const std::vector<std::string>& names,
                  const std::vector<NamedParam<T>>& params) {
-  if (state.slot_names != names) throw Error("the optimizer state is not this optimizer's");
+  if (state.slot_names != names || state.slots.size() > names.size())
+    throw Error("the optimizer state is not this optimizer's");
   if (state.steps < 0) throw Error("the optimizer state has a negative step count");
   for (size_t k = 0; k < state.slots.size(); ++k) {
     if (state.slots[k].empty()) continue;

@@ -163,7 +163,7 @@ void write_safetensors(const std::string& path, const TensorFile& file) {
 template <typename T>
 StoredTensor store_tensor(const Tensor<T>& t) {
   StoredTensor st;
-  st.dtype = sizeof(T) == 4 ? DType::F32 : DType::F64;
+  st.dtype = dtype_of<T>();
   st.shape = t.shape();
   st.bytes.resize(t.size() * sizeof(T));
   if (t.size()) std::memcpy(st.bytes.data(), t.data(), st.bytes.size());

@@ -16,6 +16,12 @@ namespace pcplay {
 enum class DType { F32, F64, I64, I32, U8 };
 
 std::string dtype_name(DType dtype);  // "F32", ...
+// The dtype that stores T exactly: F32 for float, F64 for double.
+template <typename T>
+constexpr DType dtype_of() {
+  static_assert(sizeof(T) == 4 || sizeof(T) == 8, "float or double");
+  return sizeof(T) == 4 ? DType::F32 : DType::F64;
+}
 size_t dtype_size(DType dtype);
 
 // One tensor as stored: raw little-endian bytes.

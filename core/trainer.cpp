@@ -67,8 +67,11 @@ uint64_t training_bytes(const Model<T>& model, const TrainConfig& config, Index 
   const uint64_t relaxations = config.compare_bp ? 3 : 1;
   const uint64_t per_sample = (2 * layer_values + 3 * block_values) * relaxations +
                               2 * static_cast<uint64_t>(shape_numel(model.input_shape()));
+  // evaluate() runs the forward pass on chunks of its own size.
+  const uint64_t evaluation = (layer_values + static_cast<uint64_t>(shape_numel(model.input_shape()))) *
+                              static_cast<uint64_t>(Trainer<T>::kEvaluationChunk);
   return sizeof(T) * (per_param * static_cast<uint64_t>(model.num_parameters()) +
-                      per_sample * static_cast<uint64_t>(batch));
+                      per_sample * static_cast<uint64_t>(batch) + evaluation);
 }
 
 template <typename T>
@@ -89,10 +92,12 @@ Trainer<T>::Trainer(const ModelSpec& spec, std::shared_ptr<const DataSplit> data
   if (data_->train.num_classes > model_.output_shape()[0])
     throw Error("the data has " + std::to_string(data_->train.num_classes) + " classes but the model only " +
                 std::to_string(model_.output_shape()[0]) + " outputs");
+  // The model's weights and gradients exist already: what they hold counts as available.
   const Index batch = std::min(config_.batch, std::max(data_->train.size(), data_->test.size()));
   check_memory(training_bytes(model_, config_, batch),
                "training this model (" + std::to_string(model_.num_parameters()) + " parameters) on batches of " +
-                   std::to_string(batch));
+                   std::to_string(batch),
+               memory_available() + 2 * sizeof(T) * static_cast<uint64_t>(model_.num_parameters()));
   if (initial)
     model_.copy_parameters_from(*initial);
   else
@@ -153,7 +158,7 @@ Evaluation Trainer<T>::evaluate_batch(const Model<T>& model, const Tensor<T>& x,
 template <typename T>
 Evaluation Trainer<T>::evaluate(const Dataset& data, bool backprop_twin) const {
   const Model<T>& model = backprop_twin && twin_ ? *twin_ : model_;
-  const Index chunk = 1024;
+  const Index chunk = kEvaluationChunk;
   std::vector<Index> idx(static_cast<size_t>(data.size()));
   std::iota(idx.begin(), idx.end(), Index(0));
   Evaluation total;
@@ -339,12 +344,11 @@ TensorFile Trainer<T>::checkpoint() {
   if (relaxing_) throw Error("a checkpoint cannot be taken while a step is under way");
   TensorFile file;
   json meta = {{"format", 1},
-               {"dtype", sizeof(T) == 4 ? "float32" : "float64"},
+               {"dtype", dtype_name(dtype_of<T>())},
                {"step", step_},
                {"epochs_started", epochs_started_},
                {"cursor", cursor_},
                {"energy_rose_steps", energy_rose_steps_},
-               {"diverged", diverged_},
                {"rng", rng_.state()}};
   store_parameters(model_, file, "model.");
   store_optimizer(*optimizer_, model_, "optimizer.", file, meta);
@@ -365,7 +369,7 @@ void Trainer<T>::restore(const TensorFile& file) {
   try {
     const json meta = json::parse(it->second);
     if (meta.at("format").get<int>() != 1) throw Error("checkpoint format " + meta.at("format").dump() + " is not 1");
-    const std::string dtype = sizeof(T) == 4 ? "float32" : "float64";
+    const std::string dtype = dtype_name(dtype_of<T>());
     if (meta.at("dtype").get<std::string>() != dtype)
       throw Error("the checkpoint holds " + meta.at("dtype").get<std::string>() + " weights, not " + dtype);
     if (twin_ && !meta.contains("twin_optimizer.step"))
@@ -389,9 +393,8 @@ void Trainer<T>::restore(const TensorFile& file) {
       throw Error("its step, epoch or batch position is out of range");
 
     // Into copies first: a checkpoint that does not fit leaves the run as it was.
-    const DType stored = sizeof(T) == 4 ? DType::F32 : DType::F64;
     for (const auto& entry : file.tensors)
-      if (entry.first != "trainer.order" && entry.second.dtype != stored)
+      if (entry.first != "trainer.order" && entry.second.dtype != dtype_of<T>())
         throw Error("\"" + entry.first + "\" is not stored as " + dtype);
     Model<T> model(model_.spec());
     load_parameters(model, with_prefix(file, "model."));

@@ -106,7 +106,9 @@ class Trainer {
   // else null, and the stats of its iterations so far.
   const PCInference<T>* relaxation() const { return relaxing_ ? inference_.get() : nullptr; }
   const std::vector<SweepStats>& relaxation_stats() const { return pending_.sweeps; }
-  // Loss and accuracy of the feed-forward model over a whole data set.
+  // Loss and accuracy of the feed-forward model over a whole data set, in
+  // chunks of kEvaluationChunk samples.
+  static constexpr Index kEvaluationChunk = 1024;
   Evaluation evaluate(const Dataset& data, bool backprop_twin = false) const;
 
   void set_learning_rate(double lr);

@@ -116,6 +116,13 @@ json run_settings(const TrainOptions& o, const ModelSpec& spec, long steps, uint
 }
 
 std::string checkpoint_path(const std::string& dir) { return dir + "/" + kCheckpointFile; }
+std::string metrics_path(const std::string& dir) { return dir + "/" + kMetricsFile; }
+
+// Whether two paths name the same existing folder ("run", "run/", "./run").
+bool same_folder(const std::string& a, const std::string& b) {
+  struct stat sa, sb;
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
 
 // --resume DIR: reads the checkpoint and takes the run's settings from it
 // (those the command line may still change excepted). Returns the checkpoint.
@@ -184,10 +191,17 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
   const std::string resumed_file = resumed ? checkpoint_path(o.resume) : "";
   ModelSpec spec;
   if (resumed) {
-    const json run = json::parse(resumed->metadata.at(kRunKey));
-    if (run.value("data_digest", "") != std::to_string(digest))
+    std::string stored_digest, stored_spec;
+    try {  // take_resumed_settings found the run's settings there
+      const json run = json::parse(resumed->metadata.at(kRunKey));
+      stored_digest = run.at("data_digest").get<std::string>();
+      stored_spec = run.at("spec").get<std::string>();
+    } catch (const json::exception& e) {
+      throw Error(resumed_file + ": its run settings are malformed (" + e.what() + ")");
+    }
+    if (stored_digest != std::to_string(digest))
       throw Error(resumed_file + ": the data \"" + o.data + "\" is not the data this run was trained on");
-    spec = parse_model_json(run.at("spec").get<std::string>(), resumed_file + " (its model)");
+    spec = parse_model_json(stored_spec, resumed_file + " (its model)");
   } else {
     spec = model_for_data(o.model, data.train.sample_shape, data.train.num_classes);
     if (!o.loss.empty()) spec.loss = parse_loss(o.loss);
@@ -217,9 +231,14 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
     } catch (const Error& e) {
       throw with_context(resumed_file, e);
     }
-    const std::string log_file = o.resume + "/" + kMetricsFile;
+    const std::string log_file = metrics_path(o.resume);
+    auto counted = resumed->metadata.find(kMetricsKey);
+    if (counted == resumed->metadata.end()) throw Error(resumed_file + ": it counts no rows of " + log_file);
+    if (steps < trainer.steps())
+      throw Error("the run is at step " + std::to_string(trainer.steps()) + " already: --steps or --epochs must give at "
+                  "least as many");
     try {
-      const std::string rows = MetricsLog::counted_rows(log_file, json::parse(resumed->metadata.at(kMetricsKey)));
+      const std::string rows = MetricsLog::counted_rows(log_file, json::parse(counted->second));
       if (static_cast<long>(std::count(rows.begin(), rows.end(), '\n')) - 1 != trainer.steps() ||
           rows.compare(0, metrics_so_far.size(), metrics_so_far) != 0)
         throw Error(log_file + ": its rows do not match the checkpoint's " + std::to_string(trainer.steps()) + " steps");
@@ -242,10 +261,10 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
     if (::mkdir(o.checkpoint.c_str(), 0755) != 0 && errno != EEXIST)
       throw Error(o.checkpoint + ": cannot create the folder (" + std::strerror(errno) + ")");
     struct stat existing;
-    if (!(resumed && o.checkpoint == o.resume) && ::stat(checkpoint_path(o.checkpoint).c_str(), &existing) == 0)
+    if (!(resumed && same_folder(o.checkpoint, o.resume)) && ::stat(checkpoint_path(o.checkpoint).c_str(), &existing) == 0)
       throw Error(o.checkpoint + " already holds a run's checkpoint: continue it with --resume " + o.checkpoint +
                   ", or choose another folder");
-    log.start(o.checkpoint + "/" + kMetricsFile, metrics_so_far);
+    log.start(metrics_path(o.checkpoint), metrics_so_far);
     save_checkpoint();
   }
   std::ofstream csv;
