@@ -40,6 +40,7 @@ struct TrainOptions {
   long every = 100;
   bool keep_going = false;
   bool steps_given = false;  // --steps or --epochs on the command line (a resumed run's new total)
+  std::string resumed_spec, resumed_digest;  // a resumed run's model file and data fingerprint
 };
 
 using json = nlohmann::json;
@@ -158,6 +159,8 @@ TensorFile take_resumed_settings(TrainOptions& o, const CLI::App& cmd) {
     o.config.optimizer.lr = opt.at("lr").get<double>();
     o.config.optimizer.momentum = opt.at("momentum").get<double>();
     o.config.optimizer.weight_decay = opt.at("weight_decay").get<double>();
+    o.resumed_spec = run.at("spec").get<std::string>();
+    o.resumed_digest = run.at("data_digest").get<std::string>();
   } catch (const json::exception& e) {
     throw Error(file + ": its run settings are malformed (" + e.what() + ")");
   }
@@ -191,17 +194,9 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
   const std::string resumed_file = resumed ? checkpoint_path(o.resume) : "";
   ModelSpec spec;
   if (resumed) {
-    std::string stored_digest, stored_spec;
-    try {  // take_resumed_settings found the run's settings there
-      const json run = json::parse(resumed->metadata.at(kRunKey));
-      stored_digest = run.at("data_digest").get<std::string>();
-      stored_spec = run.at("spec").get<std::string>();
-    } catch (const json::exception& e) {
-      throw Error(resumed_file + ": its run settings are malformed (" + e.what() + ")");
-    }
-    if (stored_digest != std::to_string(digest))
+    if (o.resumed_digest != std::to_string(digest))
       throw Error(resumed_file + ": the data \"" + o.data + "\" is not the data this run was trained on");
-    spec = parse_model_json(stored_spec, resumed_file + " (its model)");
+    spec = parse_model_json(o.resumed_spec, resumed_file + " (its model)");
   } else {
     spec = model_for_data(o.model, data.train.sample_shape, data.train.num_classes);
     if (!o.loss.empty()) spec.loss = parse_loss(o.loss);
