@@ -222,13 +222,9 @@ DataSplit split_dataset(Dataset all, double train_ratio, uint64_t seed) {
 std::string named_dataset_dir(const std::string& name, const std::string& data_dir) { return data_dir + "/" + name; }
 
 DataSplit load_data(const std::string& name, const DataOptions& options) {
-  if (is_toy_dataset(name)) {
-    ToyDataConfig toy = options.toy;
-    toy.name = name;
-    return make_toy_data(toy);
-  }
+  if (is_toy_dataset(name)) return make_toy_data({name, options.samples, options.noise, options.train_ratio, options.seed});
   std::string dir = name;
-  if (name == "mnist" || name == "fashion-mnist") {
+  if (is_named_dataset(name)) {
     dir = named_dataset_dir(name, options.data_dir);
     if (!is_dir(dir))
       throw Error("data set \"" + name + "\" is not in " + options.data_dir +
@@ -249,8 +245,8 @@ DataSplit load_data(const std::string& name, const DataOptions& options) {
     DataSplit split = split_dataset(parse_csv(read_file(name), name), options.train_ratio, options.seed);
     return split;
   }
-  throw Error("unknown data set \"" + name + "\" (expected circle, xor, gauss, spiral, mnist, fashion-mnist, "
-              "a folder of IDX files or a CSV file)");
+  throw Error("unknown data set \"" + name + "\" (expected " + name_list(names_of(named_datasets())) +
+              ", a folder of IDX files or a CSV file)");
 }
 
 }  // namespace pcplay

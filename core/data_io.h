@@ -32,14 +32,15 @@ Dataset parse_csv(const std::string& text, const std::string& source);
 DataSplit split_dataset(Dataset all, double train_ratio, uint64_t seed);
 
 struct DataOptions {
-  std::string data_dir;  // where "mnist" and "fashion-mnist" live (see scripts/setup.sh)
-  ToyDataConfig toy;     // samples, noise, ratio and seed of the toy sets
-  double train_ratio = 0.8;  // for a CSV file
-  uint64_t seed = 1;
+  std::string data_dir;      // where the downloaded named sets live (see scripts/setup.sh)
+  Index samples = 500;       // toy sets: samples before the split
+  double noise = 0;          // toy sets: 0..0.5
+  double train_ratio = 0.5;  // toy sets and CSV files: the share used for training
+  uint64_t seed = 1;         // toy sets' samples, and a CSV file's split
 };
 
-// "circle" | "xor" | "gauss" | "spiral" | "mnist" | "fashion-mnist" | a
-// directory of IDX files (train-*, t10k-* or test-*) | a .csv file.
+// A named data set (named_datasets()) | a directory of IDX files (train-*,
+// t10k-* or test-*) | a .csv file.
 DataSplit load_data(const std::string& name_or_path, const DataOptions& options);
 // The folder load_data reads a named IDX data set from (it may not exist).
 std::string named_dataset_dir(const std::string& name, const std::string& data_dir);

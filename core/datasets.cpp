@@ -94,18 +94,38 @@ Dataset to_dataset(const std::vector<Point>& pts, size_t begin, size_t end) {
 }
 }  // namespace
 
-const std::vector<std::string>& toy_dataset_names() {
-  static const std::vector<std::string> names = {"circle", "xor", "gauss", "spiral"};
-  return names;
+const std::vector<Named<DataOrigin>>& named_datasets() {
+  static const std::vector<Named<DataOrigin>> sets = {{DataOrigin::Generated, "circle", "circle"},
+                                                      {DataOrigin::Generated, "xor", "xor"},
+                                                      {DataOrigin::Generated, "gauss", "gauss"},
+                                                      {DataOrigin::Generated, "spiral", "spiral"},
+                                                      {DataOrigin::Downloaded, "mnist", "mnist"},
+                                                      {DataOrigin::Downloaded, "fashion-mnist", "fashion-mnist"}};
+  return sets;
 }
 
+namespace {
+const Named<DataOrigin>* find_dataset(const std::string& name) {
+  for (const auto& d : named_datasets())
+    if (name == d.name) return &d;
+  return nullptr;
+}
+}  // namespace
+
+bool is_named_dataset(const std::string& name) { return find_dataset(name) != nullptr; }
+
 bool is_toy_dataset(const std::string& name) {
-  const auto& names = toy_dataset_names();
-  return std::find(names.begin(), names.end(), name) != names.end();
+  const Named<DataOrigin>* d = find_dataset(name);
+  return d && d->value == DataOrigin::Generated;
 }
 
 DataSplit make_toy_data(const ToyDataConfig& c) {
-  if (!is_toy_dataset(c.name)) throw Error("unknown data set \"" + c.name + "\" (expected circle, xor, gauss or spiral)");
+  if (!is_toy_dataset(c.name)) {
+    std::vector<std::string> toys;
+    for (const auto& d : named_datasets())
+      if (d.value == DataOrigin::Generated) toys.push_back(d.name);
+    throw Error("unknown data set \"" + c.name + "\" (expected " + name_list(toys) + ")");
+  }
   if (c.samples < 4 || c.samples > 10000000) throw Error("samples must lie in [4, 10000000]");
   if (!(c.noise >= 0 && c.noise <= 0.5)) throw Error("noise must lie in [0, 0.5]");
   if (!(c.train_ratio > 0 && c.train_ratio < 1)) throw Error("train ratio must lie strictly between 0 and 1");

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "names.h"
 #include "tensor.h"
 
 namespace pcplay {
@@ -31,7 +32,12 @@ struct ToyDataConfig {
   uint64_t seed = 1;
 };
 
-const std::vector<std::string>& toy_dataset_names();
+// The data sets known by name: the 2-D toy sets, made here from a seed, and
+// image sets read from files (scripts/setup.sh puts them in the data folder;
+// a browser fetches them when first chosen). Any other name is a path.
+enum class DataOrigin { Generated, Downloaded };
+const std::vector<Named<DataOrigin>>& named_datasets();
+bool is_named_dataset(const std::string& name);  // exactly (a path may differ only in case)
 bool is_toy_dataset(const std::string& name);
 // Throws Error on an unknown name or out-of-range settings.
 DataSplit make_toy_data(const ToyDataConfig& config);

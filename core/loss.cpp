@@ -6,13 +6,14 @@
 
 namespace pcplay {
 
-LossKind parse_loss(const std::string& name) {
-  if (name == "mse") return LossKind::MSE;
-  if (name == "cross_entropy") return LossKind::CrossEntropy;
-  throw Error("unknown loss \"" + name + "\" (expected mse or cross_entropy)");
+const std::vector<Named<LossKind>>& loss_kinds() {
+  static const std::vector<Named<LossKind>> kinds = {{LossKind::CrossEntropy, "cross_entropy", "cross-entropy"},
+                                                     {LossKind::MSE, "mse", "MSE"}};
+  return kinds;
 }
 
-std::string loss_name(LossKind loss) { return loss == LossKind::MSE ? "mse" : "cross_entropy"; }
+LossKind parse_loss(const std::string& name) { return parse_named(loss_kinds(), name, "loss"); }
+std::string loss_name(LossKind loss) { return named(loss_kinds(), loss).name; }
 
 namespace {
 

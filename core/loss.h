@@ -8,13 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "names.h"
 #include "tensor.h"
 
 namespace pcplay {
 
 enum class LossKind { MSE, CrossEntropy };
 
-LossKind parse_loss(const std::string& name);  // "mse" | "cross_entropy"; throws Error
+const std::vector<Named<LossKind>>& loss_kinds();  // "mse", "cross_entropy"
+LossKind parse_loss(const std::string& name);      // any case; throws Error
 std::string loss_name(LossKind loss);
 
 // What a batch is compared with: real targets for MSE, class labels for

@@ -196,13 +196,19 @@ std::string dense_name(const std::vector<Index>& widths, const std::string& acti
   return s + ":" + activation;
 }
 
+const std::vector<std::string>& dense_activations() {
+  static const std::vector<std::string> acts = {"tanh", "relu", "sigmoid", "identity"};
+  return acts;
+}
+
 ModelSpec dense_model(const std::string& name, const Shape& input_shape, Index classes) {
   const size_t colon = name.find(':', 6);
   if (!is_dense_name(name) || colon == std::string::npos)
     throw Error("\"" + name + "\" is not of the form dense:W1,W2,...:ACTIVATION");
   const std::string act = name.substr(colon + 1);
-  if (act != "relu" && act != "tanh" && act != "sigmoid" && act != "identity")
-    throw Error("dense: activation \"" + act + "\" is not relu, tanh, sigmoid or identity");
+  const auto& acts = dense_activations();
+  if (std::find(acts.begin(), acts.end(), act) == acts.end())
+    throw Error("dense: activation \"" + act + "\" is not " + name_list(acts));
   std::vector<Index> widths;
   std::string list = name.substr(6, colon - 6), item;
   for (size_t start = 0; start < list.size();) {

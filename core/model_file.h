@@ -29,6 +29,7 @@ ModelSpec model_preset(const std::string& name);
 // activation; "dense::ACT" has no hidden layer), for samples of `input_shape`
 // and `classes` outputs: one PC layer per hidden layer, plus the output layer.
 bool is_dense_name(const std::string& name);
+const std::vector<std::string>& dense_activations();  // tanh, relu, sigmoid, identity
 ModelSpec dense_model(const std::string& name, const Shape& input_shape, Index classes);
 std::string dense_name(const std::vector<Index>& widths, const std::string& activation);
 

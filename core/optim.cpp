@@ -6,8 +6,16 @@
 
 namespace pcplay {
 
+const std::vector<Named<OptimizerKind>>& optimizer_kinds() {
+  static const std::vector<Named<OptimizerKind>> kinds = {{OptimizerKind::Adam, "adam", "Adam"},
+                                                          {OptimizerKind::SGD, "sgd", "SGD"}};
+  return kinds;
+}
+
+OptimizerKind parse_optimizer(const std::string& name) { return parse_named(optimizer_kinds(), name, "optimizer"); }
+std::string optimizer_name(OptimizerKind kind) { return named(optimizer_kinds(), kind).name; }
+
 void check_optimizer_config(const OptimizerConfig& c) {
-  if (c.name != "adam" && c.name != "sgd") throw Error("unknown optimizer \"" + c.name + "\" (expected adam or sgd)");
   if (!std::isfinite(c.lr) || c.lr < 0) throw Error("the learning rate must be a non-negative number");
   if (!(c.momentum >= 0 && c.momentum < 1e6) || !(c.weight_decay >= 0 && c.weight_decay < 1e6))
     throw Error("momentum and weight decay must be non-negative numbers");
@@ -141,7 +149,7 @@ class Adam final : public Optimizer<T> {
 template <typename T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerConfig& config) {
   check_optimizer_config(config);
-  if (config.name == "sgd") return std::make_unique<SGD<T>>(config);
+  if (config.kind == OptimizerKind::SGD) return std::make_unique<SGD<T>>(config);
   return std::make_unique<Adam<T>>(config);
 }
 

@@ -1,7 +1,6 @@
 #include "pc_infer.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -10,23 +9,16 @@
 
 namespace pcplay {
 
-ErrType parse_err_type(const std::string& name) {
-  std::string s = name;
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (s == "strict") return ErrType::Strict;
-  if (s == "fixedpred") return ErrType::FixedPred;
-  if (s == "exact") return ErrType::Exact;
-  throw Error("unknown error type \"" + name + "\" (expected strict, fixedpred or exact)");
+const std::vector<Named<ErrType>>& err_types() {
+  static const std::vector<Named<ErrType>> types = {{ErrType::Strict, "strict", "Strict PC"},
+                                                    {ErrType::FixedPred, "fixedpred", "FixedPred PC"},
+                                                    {ErrType::Exact, "exact", "Exact (backprop)"}};
+  return types;
 }
 
-std::string err_type_name(ErrType err) {
-  switch (err) {
-    case ErrType::Strict: return "strict";
-    case ErrType::FixedPred: return "fixedpred";
-    case ErrType::Exact: return "exact";
-  }
-  return "?";
-}
+ErrType parse_err_type(const std::string& name) { return parse_named(err_types(), name, "error type"); }
+std::string err_type_name(ErrType err) { return named(err_types(), err).name; }
+std::string err_type_label(ErrType err) { return named(err_types(), err).label; }
 
 std::string Divergence::describe() const {
   char buf[200];

@@ -1,5 +1,5 @@
-// PCInfer: Torch2PC's predictive-coding inference, as stated in
-// shared/spec/torch2pc-semantics.md. Lists are indexed 0..L:
+// PCInfer: Torch2PC's predictive-coding inference; docs/algorithms.md states
+// each error type's equations in these names. Lists are indexed 0..L:
 //   vhat  feed-forward activations (vhat[0] = X)
 //   v     beliefs
 //   eps   prediction errors
@@ -14,13 +14,21 @@
 #include <vector>
 
 #include "model.h"
+#include "names.h"
 
 namespace pcplay {
 
 enum class ErrType { Strict, FixedPred, Exact };
 
-ErrType parse_err_type(const std::string& name);  // strict | fixedpred | exact (any case)
-std::string err_type_name(ErrType err);             // "strict", "fixedpred", "exact"
+// The error types' names ("strict", ...) and labels ("Strict PC", ...): the
+// one list every front end offers.
+const std::vector<Named<ErrType>>& err_types();
+ErrType parse_err_type(const std::string& name);  // any case; throws Error
+std::string err_type_name(ErrType err);
+std::string err_type_label(ErrType err);
+// Whether the error type relaxes beliefs over inference iterations (η and n
+// apply); Exact is backprop in one pass.
+inline bool relaxes(ErrType err) { return err != ErrType::Exact; }
 
 // What one inference iteration left, for plots: energy and each layer's ‖eps‖
 // (Frobenius over the batch; NaN where eps is undefined).

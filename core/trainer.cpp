@@ -19,42 +19,12 @@ void check_train_config(const TrainConfig& c) {
   if (c.threads < 0 || c.threads > 256) throw Error("threads must be 1 to 256 (or 0: one per hardware thread)");
 }
 
-std::string metrics_csv_header(Index depth, bool compare_bp) {
-  std::string h = "step,epoch,train_loss,train_accuracy,test_loss,test_accuracy";
-  if (compare_bp) {
-    h += ",bp_train_loss,bp_train_accuracy,bp_test_loss,bp_test_accuracy";
-    for (Index l = 1; l <= depth; ++l) h += ",rel_error_" + std::to_string(l);
-    for (Index l = 1; l <= depth; ++l) h += ",angle_" + std::to_string(l);
-  }
-  return h + ",energy_rose,seconds\n";
-}
-
-std::string csv_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
-std::string metrics_csv_row(const StepMetrics& m) {
-  std::string row = std::to_string(m.step);
-  auto add = [&](double v) { row += "," + csv_number(v); };
-  for (double v : {m.epoch, m.train.loss, m.train.accuracy, m.test.loss, m.test.accuracy}) add(v);
-  if (!m.agreement.empty()) {
-    for (double v : {m.bp_train.loss, m.bp_train.accuracy, m.bp_test.loss, m.bp_test.accuracy}) add(v);
-    for (const auto& a : m.agreement) add(a.rel_error);
-    for (const auto& a : m.agreement) add(a.angle_deg);
-  }
-  add(m.energy_rose);
-  add(m.seconds);
-  return row + "\n";
-}
-
 template <typename T>
 uint64_t training_bytes(const Model<T>& model, const TrainConfig& config, Index batch) {
   // Per parameter: its value and grad, the optimizer's slots, and the copies of
   // both a step keeps to undo an update that overflows; with compare_bp, the
   // twin's value, grad and slots, and backprop's reference gradient.
-  const uint64_t slots = config.optimizer.name == "adam" ? 2 : config.optimizer.momentum != 0 ? 1 : 0;
+  const uint64_t slots = config.optimizer.kind == OptimizerKind::Adam ? 2 : config.optimizer.momentum != 0 ? 1 : 0;
   const uint64_t per_param = 3 + 2 * slots + (config.compare_bp ? 3 + slots : 0);
   // Per sample: each layer's output and its gradient in the traces, each
   // block's v̂, v and ε, once per relaxation kept (PC's, and with compare_bp

@@ -16,6 +16,7 @@
 
 #include "datasets.h"
 #include "diagnostics.h"
+#include "metrics.h"
 #include "optim.h"
 #include "pc_infer.h"
 #include "safetensors.h"
@@ -36,37 +37,14 @@ struct TrainConfig {
 
 void check_train_config(const TrainConfig& config);  // throws Error
 
-struct Evaluation {
-  double loss = 0, accuracy = 0;
-};
-
-struct StepMetrics {
-  long step = 0;        // steps done, this one included (a diverged step is not done)
-  double epoch = 0;     // epochs done (fractional)
-  Evaluation train;     // this batch, before the update
-  Evaluation test;      // one random test batch, after the update
-  std::vector<GradientAgreement> agreement;  // per block, with compare_bp
-  Evaluation bp_train, bp_test;              // the backprop twin, with compare_bp
-  std::vector<SweepStats> sweeps;            // per inference iteration
-  // Strict's energy rose above F(v̂) during inference: η is too large for the
-  // current weights and this step's PC gradient is far from backprop's. It
-  // happens in healthy runs too as weights grow, so the run goes on.
-  bool energy_rose = false;
+// A step's record, with what the step left besides.
+struct StepMetrics : StepRecord {
+  std::vector<SweepStats> sweeps;  // per inference iteration
   // A non-finite value in the errors, the loss, the gradients or the updated
   // weights: the run stops and keeps the last good weights.
   bool diverged = false;
-  std::string divergence;                    // what went non-finite, and where
-  double seconds = 0;                        // wall time of the step
+  std::string divergence;  // what went non-finite, and where
 };
-
-// The per-step metrics as CSV (pcplay train --metrics, pcplay reproduce):
-// step, epoch, the batch's and a test batch's loss and accuracy; with the
-// backprop comparison the twin's, and per layer rel_error_l and angle_l; then
-// energy_rose and seconds.
-std::string metrics_csv_header(Index depth, bool compare_bp);
-std::string metrics_csv_row(const StepMetrics& m);
-// A number as the CSV files write it ("%.9g").
-std::string csv_number(double v);
 
 // About the bytes a Trainer of this model and settings holds with batches of
 // `batch` samples: the parameters with what each keeps beside them, and the

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "model_file.h"
 #include "optim.h"
+#include "options.h"
 #include "pc_infer.h"
 #include "random.h"
 #include "thread_pool.h"
@@ -19,7 +20,8 @@ namespace pcplay::cli {
 namespace {
 
 struct BenchOptions {
-  std::string model = "paper-mnist", err = "fixedpred", dtype = "float32";
+  std::string model = "paper-mnist", dtype = "float32";
+  ErrType err = ErrType::FixedPred;
   double eta = 0.1;
   int n = 20;
   Index batch = 300;
@@ -60,8 +62,10 @@ double step_flops(const Model<T>& model, ErrType err, int n) {
 
 template <typename T>
 int run_bench(const BenchOptions& o) {
-  const ErrType err = parse_err_type(o.err);
-  check_inference_settings(err, o.eta, o.n);
+  const ErrType err = o.err;
+  const double eta = o.eta;
+  const int n = o.n;
+  check_inference_settings(err, eta, n);
   // The model as for MNIST (a dense:W1,...:ACT net takes its sizes from it).
   Model<T> model(model_for_data(o.model, {1, 28, 28}, 10));
   ThreadPool pool(o.threads);
@@ -80,11 +84,11 @@ int run_bench(const BenchOptions& o) {
 
   using Clock = std::chrono::steady_clock;
   std::vector<double> seconds;
-  PCInference<T> inference(model, err, static_cast<T>(o.eta));  // kept across steps, as the Trainer keeps it
+  PCInference<T> inference(model, err, static_cast<T>(eta));  // kept across steps, as the Trainer keeps it
   const std::vector<NamedParam<T>> params = model.parameters();
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     const auto t0 = Clock::now();
-    inference.run(x, y, o.n);
+    inference.run(x, y, n);
     optimizer->step(params);
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     if (i >= o.warmup) seconds.push_back(s);
@@ -92,12 +96,12 @@ int run_bench(const BenchOptions& o) {
   std::sort(seconds.begin(), seconds.end());
   const size_t m = seconds.size();
   const double median = m % 2 ? seconds[m / 2] : 0.5 * (seconds[m / 2 - 1] + seconds[m / 2]);
-  const double flops = step_flops(model, err, o.n) * static_cast<double>(o.batch);
+  const double flops = step_flops(model, err, n) * static_cast<double>(o.batch);
 
   nlohmann::json r = {{"model", o.model},
                       {"err", err_type_name(err)},
-                      {"eta", o.eta},
-                      {"n", err == ErrType::Exact ? 0 : o.n},
+                      {"eta", eta},
+                      {"n", relaxes(err) ? n : 0},
                       {"batch", o.batch},
                       {"threads", pool.size()},
                       {"dtype", o.dtype},
@@ -127,17 +131,13 @@ Command add_bench_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("bench", "Time whole training steps (PCInfer and the update) on random data");
   cmd->add_option("--model", o->model, "Model file (JSON), built-in (" + model_preset_list() +
                   "), or dense:W1,W2,...:ACT (on MNIST's shape)")->capture_default_str();
-  cmd->add_option("--err", o->err, "Error type")->check(CLI::IsMember({"strict", "fixedpred", "exact"}, CLI::ignore_case))
-      ->capture_default_str();
-  cmd->add_option("--eta", o->eta, "Inference step size η")->capture_default_str();
-  cmd->add_option("--n", o->n, "Inference iterations")->capture_default_str();
+  add_inference_options(cmd, o->err, o->eta, o->n);
   cmd->add_option("--batch", o->batch, "Batch size")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--steps", o->steps, "Timed steps (after the warm-up)")->check(CLI::Range(1, 100000))
       ->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(CLI::Range(0, 1000))->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Threads (0: one per hardware thread)")->check(CLI::Range(0, 256))
-      ->capture_default_str();
-  cmd->add_option("--dtype", o->dtype, "Precision")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
+  add_threads_option(cmd, o->threads);
+  add_dtype_option(cmd, o->dtype);
   cmd->add_option("--seed", o->seed, "Seed of the weights and the random batch")->capture_default_str();
   cmd->add_flag("--json", o->json, "Print one JSON line");
   return [o] { return o->dtype == "float64" ? run_bench<double>(*o) : run_bench<float>(*o); };

@@ -17,6 +17,7 @@
 
 #include "data_dir.h"
 #include "playground.h"
+#include "sdl_frame.h"
 #include "theme.h"
 
 namespace {
@@ -95,27 +96,10 @@ int main(int argc, char** argv) {
     using Clock = std::chrono::steady_clock;
     auto last = Clock::now();
     for (int frame = 0; frames == 0 || frame < frames; ++frame) {
-      bool quit = false;
-      SDL_Event event;
-      while (SDL_PollEvent(&event)) {
-        ImGui_ImplSDL2_ProcessEvent(&event);
-        if (event.type == SDL_QUIT ||
-            (event.type == SDL_WINDOWEVENT && event.window.event == SDL_WINDOWEVENT_CLOSE &&
-             event.window.windowID == SDL_GetWindowID(window)))
-          quit = true;
-      }
-      if (quit) break;
-      ImGui_ImplOpenGL3_NewFrame();
-      ImGui_ImplSDL2_NewFrame();
-      ImGui::NewFrame();
-      playground.frame();
-      ImGui::Render();
+      if (pcplay::ui::poll_events(window)) break;
+      pcplay::ui::draw_frame(playground, window);
       int w, h;
       SDL_GL_GetDrawableSize(window, &w, &h);
-      glViewport(0, 0, w, h);
-      glClearColor(0.97f, 0.97f, 0.96f, 1);
-      glClear(GL_COLOR_BUFFER_BIT);
-      ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
       if (frames > 0 && frame + 1 == frames && !screenshot.empty() && !write_screenshot(screenshot, w, h)) {
         std::fprintf(stderr, "pcplay-gui: error: cannot write %s\n", screenshot.c_str());
         status = 1;

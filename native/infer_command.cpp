@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "error.h"
 #include "model_file.h"
+#include "options.h"
 #include "pc_infer.h"
 #include "safetensors.h"
 #include "thread_pool.h"
@@ -15,9 +16,10 @@ namespace {
 
 struct InferOptions {
   std::string model, weights, batch, vinit, out;
-  std::string err = "fixedpred", dtype = "float32";
+  ErrType err = ErrType::FixedPred;
   double eta = 0.1;
   int n = 20;
+  std::string dtype = "float32";
   int threads = 0;
 };
 
@@ -42,8 +44,10 @@ void load_batch(const Model<T>& model, const TensorFile& file, const std::string
 
 template <typename T>
 int run_infer(const InferOptions& o) {
-  const ErrType err = parse_err_type(o.err);
-  check_inference_settings(err, o.eta, o.n);
+  const ErrType err = o.err;
+  const double eta = o.eta;
+  const int n = o.n;
+  check_inference_settings(err, eta, n);
   Model<T> model(resolve_model(o.model));
   ThreadPool pool(o.threads);
   model.set_thread_pool(&pool);
@@ -72,7 +76,7 @@ int run_infer(const InferOptions& o) {
     }
   }
 
-  PCResult<T> r = pc_infer(model, x, y, err, static_cast<T>(o.eta), o.n, o.vinit.empty() ? nullptr : &vinit);
+  PCResult<T> r = pc_infer(model, x, y, err, static_cast<T>(eta), n, o.vinit.empty() ? nullptr : &vinit);
 
   TensorFile out;
   Tensor<T> loss(Shape{});  // a scalar
@@ -85,11 +89,11 @@ int run_infer(const InferOptions& o) {
     if (r.eps[l].defined()) out.tensors["eps." + std::to_string(l)] = store_tensor(r.eps[l]);
   }
   for (const NamedParam<T>& p : model.parameters()) out.tensors["grad." + p.name] = store_tensor(p.param->grad);
-  char eta[32];
-  std::snprintf(eta, sizeof eta, "%.10g", o.eta);
+  char eta_text[32];
+  std::snprintf(eta_text, sizeof eta_text, "%.10g", eta);
   out.metadata = {{"err", err_type_name(err)},
-                  {"eta", eta},
-                  {"n", std::to_string(o.n)},
+                  {"eta", eta_text},
+                  {"n", std::to_string(n)},
                   {"dtype", o.dtype},
                   {"divergence", r.divergence.describe()}};
   write_safetensors(o.out, out);
@@ -113,13 +117,9 @@ Command add_infer_command(CLI::App& app) {
   cmd->add_option("--weights", o->weights, "Parameters (safetensors, state_dict names)")->required();
   cmd->add_option("--batch", o->batch, "Batch (safetensors): x [B, ...], y I64 [B] labels or [B, K] MSE targets")
       ->required();
-  cmd->add_option("--err", o->err, "Error type")->check(CLI::IsMember({"strict", "fixedpred", "exact"}, CLI::ignore_case))
-      ->capture_default_str();
-  cmd->add_option("--eta", o->eta, "Inference step size η")->capture_default_str();
-  cmd->add_option("--n", o->n, "Inference iterations")->capture_default_str();
-  cmd->add_option("--dtype", o->dtype, "Precision")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Threads (0: one per hardware thread); results are the same for any number")
-      ->check(CLI::Range(0, 256))->capture_default_str();
+  add_inference_options(cmd, o->err, o->eta, o->n);
+  add_dtype_option(cmd, o->dtype);
+  add_threads_option(cmd, o->threads);
   cmd->add_option("--vinit", o->vinit, "Initial beliefs v.1 .. v.(L-1) (safetensors); default v = v̂");
   cmd->add_option("--out", o->out, "Output (safetensors): loss, dLdy, vhat.l, v.l, eps.l, grad.<name>")->required();
   return [o] { return o->dtype == "float64" ? run_infer<double>(*o) : run_infer<float>(*o); };

@@ -15,6 +15,7 @@
 #include "error.h"
 #include "file_util.h"
 #include "model_file.h"
+#include "options.h"
 #include "svg_plot.h"
 #include "thread_pool.h"
 #include "trainer.h"
@@ -42,7 +43,9 @@ struct Setup {
 
 struct FigureSpec {
   int number;
-  std::string title, data, err, default_dtype;
+  std::string title, data;
+  ErrType err;
+  std::string default_dtype;
   double eta;
   int n;  // 0: the model's depth L
   LossKind loss;
@@ -51,20 +54,20 @@ struct FigureSpec {
 
 const std::vector<FigureSpec>& figures() {
   static const std::vector<FigureSpec> all = {
-      {1, "Fig. 1: Strict PC vs backprop on MNIST (MSE, eta = 0.1, n = 20)", "mnist", "strict", "float32", 0.1, 20,
+      {1, "Fig. 1: Strict PC vs backprop on MNIST (MSE, eta = 0.1, n = 20)", "mnist", ErrType::Strict, "float32", 0.1, 20,
        LossKind::MSE, false},
-      {2, "Fig. 2: Strict PC's gradient error against n on one MNIST batch (MSE)", "mnist", "strict", "float64", 0, 0,
+      {2, "Fig. 2: Strict PC's gradient error against n on one MNIST batch (MSE)", "mnist", ErrType::Strict, "float64", 0, 0,
        LossKind::MSE, true},
-      {3, "Fig. 3: FixedPred PC vs backprop on MNIST (cross-entropy, eta = 0.1, n = 20)", "mnist", "fixedpred",
+      {3, "Fig. 3: FixedPred PC vs backprop on MNIST (cross-entropy, eta = 0.1, n = 20)", "mnist", ErrType::FixedPred,
        "float32", 0.1, 20, LossKind::CrossEntropy, false},
-      {4, "Fig. 4: FixedPred PC's gradient error against n on one MNIST batch", "mnist", "fixedpred", "float64", 0, 0,
+      {4, "Fig. 4: FixedPred PC's gradient error against n on one MNIST batch", "mnist", ErrType::FixedPred, "float64", 0, 0,
        LossKind::CrossEntropy, true},
       {5, "Fig. 5 (CIFAR-10 in the paper): FixedPred PC on Fashion-MNIST (eta = 0.1, n = 20)", "fashion-mnist",
-       "fixedpred", "float32", 0.1, 20, LossKind::CrossEntropy, false},
-      {6, "Fig. 6: FixedPred PC with eta = 1, n = L on MNIST", "mnist", "fixedpred", "float32", 1.0, 0,
+       ErrType::FixedPred, "float32", 0.1, 20, LossKind::CrossEntropy, false},
+      {6, "Fig. 6: FixedPred PC with eta = 1, n = L on MNIST", "mnist", ErrType::FixedPred, "float32", 1.0, 0,
        LossKind::CrossEntropy, false},
       {7, "Fig. 7 (CIFAR-10 in the paper): FixedPred PC with eta = 1, n = L on Fashion-MNIST", "fashion-mnist",
-       "fixedpred", "float32", 1.0, 0, LossKind::CrossEntropy, false},
+       ErrType::FixedPred, "float32", 1.0, 0, LossKind::CrossEntropy, false},
   };
   return all;
 }
@@ -92,7 +95,7 @@ json training_figure(const FigureSpec& f, const Setup& setup, const ReproduceOpt
   spec.loss = f.loss;
   TrainConfig config;
   config.threads = o.threads;
-  config.err = parse_err_type(f.err);
+  config.err = f.err;
   config.eta = f.eta;
   config.n = f.n ? f.n : static_cast<int>(spec.blocks.size());
   config.optimizer.lr = setup.lr;
@@ -111,7 +114,7 @@ json training_figure(const FigureSpec& f, const Setup& setup, const ReproduceOpt
   }
 
   std::string csv = metrics_csv_header(L, true);
-  for (const StepMetrics& m : steps) csv += metrics_csv_row(m);
+  for (const StepMetrics& m : steps) csv += metrics_csv_row(m, L, true);
   write_file_atomically(stem + ".csv", csv);
 
   const std::vector<double> x = column(steps, [](const StepMetrics& m) { return double(m.step); });
@@ -148,7 +151,7 @@ json training_figure(const FigureSpec& f, const Setup& setup, const ReproduceOpt
   return {{"figure", f.number},
           {"title", f.title},
           {"data", f.data},
-          {"err", f.err},
+          {"err", err_type_name(f.err)},
           {"eta", f.eta},
           {"n", config.n},
           {"steps", setup.steps},
@@ -194,7 +197,7 @@ json versus_n_figure(const FigureSpec& f, const Setup& setup, const ReproduceOpt
   std::vector<PlotPanel> panels;
   json summary = json::array();
   for (double eta : {0.1, 0.2, 0.5, 1.0}) {
-    const auto agreement = agreement_vs_iterations(model, x, y, parse_err_type(f.err), static_cast<T>(eta), ns);
+    const auto agreement = agreement_vs_iterations(model, x, y, f.err, static_cast<T>(eta), ns);
     PlotPanel panel{"eta = " + csv_number(eta), "inference iterations n", "relative error", true, true, 0, 0, {}};
     json per_layer_exact = json::array(), at20 = json::array(), at_max = json::array();
     for (Index l = 1; l <= L; ++l) {
@@ -223,7 +226,7 @@ json versus_n_figure(const FigureSpec& f, const Setup& setup, const ReproduceOpt
   }
   write_file_atomically(stem + ".csv", csv);
   write_file_atomically(stem + ".svg", svg_figure(f.title, panels, 2));
-  return {{"figure", f.number}, {"title", f.title}, {"err", f.err}, {"n_max", setup.n_max}, {"by_eta", summary}};
+  return {{"figure", f.number}, {"title", f.title}, {"err", err_type_name(f.err)}, {"n_max", setup.n_max}, {"by_eta", summary}};
 }
 
 template <typename T>
@@ -272,12 +275,9 @@ Command add_reproduce_command(CLI::App& app) {
   cmd->add_option("figures", o->figures, "Figures: 1 .. 7, or all")->required();
   cmd->add_option("--out", o->out, "Output folder")->required();
   cmd->add_flag("--quick", o->quick, "A shortened run (batch 64, 12 steps, n up to 30), for tests");
-  cmd->add_option("--dtype", o->dtype,
-                  "Precision (default: float32 for the training figures, as the paper; float64 for 2 and 4)")
-      ->check(CLI::IsMember({"float32", "float64"}));
+  add_dtype_option(cmd, o->dtype, "Precision (default: float32 for the training figures, as the paper; float64 for 2 and 4)");
   cmd->add_option("--seed", o->seed, "Seed of the initial weights and the batches")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Threads (0: one per hardware thread); results are the same for any number")
-      ->check(CLI::Range(0, 256))->capture_default_str();
+  add_threads_option(cmd, o->threads);
   cmd->add_option("--data-dir", o->data_dir, "Where mnist and fashion-mnist are")->capture_default_str();
   return [o] { return run_reproduce(*o); };
 }

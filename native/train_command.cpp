@@ -16,9 +16,11 @@
 
 #include "commands.h"
 #include "data_io.h"
+#include "datasets.h"
 #include "error.h"
 #include "file_util.h"
 #include "model_file.h"
+#include "options.h"
 #include "safetensors.h"
 #include "trainer.h"
 
@@ -26,7 +28,7 @@ namespace pcplay::cli {
 namespace {
 
 struct TrainOptions {
-  std::string data = "circle", data_dir = default_data_dir(), model, loss, err = "fixedpred", dtype = "float32";
+  std::string data = "circle", data_dir = default_data_dir(), model, loss, dtype = "float32";
   double noise = 0, ratio = 0.5;
   Index samples = 500;
   uint64_t seed = 1;
@@ -109,10 +111,10 @@ json run_settings(const TrainOptions& o, const ModelSpec& spec, long steps, uint
   const OptimizerConfig& opt = o.config.optimizer;
   return {{"data", o.data},   {"data_dir", o.data_dir}, {"samples", o.samples}, {"noise", o.noise},
           {"ratio", o.ratio}, {"seed", o.seed},         {"model", o.model},     {"spec", model_json(spec)},
-          {"err", o.err},     {"eta", o.config.eta},    {"n", o.config.n},      {"batch", o.config.batch},
+          {"err", err_type_name(o.config.err)},         {"eta", o.config.eta},    {"n", o.config.n},      {"batch", o.config.batch},
           {"compare_bp", o.config.compare_bp},          {"dtype", o.dtype},     {"steps", steps},
           {"every", o.every}, {"data_digest", std::to_string(digest)},
-          {"optimizer", {{"name", opt.name}, {"lr", opt.lr}, {"momentum", opt.momentum},
+          {"optimizer", {{"name", optimizer_name(opt.kind)}, {"lr", opt.lr}, {"momentum", opt.momentum},
                          {"weight_decay", opt.weight_decay}}}};
 }
 
@@ -145,7 +147,7 @@ TensorFile take_resumed_settings(TrainOptions& o, const CLI::App& cmd) {
     o.ratio = run.at("ratio").get<double>();
     o.seed = run.at("seed").get<uint64_t>();
     o.model = run.at("model").get<std::string>();
-    o.err = run.at("err").get<std::string>();
+    o.config.err = parse_err_type(run.at("err").get<std::string>());
     o.config.eta = run.at("eta").get<double>();
     o.config.n = run.at("n").get<int>();
     o.config.batch = run.at("batch").get<Index>();
@@ -155,7 +157,7 @@ TensorFile take_resumed_settings(TrainOptions& o, const CLI::App& cmd) {
     if (!o.steps_given) o.steps = run.at("steps").get<long>();
     if (cmd.count("--every") == 0) o.every = run.at("every").get<long>();
     const json& opt = run.at("optimizer");
-    o.config.optimizer.name = opt.at("name").get<std::string>();
+    o.config.optimizer.kind = parse_optimizer(opt.at("name").get<std::string>());
     o.config.optimizer.lr = opt.at("lr").get<double>();
     o.config.optimizer.momentum = opt.at("momentum").get<double>();
     o.config.optimizer.weight_decay = opt.at("weight_decay").get<double>();
@@ -168,39 +170,193 @@ TensorFile take_resumed_settings(TrainOptions& o, const CLI::App& cmd) {
   return checkpoint;
 }
 
-// "[#########.........]  450/1000  812 steps/s  ETA 0.7 s  loss 0.1234"
-void draw_progress(long done, long total, double seconds, double loss) {
-  const int width = 24;
-  const int filled = total > 0 ? static_cast<int>(width * done / total) : width;
-  const double rate = seconds > 0 ? done / seconds : 0;
-  const double eta = rate > 0 ? (total - done) / rate : 0;
-  std::fprintf(stderr, "\r[%s%s] %ld/%ld  %.0f steps/s  ETA %.1f s  loss %.4g   ", std::string(filled, '#').c_str(),
-               std::string(width - filled, '.').c_str(), done, total, rate, eta, loss);
-  std::fflush(stderr);
+// A checkpoint folder, written as the run goes: the trainer's state with the
+// run's settings, renewed every --every steps, at the end, and never after a
+// divergence; and metrics.csv, every step's row.
+template <typename T>
+class CheckpointFolder {
+ public:
+  CheckpointFolder(std::string dir, json run) : dir_(std::move(dir)), run_(std::move(run)) {}
+  bool enabled() const { return !dir_.empty(); }
+  long last_step() const { return last_step_; }  // of the last checkpoint written (-1: none)
+
+  // Made at once, so that a folder that cannot be written fails now, not after
+  // hours. A new run may not take a folder that holds another run's
+  // checkpoint; `resumed_from` is the folder a resumed run came from.
+  void open(Trainer<T>& trainer, const std::string& metrics_so_far, const std::string& resumed_from) {
+    if (!enabled()) return;
+    if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST)
+      throw Error(dir_ + ": cannot create the folder (" + std::strerror(errno) + ")");
+    struct stat existing;
+    if (!(!resumed_from.empty() && same_folder(dir_, resumed_from)) && ::stat(checkpoint_path(dir_).c_str(), &existing) == 0)
+      throw Error(dir_ + " already holds a run's checkpoint: continue it with --resume " + dir_ +
+                  ", or choose another folder");
+    log_.start(metrics_path(dir_), metrics_so_far);
+    save(trainer);
+  }
+  void append(const std::string& row) {
+    if (enabled()) log_.append(row);
+  }
+  void save(Trainer<T>& trainer) {
+    TensorFile file = trainer.checkpoint();
+    file.metadata[kRunKey] = run_.dump();
+    file.metadata[kMetricsKey] = log_.synced().dump();
+    write_safetensors(checkpoint_path(dir_), file);
+    last_step_ = trainer.steps();
+  }
+
+ private:
+  std::string dir_;
+  json run_;
+  MetricsLog log_;
+  long last_step_ = -1;
+};
+
+// --resume: the checkpoint's state into `trainer`; returns the metrics rows
+// it counts (the header included), checked against the folder's metrics.csv.
+template <typename T>
+std::string restore_run(Trainer<T>& trainer, const TensorFile& resumed, const std::string& dir, long steps,
+                        const std::string& header) {
+  const std::string file = checkpoint_path(dir), log_file = metrics_path(dir);
+  try {
+    trainer.restore(resumed);
+  } catch (const Error& e) {
+    throw with_context(file, e);
+  }
+  auto counted = resumed.metadata.find(kMetricsKey);
+  if (counted == resumed.metadata.end()) throw Error(file + ": it counts no rows of " + log_file);
+  if (steps < trainer.steps())
+    throw Error("the run is at step " + std::to_string(trainer.steps()) + " already: --steps or --epochs must give at "
+                "least as many");
+  try {
+    const std::string rows = MetricsLog::counted_rows(log_file, json::parse(counted->second));
+    if (static_cast<long>(std::count(rows.begin(), rows.end(), '\n')) - 1 != trainer.steps() ||
+        rows.compare(0, header.size(), header) != 0)
+      throw Error(log_file + ": its rows do not match the checkpoint's " + std::to_string(trainer.steps()) + " steps");
+    return rows;
+  } catch (const json::exception& e) {
+    throw Error(file + ": its count of " + log_file + " is malformed (" + e.what() + ")");
+  }
 }
 
-template <typename T>
-int run_train(TrainOptions o, const TensorFile* resumed) {
-  o.config.err = parse_err_type(o.err);
-  o.config.seed = o.seed;
-  if (o.every < 1) throw Error("--every must be at least 1");
+// The data, and the model for it: a new run's from the options, a resumed
+// run's from its checkpoint (which must have been made on the same data).
+std::pair<DataSplit, ModelSpec> run_data_and_model(const TrainOptions& o) {
   DataOptions data_options;
   data_options.data_dir = o.data_dir;
-  data_options.toy = {o.data, o.samples, o.noise, o.ratio, o.seed};
+  data_options.samples = o.samples;
+  data_options.noise = o.noise;
   data_options.train_ratio = o.ratio;
   data_options.seed = o.seed;
   DataSplit data = load_data(o.data, data_options);
-  const uint64_t digest = data_digest(data);
-  const std::string resumed_file = resumed ? checkpoint_path(o.resume) : "";
-  ModelSpec spec;
-  if (resumed) {
-    if (o.resumed_digest != std::to_string(digest))
-      throw Error(resumed_file + ": the data \"" + o.data + "\" is not the data this run was trained on");
-    spec = parse_model_json(o.resumed_spec, resumed_file + " (its model)");
-  } else {
-    spec = model_for_data(o.model, data.train.sample_shape, data.train.num_classes);
-    if (!o.loss.empty()) spec.loss = parse_loss(o.loss);
+  if (!o.resume.empty()) {
+    const std::string file = checkpoint_path(o.resume);
+    if (o.resumed_digest != std::to_string(data_digest(data)))
+      throw Error(file + ": the data \"" + o.data + "\" is not the data this run was trained on");
+    return {std::move(data), parse_model_json(o.resumed_spec, file + " (its model)")};
   }
+  ModelSpec spec = model_for_data(o.model, data.train.sample_shape, data.train.num_classes);
+  if (!o.loss.empty()) spec.loss = parse_loss(o.loss);
+  return {std::move(data), spec};
+}
+
+// "[#########.........]  450/1000  812 steps/s  ETA 0.7 s  loss 0.1234" on a
+// terminal's stderr, at most 10 times a second.
+class Progress {
+ public:
+  Progress(bool shown, long first, long total) : shown_(shown), first_(first), total_(total) {}
+  void step(long done, double loss) {
+    const double now = seconds();
+    if (!shown_ || (now - last_draw_ < 0.1 && done != total_)) return;
+    last_draw_ = now;
+    const long made = done - first_, to_make = total_ - first_;
+    const int width = 24, filled = to_make > 0 ? static_cast<int>(width * made / to_make) : width;
+    const double rate = now > 0 ? made / now : 0, eta = rate > 0 ? (to_make - made) / rate : 0;
+    std::fprintf(stderr, "\r[%s%s] %ld/%ld  %.0f steps/s  ETA %.1f s  loss %.4g   ", std::string(filled, '#').c_str(),
+                 std::string(width - filled, '.').c_str(), made, to_make, rate, eta, loss);
+    std::fflush(stderr);
+  }
+  void end() {
+    if (shown_) std::fprintf(stderr, "\n");
+  }
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
+
+ private:
+  bool shown_;
+  long first_, total_;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+  double last_draw_ = -1;
+};
+
+// What the loop saw: where it started, the last step, and the diverged steps
+// it skipped (--keep-going gives up after kMaxSkippedInARow in a row).
+struct LoopOutcome {
+  static constexpr long kMaxSkippedInARow = 10;
+  long first_step = 0;
+  StepMetrics last;
+  long skipped = 0, skipped_in_a_row = 0;
+  std::string last_divergence;
+  double seconds = 0;
+  bool stopped() const { return last.diverged; }  // kept diverging (or --keep-going was not given)
+};
+
+// The summary (one line, or JSON) and the warnings; the exit code.
+template <typename T>
+int report(const TrainOptions& o, Trainer<T>& trainer, const LoopOutcome& run, const CheckpointFolder<T>& folder) {
+  const Evaluation train = trainer.evaluate(trainer.data().train), test = trainer.evaluate(trainer.data().test);
+  json summary = {{"data", o.data},
+                  {"model", o.model.empty() ? "default" : o.model},
+                  {"err", err_type_name(o.config.err)},
+                  {"eta", o.config.eta},
+                  {"n", o.config.n},
+                  {"steps", trainer.steps()},
+                  {"epochs", trainer.epoch()},
+                  {"train_loss", train.loss},
+                  {"test_loss", test.loss},
+                  {"train_accuracy", train.accuracy},
+                  {"test_accuracy", test.accuracy},
+                  {"seconds", run.seconds},
+                  {"energy_rose_steps", trainer.energy_rose_steps()},
+                  {"diverged", run.stopped()},
+                  {"skipped_steps", run.skipped}};
+  if (!o.resume.empty()) summary["resumed_at_step"] = run.first_step;
+  if (o.config.compare_bp && !run.stopped()) {
+    const Evaluation bp_test = trainer.evaluate(trainer.data().test, true);
+    summary["bp_test_loss"] = bp_test.loss;
+    summary["bp_test_accuracy"] = bp_test.accuracy;
+  }
+  if (o.json)
+    std::printf("%s\n", summary.dump().c_str());
+  else if (!o.quiet)
+    std::printf("%ld steps in %.2f s: train loss %.4g, accuracy %.3f; test loss %.4g, accuracy %.3f\n",
+                trainer.steps(), run.seconds, train.loss, train.accuracy, test.loss, test.accuracy);
+  if (run.stopped()) {
+    std::string line = run.last.divergence;
+    if (run.skipped_in_a_row >= LoopOutcome::kMaxSkippedInARow)
+      line = "gave up after " + std::to_string(LoopOutcome::kMaxSkippedInARow) + " diverged steps in a row; the last " + line;
+    if (folder.last_step() >= 0)
+      line += "; the last good checkpoint, of step " + std::to_string(folder.last_step()) + ", is in " + o.checkpoint;
+    std::fprintf(stderr, "pcplay train: %s\n", line.c_str());
+    return kExitDiverged;
+  }
+  if (run.skipped > 0 && !o.quiet)
+    std::fprintf(stderr, "pcplay train: warning: skipped %ld diverged steps (--keep-going); the last %s\n", run.skipped,
+                 run.last_divergence.c_str());
+  else if (trainer.energy_rose_steps() > 0 && !o.quiet)
+    std::fprintf(stderr,
+                 "pcplay train: warning: the Strict energy rose during inference in %ld of %ld steps: eta is too "
+                 "large for these weights there, and those steps' gradients are far from backprop's\n",
+                 trainer.energy_rose_steps(), trainer.steps());
+  return 0;
+}
+
+// The whole run, as llm.c's loop: a batch, a step, its row, a checkpoint.
+template <typename T>
+int run_train(TrainOptions o, const TensorFile* resumed) {
+  o.config.seed = o.seed;
+  if (o.every < 1) throw Error("--every must be at least 1");
+  auto [data, spec] = run_data_and_model(o);
+  const uint64_t digest = data_digest(data);
   std::unique_ptr<Model<T>> initial;
   if (!o.init.empty()) {
     initial = std::make_unique<Model<T>>(spec);
@@ -211,140 +367,53 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
     }
   }
   Trainer<T> trainer(spec, std::move(data), o.config, initial.get());
-  long steps = o.steps;
-  if (o.epochs > 0) {
-    const Index n = trainer.data().train.size();
-    steps = static_cast<long>(std::ceil(o.epochs * std::ceil(static_cast<double>(n) / o.config.batch)));
-  }
+  const Index depth = trainer.model().depth();
+  const bool bp = o.config.compare_bp;
+  const long steps = o.epochs > 0 ? static_cast<long>(std::ceil(
+                                        o.epochs * std::ceil(static_cast<double>(trainer.data().train.size()) / o.config.batch)))
+                                  : o.steps;
   if (steps < 1) throw Error("--steps (or --epochs) must give at least one step");
 
-  // The metrics so far: a resumed run's rows, or just the header.
-  std::string metrics_so_far = metrics_csv_header(trainer.model().depth(), o.config.compare_bp);
-  if (resumed) {
-    try {
-      trainer.restore(*resumed);
-    } catch (const Error& e) {
-      throw with_context(resumed_file, e);
-    }
-    const std::string log_file = metrics_path(o.resume);
-    auto counted = resumed->metadata.find(kMetricsKey);
-    if (counted == resumed->metadata.end()) throw Error(resumed_file + ": it counts no rows of " + log_file);
-    if (steps < trainer.steps())
-      throw Error("the run is at step " + std::to_string(trainer.steps()) + " already: --steps or --epochs must give at "
-                  "least as many");
-    try {
-      const std::string rows = MetricsLog::counted_rows(log_file, json::parse(counted->second));
-      if (static_cast<long>(std::count(rows.begin(), rows.end(), '\n')) - 1 != trainer.steps() ||
-          rows.compare(0, metrics_so_far.size(), metrics_so_far) != 0)
-        throw Error(log_file + ": its rows do not match the checkpoint's " + std::to_string(trainer.steps()) + " steps");
-      metrics_so_far = rows;
-    } catch (const json::exception& e) {
-      throw Error(resumed_file + ": its count of " + log_file + " is malformed (" + e.what() + ")");
-    }
-  }
-  const json run = run_settings(o, spec, steps, digest);
-  MetricsLog log;
-  long checkpoint_step = -1;  // the step of the last checkpoint written
-  auto save_checkpoint = [&] {
-    TensorFile file = trainer.checkpoint();
-    file.metadata[kRunKey] = run.dump();
-    file.metadata[kMetricsKey] = log.synced().dump();
-    write_safetensors(checkpoint_path(o.checkpoint), file);
-    checkpoint_step = trainer.steps();
-  };
-  if (!o.checkpoint.empty()) {  // at once: a folder that cannot be written fails now, not after hours
-    if (::mkdir(o.checkpoint.c_str(), 0755) != 0 && errno != EEXIST)
-      throw Error(o.checkpoint + ": cannot create the folder (" + std::strerror(errno) + ")");
-    struct stat existing;
-    if (!(resumed && same_folder(o.checkpoint, o.resume)) && ::stat(checkpoint_path(o.checkpoint).c_str(), &existing) == 0)
-      throw Error(o.checkpoint + " already holds a run's checkpoint: continue it with --resume " + o.checkpoint +
-                  ", or choose another folder");
-    log.start(metrics_path(o.checkpoint), metrics_so_far);
-    save_checkpoint();
-  }
+  std::string metrics_so_far = metrics_csv_header(depth, bp);  // a resumed run's rows, or just the header
+  if (resumed) metrics_so_far = restore_run(trainer, *resumed, o.resume, steps, metrics_so_far);
+  CheckpointFolder<T> folder(o.checkpoint, run_settings(o, spec, steps, digest));
+  folder.open(trainer, metrics_so_far, o.resume);
   std::ofstream csv;
   if (!o.metrics.empty()) {
     csv.open(o.metrics);
     if (!csv) throw Error(o.metrics + ": cannot write");
     csv << metrics_so_far;
   }
-  const bool progress = !o.quiet && !o.json && isatty(STDERR_FILENO);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  StepMetrics m;
-  double last_draw = -1;
-  const long first_step = trainer.steps();
-  long skipped = 0, skipped_in_a_row = 0;
-  std::string last_divergence;
-  const long kMaxSkippedInARow = 10;
+
+  LoopOutcome run;
+  run.first_step = trainer.steps();
+  Progress progress(!o.quiet && !o.json && isatty(STDERR_FILENO), trainer.steps(), steps);
   while (trainer.steps() < steps) {
-    m = trainer.step();
-    if (m.diverged) {
-      last_divergence = m.divergence;
-      if (!o.keep_going || ++skipped_in_a_row >= kMaxSkippedInARow) break;
-      ++skipped;
+    run.last = trainer.step();
+    if (run.last.diverged) {
+      run.last_divergence = run.last.divergence;
+      if (!o.keep_going || ++run.skipped_in_a_row >= LoopOutcome::kMaxSkippedInARow) break;
+      ++run.skipped;
       trainer.skip_diverged_step();
       continue;
     }
-    skipped_in_a_row = 0;
-    const std::string row = metrics_csv_row(m);
-    if (!o.checkpoint.empty()) log.append(row);
+    run.skipped_in_a_row = 0;
+    const std::string row = metrics_csv_row(run.last, depth, bp);
+    folder.append(row);
     if (csv.is_open()) csv << row << std::flush;
-    if (!o.checkpoint.empty() && trainer.steps() % o.every == 0) save_checkpoint();
-    if (progress && (elapsed() - last_draw > 0.1 || trainer.steps() == steps)) {
-      draw_progress(trainer.steps() - first_step, steps - first_step, elapsed(), m.train.loss);
-      last_draw = elapsed();
-    }
+    if (folder.enabled() && trainer.steps() % o.every == 0) folder.save(trainer);
+    progress.step(trainer.steps(), run.last.train.loss);
   }
-  if (progress) std::fprintf(stderr, "\n");
-  const double seconds = elapsed();
+  progress.end();
+  run.seconds = progress.seconds();
   csv.close();
-  const bool stopped = m.diverged;  // kept diverging (or --keep-going was not given)
-  if (!o.checkpoint.empty() && !stopped && checkpoint_step != trainer.steps()) save_checkpoint();
-
+  if (folder.enabled() && !run.stopped() && folder.last_step() != trainer.steps()) folder.save(trainer);
   if (!o.save.empty()) {  // the last good weights, also after a divergence
-    TensorFile wf;
-    store_parameters(trainer.model(), wf);
-    write_safetensors(o.save, wf);
+    TensorFile weights;
+    store_parameters(trainer.model(), weights);
+    write_safetensors(o.save, weights);
   }
-  const Evaluation train = trainer.evaluate(trainer.data().train), test = trainer.evaluate(trainer.data().test);
-  json summary = {{"data", o.data},         {"model", o.model.empty() ? "default" : o.model},
-                  {"err", o.err},           {"eta", o.config.eta},
-                  {"n", o.config.n},        {"steps", trainer.steps()},
-                  {"epochs", trainer.epoch()},      {"train_loss", train.loss},
-                  {"test_loss", test.loss}, {"train_accuracy", train.accuracy},
-                  {"test_accuracy", test.accuracy}, {"seconds", seconds},
-                  {"energy_rose_steps", trainer.energy_rose_steps()},
-                  {"diverged", stopped},    {"skipped_steps", skipped}};
-  if (resumed) summary["resumed_at_step"] = first_step;
-  if (o.config.compare_bp && !stopped) {
-    const Evaluation bp_test = trainer.evaluate(trainer.data().test, true);
-    summary["bp_test_loss"] = bp_test.loss;
-    summary["bp_test_accuracy"] = bp_test.accuracy;
-  }
-  if (o.json)
-    std::printf("%s\n", summary.dump().c_str());
-  else if (!o.quiet)
-    std::printf("%ld steps in %.2f s: train loss %.4g, accuracy %.3f; test loss %.4g, accuracy %.3f\n",
-                trainer.steps(), seconds, train.loss, train.accuracy, test.loss, test.accuracy);
-  if (stopped) {
-    std::string line = m.divergence;
-    if (skipped_in_a_row >= kMaxSkippedInARow)
-      line = "gave up after " + std::to_string(kMaxSkippedInARow) + " diverged steps in a row; the last " + line;
-    if (checkpoint_step >= 0)
-      line += "; the last good checkpoint, of step " + std::to_string(checkpoint_step) + ", is in " + o.checkpoint;
-    std::fprintf(stderr, "pcplay train: %s\n", line.c_str());
-    return kExitDiverged;
-  }
-  if (skipped > 0 && !o.quiet)
-    std::fprintf(stderr, "pcplay train: warning: skipped %ld diverged steps (--keep-going); the last %s\n", skipped,
-                 last_divergence.c_str());
-  else if (trainer.energy_rose_steps() > 0 && !o.quiet)
-    std::fprintf(stderr,
-                 "pcplay train: warning: the Strict energy rose during inference in %ld of %ld steps: eta is too "
-                 "large for these weights there, and those steps' gradients are far from backprop's\n",
-                 trainer.energy_rose_steps(), trainer.steps());
-  return 0;
+  return report(o, trainer, run, folder);
 }
 
 struct InitOptions {
@@ -368,7 +437,7 @@ Command add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model with Strict PC, FixedPred PC or backprop");
   cmd->add_option("--data", o->data,
-                  "Data: circle, xor, gauss, spiral, mnist, fashion-mnist, a folder of IDX files or a CSV file "
+                  "Data: " + name_list(names_of(named_datasets())) + ", a folder of IDX files or a CSV file "
                   "(features, then an integer label)")
       ->capture_default_str();
   cmd->add_option("--data-dir", o->data_dir, "Where mnist and fashion-mnist are (made by scripts/setup.sh)")
@@ -380,29 +449,21 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--model", o->model,
                   "Model file (JSON), built-in (" + model_preset_list() +
                       "), or a dense net dense:W1,W2,...:ACTIVATION (default: one that fits the data)");
-  cmd->add_option("--loss", o->loss, "Override the model's loss")->check(CLI::IsMember({"mse", "cross_entropy"}));
-  cmd->add_option("--err", o->err, "Error type")->check(CLI::IsMember({"strict", "fixedpred", "exact"}, CLI::ignore_case))
-      ->capture_default_str();
-  cmd->add_option("--eta", o->config.eta, "Inference step size η")->capture_default_str();
-  cmd->add_option("--n", o->config.n, "Inference iterations per batch")->capture_default_str();
-  cmd->add_option("--optimizer", o->config.optimizer.name, "Optimizer")->check(CLI::IsMember({"adam", "sgd"}))
-      ->capture_default_str();
-  // 0.003, not 0.01: with faster-growing weights Strict's relaxation at η = 0.1
-  // turns unstable on the toy sets (its energy rose in ~40 % of the steps).
-  o->config.optimizer.lr = 0.003;
+  cmd->add_option("--loss", o->loss, "Override the model's loss")->check(CLI::IsMember(names_of(loss_kinds())));
+  add_inference_options(cmd, o->config.err, o->config.eta, o->config.n);
+  add_choice(cmd, "--optimizer", o->config.optimizer.kind, optimizer_kinds(), "Optimizer");
   cmd->add_option("--lr", o->config.optimizer.lr, "Learning rate")->capture_default_str();
   cmd->add_option("--momentum", o->config.optimizer.momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--weight-decay", o->config.optimizer.weight_decay, "L2 weight decay")->capture_default_str();
   cmd->add_option("--batch", o->config.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--threads", o->config.threads, "Threads sharing each step (0: one per hardware thread); "
-                  "results are the same for any number")->check(CLI::Range(0, 256))->capture_default_str();
+  add_threads_option(cmd, o->config.threads);
   auto* steps = cmd->add_option("--steps", o->steps, "Training steps (batches)")->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "Train for this many epochs instead of --steps")
       ->check(CLI::PositiveNumber)
       ->excludes(steps);
   cmd->add_option("--seed", o->seed, "Seed of the data, the initial weights and the batch order")
       ->capture_default_str();
-  cmd->add_option("--dtype", o->dtype, "Precision")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
+  add_dtype_option(cmd, o->dtype);
   cmd->add_flag("--compare-bp", o->config.compare_bp,
                 "Also compute backprop's gradient each step (relative error, angle) and train a backprop twin");
   cmd->add_option("--metrics", o->metrics, "Write per-step metrics to this CSV file");
@@ -434,7 +495,7 @@ Command add_init_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("init", "Write freshly initialised weights (PyTorch's default init) for a model");
   cmd->add_option("--model", o->model, "Model file (JSON) or built-in: " + model_preset_list())->required();
   cmd->add_option("--seed", o->seed, "Seed")->capture_default_str();
-  cmd->add_option("--dtype", o->dtype, "Precision")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
+  add_dtype_option(cmd, o->dtype);
   cmd->add_option("--out", o->out, "Output (safetensors)")->required();
   return [o] { return o->dtype == "float64" ? run_init<double>(*o) : run_init<float>(*o); };
 }

@@ -9,7 +9,10 @@
 using namespace pcplay;
 
 TEST_CASE("toy data sets are reproducible from their seed and split by the ratio") {
-  for (const std::string& name : toy_dataset_names()) {
+  int toys = 0;
+  for (const auto& [origin, name, label] : named_datasets()) {
+    if (origin != DataOrigin::Generated) continue;
+    ++toys;
     CAPTURE(name);
     DataSplit a = make_toy_data({name, 200, 0.1, 0.7, 5}), b = make_toy_data({name, 200, 0.1, 0.7, 5});
     DataSplit c = make_toy_data({name, 200, 0.1, 0.7, 6});
@@ -22,7 +25,9 @@ TEST_CASE("toy data sets are reproducible from their seed and split by the ratio
     CHECK(ones > 30);  // both classes present
     CHECK(ones < 110);
   }
-  CHECK_THROWS_AS(make_toy_data({"moons", 200, 0, 0.5, 1}), Error);
+  CHECK(toys == 4);
+  CHECK_THROWS_WITH_AS(make_toy_data({"moons", 200, 0, 0.5, 1}),
+                       "unknown data set \"moons\" (expected circle, xor, gauss or spiral)", Error);
   CHECK_THROWS_AS(make_toy_data({"xor", 200, 0.9, 0.5, 1}), Error);
 }
 
@@ -200,7 +205,7 @@ TEST_CASE("a run restored from a checkpoint goes on bit for bit as the run it wa
     config.n = 5;
     config.batch = 16;
     config.compare_bp = true;
-    config.optimizer.name = optimizer;
+    config.optimizer.kind = parse_optimizer(optimizer);
     config.optimizer.lr = 0.01;
     config.optimizer.momentum = std::string(optimizer) == "sgd" ? 0.9 : 0;
     Trainer<float> whole(model_preset("mlp-2d"), data, config);
@@ -259,7 +264,7 @@ TEST_CASE("a checkpoint that does not fit the run is refused, and the run is lef
 TEST_CASE("a diverged step can be skipped: the run goes on from the weights and optimizer state before it") {
   TrainConfig config;
   config.err = ErrType::Exact;
-  config.optimizer.name = "sgd";
+  config.optimizer.kind = OptimizerKind::SGD;
   config.optimizer.lr = 1e39;  // finite gradients, an update that overflows float
   Trainer<float> trainer(model_preset("mlp-2d"), make_toy_data({"spiral", 200, 0, 0.5, 1}), config);
   const auto before = weights(trainer);

@@ -14,6 +14,7 @@
 #include "run.h"
 #include "settings.h"
 
+using namespace pcplay;
 using namespace pcplay::ui;
 
 namespace {
@@ -42,11 +43,11 @@ TEST_CASE("the settings round trip through their query string") {
   s.ratio = 0.7;
   s.seed = 42;
   s.model = "mlp-2d-deep";
-  s.err = "strict";
+  s.err = ErrType::Strict;
   s.eta = 0.05;
   s.n = 120;
-  s.loss = "mse";
-  s.optimizer = "sgd";
+  s.loss = LossKind::MSE;
+  s.optimizer = OptimizerKind::SGD;
   s.lr = 0.0125;
   s.batch = 64;
   s.compare_bp = false;
@@ -122,13 +123,13 @@ TEST_CASE("changing the learning rate or the algorithm continues a run, changing
   const Settings a;
   Settings b = a;
   b.lr = 0.1;
-  b.err = "strict";
+  b.err = ErrType::Strict;
   b.eta = 0.3;
   b.n = 50;
   CHECK_FALSE(b.needs_reset_from(a));
   for (auto change : {+[](Settings& s) { s.dataset = "circle"; }, +[](Settings& s) { s.model = "mlp-2d-deep"; },
                       +[](Settings& s) { s.seed = 9; }, +[](Settings& s) { s.batch = 7; },
-                      +[](Settings& s) { s.loss = "mse"; }}) {
+                      +[](Settings& s) { s.loss = LossKind::MSE; }}) {
     Settings c = a;
     change(c);
     CHECK(c.needs_reset_from(a));
@@ -194,7 +195,7 @@ TEST_CASE("a new learning rate continues the run, a new data set resets it") {
   run.step(StepLevel::Update);
   run.wait_idle();
   CHECK(run.history_size() == 4);
-  CHECK(run.snapshot()->settings.err == "strict");
+  CHECK(run.snapshot()->settings.err == ErrType::Strict);
   run.apply(toy("dataset=circle"));
   run.wait_idle();
   CHECK(run.history_size() == 0);

@@ -19,27 +19,23 @@ namespace {
 // Half a 60 fps frame for training when there is no training thread.
 constexpr double kTrainingSliceSeconds = 0.008;
 
-const char* const kDatasets[] = {"circle", "xor", "gauss", "spiral", "mnist", "fashion-mnist"};
-const char* const kErrTypes[] = {"strict", "fixedpred", "exact"};
-const char* const kErrLabels[] = {"Strict PC", "FixedPred PC", "Exact (backprop)"};
-
-// Where value is among the count options (the first when it is none of them).
-int index_of(const std::string& value, const char* const* options, int count) {
-  for (int i = 0; i < count; ++i)
-    if (value == options[i]) return i;
-  return 0;
+// A combo over one of core's named lists (error types, losses...) that edits `value`.
+template <typename E>
+void choice(const char* label, E& value, const std::vector<Named<E>>& options) {
+  if (ImGui::BeginCombo(label, named(options, value).label)) {
+    for (const Named<E>& o : options)
+      if (ImGui::Selectable(o.label, o.value == value)) value = o.value;
+    ImGui::EndCombo();
+  }
 }
 
-int err_index(const std::string& err) { return index_of(err, kErrTypes, 3); }
-
-// A combo over string choices that edits `value`; true when it changed.
-bool choice(const char* label, std::string& value, const char* const* options, const char* const* labels, int count) {
-  const int current = index_of(value, options, count);
+// A combo over names that edits `value` (shown as it is when none of them); true when it changed.
+bool choice(const char* label, std::string& value, const std::vector<std::string>& options) {
   bool changed = false;
-  if (ImGui::BeginCombo(label, labels[current])) {
-    for (int i = 0; i < count; ++i)
-      if (ImGui::Selectable(labels[i], i == current)) {
-        value = options[i];
+  if (ImGui::BeginCombo(label, value.c_str())) {
+    for (const std::string& o : options)
+      if (ImGui::Selectable(o.c_str(), o == value)) {
+        value = o;
         changed = true;
       }
     ImGui::EndCombo();
@@ -47,17 +43,25 @@ bool choice(const char* label, std::string& value, const char* const* options, c
   return changed;
 }
 
-std::vector<float> field(const std::vector<StepRecord>& h, float StepRecord::*member) {
-  std::vector<float> v;
+// One quantity of every step in the history, as a plot's series takes it.
+template <typename V = float, typename F>
+std::vector<V> column(const std::vector<StepRecord>& h, F value) {
+  std::vector<V> v;
   v.reserve(h.size());
-  for (const StepRecord& r : h) v.push_back(r.*member);
+  for (const StepRecord& r : h) v.push_back(static_cast<V>(value(r)));
   return v;
 }
 
-std::vector<float> steps_of(const std::vector<StepRecord>& h) {
-  std::vector<float> v;
-  for (const StepRecord& r : h) v.push_back(static_cast<float>(r.step));
-  return v;
+double step_of(const StepRecord& r) { return static_cast<double>(r.step); }
+double train_loss(const StepRecord& r) { return r.train.loss; }
+double train_accuracy(const StepRecord& r) { return r.train.accuracy; }
+double test_loss(const StepRecord& r) { return r.test.loss; }
+double test_accuracy(const StepRecord& r) { return r.test.accuracy; }
+double bp_train_loss(const StepRecord& r) { return r.bp_train.loss; }
+double bp_test_accuracy(const StepRecord& r) { return r.bp_test.accuracy; }
+// Layer l's (0-based) agreement with backprop, NaN where the step has none.
+GradientAgreement agreement_at(const StepRecord& r, size_t l) {
+  return l < r.agreement.size() ? r.agreement[l] : GradientAgreement{NAN, NAN};
 }
 
 // |eps| per layer from the last inference iteration: the colour of each block.
@@ -219,7 +223,7 @@ void Playground::run_buttons(const Snapshot& s, bool compact) {
                           {"+1 epoch", "steps until the next pass over the training set", StepLevel::Epoch}};
   for (int i = 0; i < 4; ++i) {
     if (i % 2 || compact) ImGui::SameLine();
-    const bool pc_only = i < 2 && settings_.err == "exact";  // backprop has no relaxation
+    const bool pc_only = i < 2 && !relaxes(settings_.err);  // backprop has no relaxation
     ImGui::BeginDisabled(pc_only);
     if (ImGui::Button(levels[i].label, ImVec2(button_w, 0))) run_->step(levels[i].level);
     ImGui::EndDisabled();
@@ -231,7 +235,7 @@ void Playground::run_buttons(const Snapshot& s, bool compact) {
     ImGui::SameLine();
     if (waiting_ && !waiting_->error.empty()) ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "%s", waiting_->error.c_str());
     else if (waiting_) ImGui::Text("loading %s: %.0f %%", settings_.dataset.c_str(), 100 * waiting_->progress);
-    else ImGui::Text("%s   step %ld   epoch %.2f", kErrLabels[err_index(settings_.err)], s.step, s.epoch);
+    else ImGui::Text("%s   step %ld   epoch %.2f", err_type_label(settings_.err).c_str(), s.step, s.epoch);
   }
 }
 
@@ -250,14 +254,8 @@ void Playground::controls(const Snapshot& s) {
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("pause when the run reaches this step (0: never)");
 
   section("Data");
-  const bool named = std::find(std::begin(kDatasets), std::end(kDatasets), next.dataset) != std::end(kDatasets);
-  if (named) {
-    choice("data set", next.dataset, kDatasets, kDatasets, 6);
-  } else if (ImGui::BeginCombo("data set", next.dataset.c_str())) {  // the user's own file
-    for (const char* name : kDatasets)
-      if (ImGui::Selectable(name)) next.dataset = name;
-    ImGui::EndCombo();
-  }
+  const bool named = is_named_dataset(next.dataset);  // else the user's own file
+  choice("data set", next.dataset, names_of(named_datasets()));
   const bool toy = is_toy_dataset(next.dataset);
   if (toy) {
     float noise = static_cast<float>(next.noise);
@@ -280,22 +278,18 @@ void Playground::controls(const Snapshot& s) {
   std::vector<std::string> models = {"default"};
   for (const std::string& m : model_preset_names()) models.push_back(m);
   if (is_dense_name(next.model)) models.push_back(next.model);
-  std::vector<const char*> model_ptrs;
-  for (const std::string& m : models) model_ptrs.push_back(m.c_str());
-  choice("model", next.model, model_ptrs.data(), model_ptrs.data(), static_cast<int>(model_ptrs.size()));
+  choice("model", next.model, models);
   model_editor(s, next);
-  const char* const losses[] = {"cross_entropy", "mse"};
-  choice("loss", next.loss, losses, losses, 2);
+  choice("loss", next.loss, loss_kinds());
 
   section("Algorithm");
-  choice("error type", next.err, kErrTypes, kErrLabels, 3);
-  ImGui::BeginDisabled(next.err == "exact");
+  choice("error type", next.err, err_types());
+  ImGui::BeginDisabled(!relaxes(next.err));
   float eta = static_cast<float>(next.eta);
   if (ImGui::SliderFloat("eta", &eta, 0.01f, 1.5f, "%.3f", ImGuiSliderFlags_Logarithmic)) next.eta = eta;
   ImGui::SliderInt("n", &next.n, 1, 400, "%d", ImGuiSliderFlags_Logarithmic);
   ImGui::EndDisabled();
-  const char* const optimizers[] = {"adam", "sgd"};
-  choice("optimizer", next.optimizer, optimizers, optimizers, 2);
+  choice("optimizer", next.optimizer, optimizer_kinds());
   float lr = static_cast<float>(next.lr);
   if (ImGui::SliderFloat("learning rate", &lr, 1e-4f, 0.3f, "%.4f", ImGuiSliderFlags_Logarithmic)) next.lr = lr;
   ImGui::SliderInt("batch", &next.batch, 1, 512, "%d", ImGuiSliderFlags_Logarithmic);
@@ -335,8 +329,7 @@ void Playground::model_editor(const Snapshot& s, Settings& next) {
     if (ImGui::SliderInt("neurons", &w, 1, 64)) widths[i] = w, changed = true;
     ImGui::PopID();
   }
-  const char* const acts[] = {"tanh", "relu", "sigmoid", "identity"};
-  changed |= choice("activation", act, acts, acts, 4);
+  changed |= choice("activation", act, dense_activations());
   if (changed) next.model = dense_name(widths, act);
 }
 
@@ -374,10 +367,10 @@ void Playground::numbers(const Snapshot& s) {
     const StepRecord& r = history_.back();
     if (s.settings.compare_bp)
       ImGui::TextWrapped("batch loss %.4f, accuracy %.3f   test loss %.4f, accuracy %.3f   backprop: test loss %.4f, accuracy %.3f",
-                  r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy, r.bp_test_loss, r.bp_test_accuracy);
+                  r.train.loss, r.train.accuracy, r.test.loss, r.test.accuracy, r.bp_test.loss, r.bp_test.accuracy);
     else
-      ImGui::Text("batch loss %.4f, accuracy %.3f   test loss %.4f, accuracy %.3f", r.train_loss, r.train_accuracy,
-                  r.test_loss, r.test_accuracy);
+      ImGui::Text("batch loss %.4f, accuracy %.3f   test loss %.4f, accuracy %.3f", r.train.loss, r.train.accuracy,
+                  r.test.loss, r.test.accuracy);
   }
   // Strict's energy should fall during each relaxation; when it rises, say so.
   long rose = 0;
@@ -429,7 +422,7 @@ void Playground::exports(const Snapshot& s) {
 }
 
 void Playground::curves(const Snapshot& s) {
-  const std::vector<float> x = steps_of(history_);
+  const std::vector<float> x = column(history_, step_of);
   const float avail = ImGui::GetContentRegionAvail().x;
   // Each visible row of plots (loss, errors, relaxation) gets an equal share of the height.
   const int rows = int(settings_.panel_visible("loss")) + int(settings_.panel_visible("errors")) +
@@ -438,13 +431,13 @@ void Playground::curves(const Snapshot& s) {
   const float half = (avail - ImGui::GetStyle().ItemSpacing.x) / 2;
   const bool bp = s.settings.compare_bp;
   if (settings_.panel_visible("loss")) {
-    std::vector<plot::Series> loss = {{"train", x, field(history_, &StepRecord::train_loss), plot::color(0)},
-                                      {"test", x, field(history_, &StepRecord::test_loss), plot::color(0, 0.5f), true}};
-    std::vector<plot::Series> acc = {{"train", x, field(history_, &StepRecord::train_accuracy), plot::color(0)},
-                                     {"test", x, field(history_, &StepRecord::test_accuracy), plot::color(0, 0.5f), true}};
+    std::vector<plot::Series> loss = {{"train", x, column(history_, train_loss), plot::color(0)},
+                                      {"test", x, column(history_, test_loss), plot::color(0, 0.5f), true}};
+    std::vector<plot::Series> acc = {{"train", x, column(history_, train_accuracy), plot::color(0)},
+                                     {"test", x, column(history_, test_accuracy), plot::color(0, 0.5f), true}};
     if (bp) {
-      loss.push_back({"backprop", x, field(history_, &StepRecord::bp_train_loss), plot::color(1)});
-      acc.push_back({"backprop", x, field(history_, &StepRecord::bp_test_accuracy), plot::color(1)});
+      loss.push_back({"backprop", x, column(history_, bp_train_loss), plot::color(1)});
+      acc.push_back({"backprop", x, column(history_, bp_test_accuracy), plot::color(1)});
     }
     plot::lines("loss", {"Loss: PC vs backprop", "step", "", false, true}, loss, ImVec2(half, h));
     ImGui::SameLine();
@@ -454,14 +447,10 @@ void Playground::curves(const Snapshot& s) {
     std::vector<plot::Series> rel, angle;
     const size_t L = s.shapes.empty() ? 0 : s.shapes.size() - 1;
     for (size_t l = 0; l < L && bp; ++l) {
-      plot::Series r{"layer " + std::to_string(l + 1), x, {}, plot::color(static_cast<int>(l) + 2)};
-      plot::Series a = r;
-      for (const StepRecord& rec : history_) {
-        r.y.push_back(l < rec.rel_error.size() ? rec.rel_error[l] : NAN);
-        a.y.push_back(l < rec.angle.size() ? rec.angle[l] : NAN);
-      }
-      rel.push_back(r);
-      angle.push_back(a);
+      const std::string name = "layer " + std::to_string(l + 1);
+      const ImU32 colour = plot::color(static_cast<int>(l) + 2);
+      rel.push_back({name, x, column(history_, [l](const StepRecord& r) { return agreement_at(r, l).rel_error; }), colour});
+      angle.push_back({name, x, column(history_, [l](const StepRecord& r) { return agreement_at(r, l).angle_deg; }), colour});
     }
     plot::lines("rel", {"Relative error of PC's update vs backprop's", "step", "", false, true}, rel, ImVec2(half, h));
     ImGui::SameLine();
@@ -628,57 +617,29 @@ void Playground::output(const Snapshot& s) {
 }
 
 std::string Playground::export_metrics_csv() const {
-  std::string csv = "step,epoch,train_loss,train_accuracy,test_loss,test_accuracy,bp_train_loss,bp_train_accuracy,"
-                    "bp_test_loss,bp_test_accuracy";
-  const size_t L = history_.empty() ? 0 : history_.back().rel_error.size();
-  for (size_t l = 1; l <= L; ++l) csv += ",rel_error_" + std::to_string(l);
-  for (size_t l = 1; l <= L; ++l) csv += ",angle_" + std::to_string(l);
-  csv += "\n";
-  char buf[48];
-  for (const StepRecord& r : history_) {
-    csv += std::to_string(r.step);
-    for (double v : {r.epoch, double(r.train_loss), double(r.train_accuracy), double(r.test_loss), double(r.test_accuracy),
-                     double(r.bp_train_loss), double(r.bp_train_accuracy), double(r.bp_test_loss), double(r.bp_test_accuracy)}) {
-      std::snprintf(buf, sizeof buf, ",%.7g", v);
-      csv += buf;
-    }
-    for (size_t l = 0; l < L; ++l) {
-      std::snprintf(buf, sizeof buf, ",%.7g", l < r.rel_error.size() ? r.rel_error[l] : NAN);
-      csv += buf;
-    }
-    for (size_t l = 0; l < L; ++l) {
-      std::snprintf(buf, sizeof buf, ",%.7g", l < r.angle.size() ? r.angle[l] : NAN);
-      csv += buf;
-    }
-    csv += "\n";
-  }
+  const Index depth = snapshot_->shapes.empty() ? 0 : static_cast<Index>(snapshot_->shapes.size()) - 1;
+  std::string csv = metrics_csv_header(depth, settings_.compare_bp);
+  for (const StepRecord& r : history_) csv += metrics_csv_row(r, depth, settings_.compare_bp);
   return csv;
 }
 
 std::string Playground::export_plots_svg() const {
-  std::vector<double> x;
-  for (const StepRecord& r : history_) x.push_back(static_cast<double>(r.step));
-  auto column = [&](float StepRecord::*m) {
-    std::vector<double> v;
-    for (const StepRecord& r : history_) v.push_back(r.*m);
-    return v;
-  };
+  const std::vector<double> x = column<double>(history_, step_of);
   PlotPanel loss{"Loss", "step", "loss", false, true, 0, 0, {}};
-  loss.series = {{"PC train", x, column(&StepRecord::train_loss), false, 0},
-                 {"PC test", x, column(&StepRecord::test_loss), true, 0}};
+  loss.series = {{"PC train", x, column<double>(history_, train_loss), false, 0},
+                 {"PC test", x, column<double>(history_, test_loss), true, 0}};
   PlotPanel acc{"Accuracy", "step", "accuracy", false, false, 0, 1, {}};
-  acc.series = {{"PC test", x, column(&StepRecord::test_accuracy), false, 0}};
+  acc.series = {{"PC test", x, column<double>(history_, test_accuracy), false, 0}};
   if (settings_.compare_bp) {
-    loss.series.push_back({"backprop train", x, column(&StepRecord::bp_train_loss), false, 1});
-    acc.series.push_back({"backprop test", x, column(&StepRecord::bp_test_accuracy), false, 1});
+    loss.series.push_back({"backprop train", x, column<double>(history_, bp_train_loss), false, 1});
+    acc.series.push_back({"backprop test", x, column<double>(history_, bp_test_accuracy), false, 1});
   }
   PlotPanel rel{"Relative error vs backprop", "step", "relative error", false, true, 0, 0, {}};
-  const size_t L = history_.empty() ? 0 : history_.back().rel_error.size();
-  for (size_t l = 0; l < L; ++l) {
-    PlotSeries s{"layer " + std::to_string(l + 1), x, {}, false, static_cast<int>(l) + 2};
-    for (const StepRecord& r : history_) s.y.push_back(l < r.rel_error.size() ? r.rel_error[l] : NAN);
-    rel.series.push_back(s);
-  }
+  const size_t L = history_.empty() ? 0 : history_.back().agreement.size();
+  for (size_t l = 0; l < L; ++l)
+    rel.series.push_back({"layer " + std::to_string(l + 1), x,
+                          column<double>(history_, [l](const StepRecord& r) { return agreement_at(r, l).rel_error; }),
+                          false, static_cast<int>(l) + 2});
   return svg_figure("pcplay: " + to_query(settings_), {loss, acc, rel}, 3);
 }
 

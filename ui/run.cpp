@@ -9,53 +9,18 @@
 #include "model_file.h"
 #include "safetensors.h"
 #include "trainer.h"
+#include "views.h"
 
 namespace pcplay::ui {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-constexpr int kGrid = 64;                // decision-boundary resolution
-constexpr int kSampleImages = 16;        // test images shown with their predictions
-constexpr Index kConfusionImages = 2000;
-constexpr int kMaxConfusionClasses = 100;
 constexpr size_t kMaxPoints = 2000;      // points drawn per split of 2-D data
 constexpr size_t kMaxHistory = 20000;    // then older records are thinned
 constexpr double kPublishSeconds = 0.05;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// An image-shaped view of one sample's activation-sized tensor: [C, H, W]
-// averages |·| over channels; a flat vector becomes a near-square tile.
-LayerMap layer_map(const std::string& title, const Tensor<float>& t, const Shape& shape) {
-  LayerMap m;
-  m.title = title;
-  const Index per = shape_numel(shape);
-  if (shape.size() == 3) {
-    m.width = static_cast<int>(shape[2]);
-    m.height = static_cast<int>(shape[1]);
-    m.values.assign(static_cast<size_t>(m.width) * m.height, 0.0f);
-    for (Index c = 0; c < shape[0]; ++c)
-      for (Index i = 0; i < shape[1] * shape[2]; ++i) m.values[i] += std::abs(t[c * shape[1] * shape[2] + i]) / shape[0];
-  } else {
-    m.width = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(per))));
-    m.height = static_cast<int>((per + m.width - 1) / m.width);
-    m.values.assign(static_cast<size_t>(m.width) * m.height, 0.0f);
-    for (Index i = 0; i < per; ++i) m.values[i] = std::abs(t[i]);
-  }
-  return m;
-}
-
-// At most `most` of a data set's points as x, y, label triples (evenly spaced).
-std::shared_ptr<const std::vector<float>> point_sample(const Dataset& d, size_t most) {
-  auto out = std::make_shared<std::vector<float>>();
-  const size_t n = static_cast<size_t>(d.size()), stride = std::max<size_t>(1, (n + most - 1) / most);
-  for (size_t i = 0; i < n; i += stride) {
-    out->push_back(d.x[2 * i]);
-    out->push_back(d.x[2 * i + 1]);
-    out->push_back(static_cast<float>(d.labels[i]));
-  }
-  return out;
-}
 }  // namespace
 
 struct Run::Worker {
@@ -86,8 +51,7 @@ struct Run::Worker {
   // The image views, renewed at most twice a second while playing.
   std::shared_ptr<const ImageViews> images;
   Clock::time_point last_images;
-  std::vector<int> confusion;
-  Clock::time_point last_confusion;
+  ConfusionCache confusion;
 
   explicit Worker(Run& r) : run(r) {}
 
@@ -103,14 +67,14 @@ struct Run::Worker {
     recent_steps.clear();
     last_sweeps.clear();
     images.reset();
-    confusion.clear();
+    confusion = ConfusionCache();
     try {
       const std::string key = settings.dataset + "|" + std::to_string(settings.noise) + "|" +
                               std::to_string(settings.ratio) + "|" + std::to_string(settings.seed);
       if (key != data_key || !data) {
         DataOptions options;
         options.data_dir = data_dir;
-        options.toy = {settings.dataset, 500, settings.noise, settings.ratio, settings.seed};
+        options.noise = settings.noise;
         options.train_ratio = settings.ratio;
         options.seed = settings.seed;
         data.reset();
@@ -124,12 +88,12 @@ struct Run::Worker {
       }
       const Shape& shape = data->train.sample_shape;
       ModelSpec spec = model_for_data(settings.model, shape, data->train.num_classes);
-      spec.loss = parse_loss(settings.loss);
+      spec.loss = settings.loss;
       TrainConfig config;
-      config.err = parse_err_type(settings.err);
+      config.err = settings.err;
       config.eta = settings.eta;
       config.n = settings.n;
-      config.optimizer.name = settings.optimizer;
+      config.optimizer.kind = settings.optimizer;
       config.optimizer.lr = settings.lr;
       config.batch = settings.batch;
       config.seed = settings.seed;
@@ -189,23 +153,7 @@ struct Run::Worker {
     }
     recent_steps.push_back(last_step);
     while (recent_steps.size() > 2 && seconds_since(recent_steps.front()) > 2.0) recent_steps.pop_front();
-    StepRecord r;
-    r.step = m.step;
-    r.epoch = m.epoch;
-    r.train_loss = static_cast<float>(m.train.loss);
-    r.train_accuracy = static_cast<float>(m.train.accuracy);
-    r.test_loss = static_cast<float>(m.test.loss);
-    r.test_accuracy = static_cast<float>(m.test.accuracy);
-    r.bp_train_loss = static_cast<float>(m.bp_train.loss);
-    r.bp_train_accuracy = static_cast<float>(m.bp_train.accuracy);
-    r.bp_test_loss = static_cast<float>(m.bp_test.loss);
-    r.bp_test_accuracy = static_cast<float>(m.bp_test.accuracy);
-    for (const auto& a : m.agreement) {
-      r.rel_error.push_back(static_cast<float>(a.rel_error));
-      r.angle.push_back(static_cast<float>(a.angle_deg));
-    }
-    r.energy_rose = m.energy_rose;
-    run.append_history(std::move(r));
+    run.append_history(std::move(static_cast<StepRecord&>(m)));
   }
 
   // One iteration or the rest of the relaxation (finishing the step when
@@ -262,7 +210,7 @@ struct Run::Worker {
     s->diverged = t.diverged();
     s->step = t.steps();
     s->epoch = t.epoch();
-    s->n = t.config().err == ErrType::Exact ? 0 : t.config().n;
+    s->n = relaxes(t.config().err) ? t.config().n : 0;
     if (recent_steps.size() > 1 && seconds_since(recent_steps.back()) < 1.0)
       s->steps_per_second = (recent_steps.size() - 1) /
                             std::chrono::duration<double>(recent_steps.back() - recent_steps.front()).count();
@@ -291,10 +239,14 @@ struct Run::Worker {
         }
     s->two_d = data->train.sample_shape == Shape{2};
     if (s->two_d) {
-      add_boundary(*s, model);
+      s->grid = kBoundaryGrid;
+      s->boundary = decision_boundary(model, kBoundaryGrid, s->extent);
+      s->train_points = train_points;
+      s->test_points = test_points;
     } else if (data->train.sample_shape.size() == 3) {
       if (!playing || !images || seconds_since(last_images) > 0.5) {
-        images = image_views(model);
+        const TrainConfig& c = t.config();
+        images = image_views(model, data->test, run.chosen_.load(), c.err, static_cast<float>(c.eta), c.n, confusion);
         last_images = Clock::now();
       }
       s->images = images;
@@ -302,83 +254,6 @@ struct Run::Worker {
     return s;
   }
 
-  void add_boundary(Snapshot& s, const Model<float>& model) {
-    s.grid = kGrid;
-    Tensor<float> x({kGrid * kGrid, 2});
-    for (int i = 0; i < kGrid; ++i)
-      for (int j = 0; j < kGrid; ++j) {
-        x[2 * (i * kGrid + j)] = -s.extent + 2 * s.extent * (j + 0.5f) / kGrid;
-        x[2 * (i * kGrid + j) + 1] = s.extent - 2 * s.extent * (i + 0.5f) / kGrid;
-      }
-    const Tensor<float> y = model.predict(x);
-    s.boundary.resize(kGrid * kGrid);
-    for (Index k = 0; k < kGrid * kGrid; ++k) {  // P(class 1): softmax over two logits
-      const float a = y.matrix()(k, 0), b = y.matrix().cols() > 1 ? y.matrix()(k, 1) : 0.0f;
-      s.boundary[k] = 1.0f / (1.0f + std::exp(a - b));
-    }
-    s.train_points = train_points;
-    s.test_points = test_points;
-  }
-
-  std::shared_ptr<const ImageViews> image_views(const Model<float>& model) {
-    auto v = std::make_shared<ImageViews>();
-    const Dataset& test = data->test;
-    v->height = static_cast<int>(test.sample_shape[1]);
-    v->width = static_cast<int>(test.sample_shape[2]);
-    v->classes = static_cast<int>(model.output_shape()[0]);
-    const Index per = shape_numel(test.sample_shape);
-    std::vector<Index> idx;
-    for (Index i = 0; i < std::min<Index>(kSampleImages, test.size()); ++i) idx.push_back(i);
-    Tensor<float> x;
-    std::vector<int64_t> labels;
-    gather_batch(test, idx.data(), static_cast<Index>(idx.size()), x, labels);
-    const Tensor<float> y = model.predict(x);
-    for (size_t k = 0; k < idx.size(); ++k) {
-      Index best;
-      y.matrix().row(k).maxCoeff(&best);
-      v->predictions.push_back(static_cast<int>(best));
-      v->labels.push_back(static_cast<int>(labels[k]));
-      const float* first_channel = x.data() + k * per;
-      v->images.insert(v->images.end(), first_channel, first_channel + v->width * v->height);
-    }
-    // The confusion matrix over the first test images, renewed every second.
-    if (v->classes <= kMaxConfusionClasses) {
-      if (confusion.empty() || seconds_since(last_confusion) > 1.0) {
-        confusion.assign(static_cast<size_t>(v->classes) * v->classes, 0);
-        const Index count = std::min(kConfusionImages, test.size());
-        for (Index start = 0; start < count; start += 500) {
-          std::vector<Index> chunk;
-          for (Index i = start; i < std::min(count, start + 500); ++i) chunk.push_back(i);
-          gather_batch(test, chunk.data(), static_cast<Index>(chunk.size()), x, labels);
-          const Tensor<float> out = model.predict(x);
-          for (size_t k = 0; k < chunk.size(); ++k) {
-            Index best;
-            out.matrix().row(k).maxCoeff(&best);
-            if (labels[k] < v->classes) ++confusion[static_cast<size_t>(labels[k]) * v->classes + best];
-          }
-        }
-        last_confusion = Clock::now();
-      }
-      v->confusion = confusion;
-    }
-    // For the chosen image: |eps| of this error type and backprop's gradient,
-    // per layer, on a copy of the model: pc_infer writes gradients, and the
-    // training model's belong to the step under way.
-    v->chosen = std::clamp(run.chosen_.load(), 0, std::max(0, static_cast<int>(idx.size()) - 1));
-    Index one = v->chosen;
-    gather_batch(test, &one, 1, x, labels);
-    const Targets<float> target = targets_from_labels<float>(model.loss(), labels, model.output_shape()[0]);
-    Model<float> copy = model;
-    const TrainConfig& c = trainer->config();
-    PCResult<float> pc = pc_infer(copy, x, target, c.err, static_cast<float>(c.eta), c.n);
-    PCResult<float> bp = pc_infer(copy, x, target, ErrType::Exact, 0.0f, 0);
-    for (Index l = 1; l <= model.depth(); ++l) {
-      v->eps_maps.push_back(pc.eps[l].defined() ? layer_map("|eps_" + std::to_string(l) + "|", pc.eps[l], model.shape_at(l))
-                                                : LayerMap{});
-      v->grad_maps.push_back(layer_map("|dL/dv_" + std::to_string(l) + "|", bp.eps[l], model.shape_at(l)));
-    }
-    return v;
-  }
 };
 
 Run::Run(Settings settings, std::string data_dir, Mode mode) : worker_(std::make_unique<Worker>(*this)), mode_(mode) {
@@ -514,7 +389,7 @@ void Run::apply(const Settings& settings) {
     }
     try {
       w.trainer->set_learning_rate(next.lr);
-      w.trainer->set_inference(parse_err_type(next.err), next.eta, next.n);
+      w.trainer->set_inference(next.err, next.eta, next.n);
       w.notice.clear();
     } catch (const std::exception& e) {
       w.notice = e.what();

@@ -19,41 +19,15 @@
 #include <thread>
 #include <vector>
 
+#include "metrics.h"
 #include "pc_infer.h"
 #include "settings.h"
 #include "tensor.h"
+#include "views.h"
 
 namespace pcplay::ui {
 
 enum class StepLevel { Iteration, Relaxation, Update, Epoch };
-
-// One training step, as the plots need it.
-struct StepRecord {
-  long step = 0;
-  double epoch = 0;
-  float train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
-  float bp_train_loss = 0, bp_train_accuracy = 0, bp_test_loss = 0, bp_test_accuracy = 0;
-  std::vector<float> rel_error, angle;  // per PC layer, with compare_bp
-  bool energy_rose = false;
-};
-
-// An image-shaped map for the |eps| and gradient views: one per layer.
-struct LayerMap {
-  std::string title;
-  int width = 0, height = 0;
-  std::vector<float> values;  // empty where the error type leaves eps undefined
-};
-
-// The views of image data: sample test images with predictions, a confusion
-// matrix, and per-layer maps for the chosen image.
-struct ImageViews {
-  int width = 0, height = 0, classes = 0;
-  std::vector<float> images;  // the first channel of each sample image
-  std::vector<int> labels, predictions;
-  std::vector<int> confusion;  // classes × classes, rows = true label (empty for many classes)
-  int chosen = 0;
-  std::vector<LayerMap> eps_maps, grad_maps;
-};
 
 struct Snapshot {
   Settings settings;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "data_io.h"
+#include "datasets.h"
 #include "file_util.h"
 #include "model_file.h"
 #include "model.h"
@@ -70,9 +71,12 @@ bool is_model_file_path(const std::string& v) {
   return is_data_path(v) && has_suffix(v, ".json");
 }
 
-const std::vector<std::string>& dataset_names() {
-  static const std::vector<std::string> names = {"circle", "xor", "gauss", "spiral", "mnist", "fashion-mnist"};
-  return names;
+// Takes `value` when it names one of `list`'s entries (in any case).
+template <typename E>
+bool take_named(const std::vector<Named<E>>& list, const std::string& value, E& out) {
+  const Named<E>* n = find_named(list, value);
+  if (n) out = n->value;
+  return n != nullptr;
 }
 
 }  // namespace
@@ -127,8 +131,9 @@ std::string to_query(const Settings& s) {
   for (const std::string& p : s.panels) panels += (panels.empty() ? "" : ",") + p;
   std::ostringstream q;
   q << "dataset=" << url_encode(s.dataset) << "&noise=" << number(s.noise) << "&ratio=" << number(s.ratio)
-    << "&seed=" << s.seed << "&model=" << url_encode(s.model) << "&err=" << s.err << "&eta=" << number(s.eta)
-    << "&n=" << s.n << "&loss=" << s.loss << "&optimizer=" << s.optimizer << "&lr=" << number(s.lr)
+    << "&seed=" << s.seed << "&model=" << url_encode(s.model) << "&err=" << err_type_name(s.err)
+    << "&eta=" << number(s.eta) << "&n=" << s.n << "&loss=" << loss_name(s.loss)
+    << "&optimizer=" << optimizer_name(s.optimizer) << "&lr=" << number(s.lr)
     << "&batch=" << s.batch << "&compare_bp=" << (s.compare_bp ? 1 : 0);
   if (!panels.empty()) q << "&panels=" << url_encode(panels);
   if (s.embed) q << "&embed=1";
@@ -156,8 +161,8 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
     };
     double v;
     if (key == "dataset") {
-      if (one_of(value, dataset_names()) || is_data_path(value)) s.dataset = value;
-      else bad("circle, xor, gauss, spiral, mnist, fashion-mnist, or a CSV file or IDX folder");
+      if (is_named_dataset(value) || is_data_path(value)) s.dataset = value;
+      else bad(name_list(names_of(named_datasets())) + ", or a CSV file or IDX folder");
     } else if (key == "noise") {
       if (parse_number(value, 0, 0.5, v)) s.noise = v; else bad("a number in [0, 0.5]");
     } else if (key == "ratio") {
@@ -175,15 +180,15 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
       }
       if (ok) s.model = value; else bad("default, a built-in model, dense:W1,W2,...:ACTIVATION or a .json model file");
     } else if (key == "err") {
-      if (one_of(value, {"strict", "fixedpred", "exact"})) s.err = value; else bad("strict, fixedpred or exact");
+      if (!take_named(err_types(), value, s.err)) bad(name_list(names_of(err_types())));
     } else if (key == "eta") {
       if (parse_number(value, 1e-6, 10, v)) s.eta = v; else bad("a number in (0, 10]");
     } else if (key == "n") {
       if (parse_number(value, 1, 10000, v) && v == std::floor(v)) s.n = static_cast<int>(v); else bad("1 to 10000");
     } else if (key == "loss") {
-      if (one_of(value, {"mse", "cross_entropy"})) s.loss = value; else bad("mse or cross_entropy");
+      if (!take_named(loss_kinds(), value, s.loss)) bad(name_list(names_of(loss_kinds())));
     } else if (key == "optimizer") {
-      if (one_of(value, {"adam", "sgd"})) s.optimizer = value; else bad("adam or sgd");
+      if (!take_named(optimizer_kinds(), value, s.optimizer)) bad(name_list(names_of(optimizer_kinds())));
     } else if (key == "lr") {
       if (parse_number(value, 1e-7, 10, v)) s.lr = v; else bad("a number in (0, 10]");
     } else if (key == "batch") {

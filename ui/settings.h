@@ -8,20 +8,24 @@
 #include <string>
 #include <vector>
 
+#include "loss.h"
+#include "optim.h"
+#include "pc_infer.h"
+
 namespace pcplay::ui {
 
 struct Settings {
-  std::string dataset = "spiral";  // a toy set, mnist or fashion-mnist
+  std::string dataset = "spiral";  // a named data set (named_datasets()), or a path
   double noise = 0.0;              // toy sets: 0..0.5
   double ratio = 0.5;              // toy sets: share used for training
   uint64_t seed = 1;               // data, initial weights, batch order
   std::string model = "default";   // a preset name, or "default" (one that fits the data)
-  std::string err = "fixedpred";   // strict | fixedpred | exact
+  ErrType err = ErrType::FixedPred;
   double eta = 0.1;
   int n = 20;
-  std::string loss = "cross_entropy";  // mse | cross_entropy
-  std::string optimizer = "adam";      // adam | sgd
-  double lr = 0.003;
+  LossKind loss = LossKind::CrossEntropy;
+  OptimizerKind optimizer = OptimizerKind::Adam;
+  double lr = kDefaultLearningRate;
   int batch = 32;
   bool compare_bp = true;
   std::vector<std::string> panels;  // the visible panels; empty: all

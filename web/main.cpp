@@ -24,8 +24,11 @@
 #include <string>
 #include <vector>
 
+#include "datasets.h"
 #include "file_util.h"
+#include "metrics.h"
 #include "playground.h"
+#include "sdl_frame.h"
 #include "theme.h"
 
 namespace {
@@ -63,8 +66,12 @@ struct App {
 };
 App* app = nullptr;
 
-// Data sets too big for the download itself come when first chosen.
-bool fetched_on_demand(const std::string& dataset) { return dataset == "mnist" || dataset == "fashion-mnist"; }
+// Data sets read from files come when first chosen (the toy sets are made here).
+bool fetched_on_demand(const std::string& dataset) {
+  for (const auto& d : pcplay::named_datasets())
+    if (dataset == d.name) return d.value == pcplay::DataOrigin::Downloaded;
+  return false;
+}
 
 DataAvailability availability(const std::string& dataset, bool retry) {
   if (!fetched_on_demand(dataset)) return {};
@@ -105,23 +112,9 @@ void update_pixel_ratio() {
 
 void frame() {
   const double start = emscripten_get_now();
-  SDL_Event event;
-  while (SDL_PollEvent(&event)) ImGui_ImplSDL2_ProcessEvent(&event);
+  poll_events(app->window);  // a page is closed by its tab, not by SDL
   update_pixel_ratio();
-  ImGui_ImplOpenGL3_NewFrame();
-  ImGui_ImplSDL2_NewFrame();
-  // Two frames can share a timestamp in a browser; ImGui asserts on a zero step.
-  ImGuiIO& io = ImGui::GetIO();
-  if (!(io.DeltaTime > 0)) io.DeltaTime = 1e-4f;
-  ImGui::NewFrame();
-  app->playground->frame();
-  ImGui::Render();
-  int w, h;
-  SDL_GL_GetDrawableSize(app->window, &w, &h);
-  glViewport(0, 0, w, h);
-  glClearColor(0.97f, 0.97f, 0.96f, 1);
-  glClear(GL_COLOR_BUFFER_BIT);
-  ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+  draw_frame(*app->playground, app->window);
 
   deliver_downloads();
   app->frame_ms += 0.05 * (emscripten_get_now() - start - app->frame_ms);
@@ -185,14 +178,14 @@ EMSCRIPTEN_KEEPALIVE int pcplay_step(const char* level, int count) {
   return -1;
 }
 
-// Where the run is, as JSON (the numbers of the last frame drawn).
+// Where the run is, as JSON (the numbers of the last frame drawn): its state,
+// and the metrics of its last step under their CSV column names (null before
+// the first step, and for a number that is not finite).
 EMSCRIPTEN_KEEPALIVE const char* pcplay_metrics() {
   const Snapshot& s = app->playground->snapshot();
-  const std::vector<StepRecord>& history = app->playground->history();
+  const std::vector<pcplay::StepRecord>& history = app->playground->history();
   auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
-  nlohmann::json m = {{"step", s.step},
-                      {"epoch", s.epoch},
-                      {"playing", s.playing},
+  nlohmann::json m = {{"playing", s.playing},
                       {"loading", s.loading || app->playground->settling()},
                       {"data_error", app->playground->data_error()},
                       {"diverged", s.diverged},
@@ -203,25 +196,34 @@ EMSCRIPTEN_KEEPALIVE const char* pcplay_metrics() {
                       {"ms_per_iteration", s.ms_per_iteration},
                       {"ms_per_update", s.ms_per_update},
                       {"frame_ms", app->frame_ms}};
-  const char* keys[] = {"train_loss", "train_accuracy", "test_loss", "test_accuracy",
-                        "bp_train_loss", "bp_train_accuracy", "bp_test_loss", "bp_test_accuracy"};
-  for (const char* k : keys) m[k] = nullptr;
-  m["rel_error"] = nlohmann::json::array();
-  m["angle"] = nlohmann::json::array();
   // The record of the snapshot's step (the history runs ahead of the
   // snapshots, which are published at most 20 times a second).
-  auto r_it = std::find_if(history.rbegin(), history.rend(), [&](const StepRecord& r) { return r.step <= s.step; });
-  if (r_it != history.rend()) {
-    const StepRecord& r = *r_it;
-    const float values[] = {r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy,
-                            r.bp_train_loss, r.bp_train_accuracy, r.bp_test_loss, r.bp_test_accuracy};
-    for (int i = 0; i < 8; ++i) m[keys[i]] = i < 4 || s.settings.compare_bp ? number(values[i]) : nlohmann::json();
-    for (float v : r.rel_error) m["rel_error"].push_back(number(v));
-    for (float v : r.angle) m["angle"].push_back(number(v));
-  }
+  const pcplay::Index depth = s.shapes.empty() ? 0 : static_cast<pcplay::Index>(s.shapes.size()) - 1;
+  auto r = std::find_if(history.rbegin(), history.rend(), [&](const pcplay::StepRecord& h) { return h.step <= s.step; });
+  for (const auto& [name, value] : pcplay::metrics_fields(r != history.rend() ? *r : pcplay::StepRecord(), depth,
+                                                           s.settings.compare_bp))
+    m[name] = r != history.rend() ? number(value) : nlohmann::json();
+  m["step"] = s.step;
+  m["epoch"] = s.epoch;
   m["energy"] = nlohmann::json::array();
   for (const pcplay::SweepStats& st : s.sweeps) m["energy"].push_back(number(st.energy));
   return reply(m.dump());
+}
+
+// The choices each setting offers, from core's lists: {"err": [{"name":
+// "strict", "label": "Strict PC"}, ...], "loss": ..., "optimizer": ...,
+// "dataset": ...}.
+EMSCRIPTEN_KEEPALIVE const char* pcplay_choices() {
+  auto list = [](const auto& named) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& n : named) out.push_back({{"name", n.name}, {"label", n.label}});
+    return out;
+  };
+  const nlohmann::json c = {{"err", list(pcplay::err_types())},
+                            {"loss", list(pcplay::loss_kinds())},
+                            {"optimizer", list(pcplay::optimizer_kinds())},
+                            {"dataset", list(pcplay::named_datasets())}};
+  return reply(c.dump());
 }
 
 // Progress of a data set the page fetches: ready once its files are under /data.

@@ -263,6 +263,8 @@
       return taken;
     },
     metrics,
+    // What each setting offers: {err: [{name, label}, ...], loss, optimizer, dataset}.
+    choices: () => JSON.parse(call('pcplay_choices', 'string', [], [])),
     on(event, fn) {
       if (!listeners[event]) throw new RangeError('pcplay.on: the events are ' + Object.keys(listeners).join(', '));
       listeners[event].add(fn);

@@ -8,7 +8,7 @@ if(PCPLAY_WEB_THREADS)
 else()
   set(web_name pcplay-st)
 endif()
-add_executable(pcplay_web web/main.cpp)
+add_executable(pcplay_web web/main.cpp ui/sdl_frame.cpp)
 target_link_libraries(pcplay_web PRIVATE pcplay_ui nlohmann_json::nlohmann_json)
 set_target_properties(pcplay_web PROPERTIES OUTPUT_NAME ${web_name} SUFFIX .js
   RUNTIME_OUTPUT_DIRECTORY ${PCPLAY_WEB_SITE})
@@ -29,7 +29,7 @@ endif()
 # `pcplay bench` for node, the same command as the native one, so that
 # bench/wasm_vs_native.cjs can compare this variant's training speed with the
 # native build's: build/web/<variant>/bench/pcplay-bench-<variant>.js.
-add_executable(pcplay_bench bench/wasm_bench_main.cpp native/bench_command.cpp native/run_cli.cpp)
+add_executable(pcplay_bench bench/wasm_bench_main.cpp native/bench_command.cpp native/run_cli.cpp native/options.cpp)
 target_include_directories(pcplay_bench PRIVATE native)
 target_link_libraries(pcplay_bench PRIVATE pcplay_core nlohmann_json::nlohmann_json CLI11::CLI11)
 set_target_properties(pcplay_bench PROPERTIES OUTPUT_NAME ${web_name}-bench SUFFIX .js

@@ -66,8 +66,14 @@ async function playground(browser, url, threaded, errors) {
   console.log(`info ${tag}: train loss ${early.toFixed(4)} -> ${late.toFixed(4)} over ${losses.length} step events`);
   check(losses.length >= 5 && late < 0.8 * early, `${tag}: the loss falls while it trains`);
   const m = await page.evaluate(() => pcplay.metrics());
-  check(m.step >= 300 && m.epoch > 0 && !m.diverged && m.rel_error.length === 3,
-        `${tag}: metrics() has the step, epoch, per-layer errors (step ${m.step})`);
+  const layers = Object.keys(m).filter((k) => /^(rel_error|angle)_\d+$/.test(k)).sort();
+  check(m.step >= 300 && m.epoch > 0 && !m.diverged &&
+        layers.join() === 'angle_1,angle_2,angle_3,rel_error_1,rel_error_2,rel_error_3' &&
+        typeof m.rel_error_1 === 'number' && m.energy_rose !== undefined && m.seconds > 0,
+        `${tag}: metrics() has the step, epoch, per-layer errors under the CSV's column names (step ${m.step})`);
+  const choices = await page.evaluate(() => pcplay.choices());
+  check(choices.err.map((c) => c.name).join() === 'strict,fixedpred,exact' && choices.err[0].label === 'Strict PC' &&
+        choices.dataset.some((d) => d.name === 'mnist'), `${tag}: choices() lists core's error types and data sets`);
 
   // Every stepping level through the API.
   const before = m.step;
@@ -116,6 +122,11 @@ async function playground(browser, url, threaded, errors) {
   const file = await download;
   check(file !== null && file.suggestedFilename() === 'pcplay-metrics.csv',
         `${tag}: the metrics export arrives as a download`);
+  // The CLI's columns: the MLP's 3 blocks, the backprop comparison on (the default).
+  const header = file ? fs.readFileSync(await file.path(), 'utf8').split('\n')[0] : '';
+  check(header === 'step,epoch,train_loss,train_accuracy,test_loss,test_accuracy,bp_train_loss,bp_train_accuracy,' +
+        'bp_test_loss,bp_test_accuracy,rel_error_1,rel_error_2,rel_error_3,angle_1,angle_2,angle_3,energy_rose,seconds',
+        `${tag}: the exported metrics have the CLI's columns (${header})`);
 
   const shot = path.join(shots, `${threaded ? 'mt' : 'st'}-mnist.png`);
   await page.screenshot({ path: shot });

@@ -7,7 +7,10 @@ const figure = document.getElementById('figure');
 let pcplay = null;
 const traces = new Map();  // error type -> [[step, layer-1 relative error], ...]
 const COLOURS = { strict: '#2a5db0', fixedpred: '#e07b10', exact: '#2a9d3a' };
-const NAMES = { strict: 'Strict PC', fixedpred: 'FixedPred PC', exact: 'backprop' };
+let NAMES = {};  // error type -> its label, from pcplay.choices()
+// metrics() names each layer's value rel_error_1, rel_error_2, ...
+const layerErrors = (m) => Object.keys(m).filter((k) => /^rel_error_\d+$/.test(k))
+  .sort((a, b) => a.slice(10) - b.slice(10)).map((k) => m[k]);
 
 function draw() {
   const ctx = figure.getContext('2d');
@@ -41,15 +44,16 @@ function draw() {
 
 function show(m) {
   const f = (v, d = 3) => v === null || v === undefined ? '–' : v.toFixed(d);
+  const rel = layerErrors(m);
   live.textContent = `step ${m.step}  epoch ${f(m.epoch, 2)}  train loss ${f(m.train_loss, 4)}  ` +
     `test accuracy ${f(m.test_accuracy)}  (backprop ${f(m.bp_test_accuracy)})` +
-    (m.rel_error.length ? `\nrelative error per layer vs backprop: ${m.rel_error.map((v) => f(v)).join(' / ')}` : '') +
+    (rel.length ? `\nrelative error per layer vs backprop: ${rel.map((v) => f(v)).join(' / ')}` : '') +
     (m.diverged ? '\ndiverged: ' + m.status : '');
-  if (!m.rel_error.length || m.rel_error[0] === null) return;
+  if (!rel.length || rel[0] === null) return;
   const err = pcplay.get().err;
   let points = traces.get(err);
   if (!points || (points.length && m.step < points[points.length - 1][0])) traces.set(err, points = []);
-  points.push([m.step, m.rel_error[0]]);
+  points.push([m.step, rel[0]]);
   draw();
 }
 
@@ -84,7 +88,7 @@ async function compare() {
     const m = await trainFor(query, 300);
     const row = table.insertRow();
     const f = (v, d = 3) => v === null || v === undefined ? '–' : v.toFixed(d);
-    for (const text of [name, f(m.test_accuracy), f(m.bp_test_accuracy), f(m.rel_error[0], 4)])
+    for (const text of [name, f(m.test_accuracy), f(m.bp_test_accuracy), f(m.rel_error_1, 4)])
       row.insertCell().textContent = text;
   }
   table.dataset.done = 'yes';
@@ -92,6 +96,7 @@ async function compare() {
 
 frame.addEventListener('load', async () => {
   pcplay = await frame.contentWindow.pcplay.ready;
+  for (const { name, label } of pcplay.choices().err) NAMES[name] = label;
   pcplay.on('step', show);
   show(pcplay.metrics());
   for (const button of document.querySelectorAll('button[data-run]'))
