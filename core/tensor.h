@@ -102,12 +102,4 @@ class Tensor {
   bool defined_ = false;
 };
 
-// Converts between precisions (the data sets are stored as float).
-template <typename To, typename From>
-Tensor<To> tensor_cast(const Tensor<From>& t) {
-  Tensor<To> out(t.shape());
-  out.array() = t.array().template cast<To>();
-  return out;
-}
-
 }  // namespace pcplay

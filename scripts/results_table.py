@@ -4,7 +4,7 @@
 import json
 import sys
 
-PAPER = {  # what the paper reports, from shared/spec/torch2pc-semantics.md
+PAPER = {  # what the paper reports, from the paper (docs/algorithms.md)
     1: "loss 0.099→0.008 (BP 0.007); accuracy 0.95–0.98 both; rel. errors ≈ 0.95 / 0.85 / 0.65 / 0.27 / ≈0",
     2: "η=0.1, n=400: ≈0.5–0.65 / 0.3 / 0.1 / 0.02; η=0.5 and 1 diverge",
     3: "loss 2.30→0.13 (BP 0.11); rel. errors flat 0.89 / 0.71 / 0.42 / 0.14 / 0",

@@ -13,6 +13,14 @@
 
 namespace pcplay::test {
 
+// Converts between precisions.
+template <typename To, typename From>
+Tensor<To> tensor_cast(const Tensor<From>& t) {
+  Tensor<To> out(t.shape());
+  out.array() = t.array().template cast<To>();
+  return out;
+}
+
 template <typename T>
 Tensor<T> random_tensor(const Shape& shape, Rng& rng, double lo = -1, double hi = 1) {
   Tensor<T> t(shape);

@@ -1,4 +1,4 @@
-// PCInfer against the claims of shared/spec/torch2pc-semantics.md.
+// PCInfer against the claims of docs/algorithms.md.
 #include <doctest/doctest.h>
 
 #include "diagnostics.h"

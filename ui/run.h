@@ -100,9 +100,10 @@ class Run {
   // Brings `out` up to date with the history: appends what is new, or starts
   // over when `generation` (the caller's copy) is behind a reset.
   void update_history(std::vector<StepRecord>& out, uint64_t& generation) const;
+  // For tests: how many steps the history holds, and a wait until the worker
+  // has nothing queued, no steps or epoch to reach, and is not playing (in
+  // sliced mode it ticks until then). A front end never waits for the run.
   size_t history_size() const;
-  // Until the worker has nothing queued, no steps or epoch to reach, and is
-  // not playing (tests; in sliced mode it ticks until then).
   void wait_idle();
 
  private:

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """An independent PyTorch implementation of Torch2PC's three error types,
-written from shared/spec/torch2pc-semantics.md in Torch2PC's own style (one
+written from docs/algorithms.md in Torch2PC's own style (one
 torch.autograd.functional.vjp per block), checked against `pcplay infer`.
 
 It builds random dense models (tanh, relu, sigmoid; MSE and cross-entropy;
