@@ -10,9 +10,10 @@ using namespace pcplay;
 
 TEST_CASE("toy data sets are reproducible from their seed and split by the ratio") {
   int toys = 0;
-  for (const auto& [origin, name, label] : named_datasets()) {
-    if (origin != DataOrigin::Generated) continue;
+  for (const Named<DataOrigin>& set : named_datasets()) {
+    if (set.value != DataOrigin::Generated) continue;
     ++toys;
+    const std::string name = set.name;  // (clang 14: no lambda captures of a structured binding, as CAPTURE makes)
     CAPTURE(name);
     DataSplit a = make_toy_data({name, 200, 0.1, 0.7, 5}), b = make_toy_data({name, 200, 0.1, 0.7, 5});
     DataSplit c = make_toy_data({name, 200, 0.1, 0.7, 6});
