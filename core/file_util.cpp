@@ -1,7 +1,9 @@
 #include "file_util.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <sys/stat.h>
@@ -64,6 +66,19 @@ void write_file_atomically(const std::string& path, const std::string& contents)
     close(dir_fd);
   }
 #endif
+}
+
+std::string shortest_text(double v, bool as_float) {
+  char buf[32];
+  if (v == std::floor(v) && std::abs(v) < 1e15) {  // whole numbers as such ("4000", not "4e+03")
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (as_float ? std::strtof(buf, nullptr) == static_cast<float>(v) : std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
 }
 
 }  // namespace pcplay

@@ -31,4 +31,8 @@ inline bool has_suffix(const std::string& name, const std::string& suffix) {
   return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// The shortest text that reads back as `v` (as the same float when
+// `as_float`): numbers written to files and links that reproduce a run.
+std::string shortest_text(double v, bool as_float = false);
+
 }  // namespace pcplay

@@ -1,8 +1,9 @@
 #include "metrics.h"
 
 #include <cmath>
-#include <cstdio>
 #include <limits>
+
+#include "file_util.h"
 
 namespace pcplay {
 
@@ -42,12 +43,8 @@ std::string metrics_csv_row(const StepRecord& r, Index depth, bool compare_bp) {
 }
 
 std::string csv_number(double v) {
-  char buf[32];
-  if (v == std::floor(v) && std::abs(v) < 1e15)
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  else
-    std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
+  const bool is_float = std::isfinite(v) && static_cast<double>(static_cast<float>(v)) == v;
+  return shortest_text(v, is_float);
 }
 
 }  // namespace pcplay

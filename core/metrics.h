@@ -42,7 +42,9 @@ std::vector<std::pair<std::string, double>> metrics_fields(const StepRecord& r, 
 
 std::string metrics_csv_header(Index depth, bool compare_bp);
 std::string metrics_csv_row(const StepRecord& r, Index depth, bool compare_bp);
-// A number as the CSV files write it: whole numbers as such, others "%.9g".
+// A number as the CSV files write it: the shortest text that reads back as
+// the same number, as a float when it is one (a float32 run's losses), else
+// as a double (a float64 run's, to the last bit).
 std::string csv_number(double v);
 
 }  // namespace pcplay

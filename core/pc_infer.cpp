@@ -288,10 +288,35 @@ PCResult<T> pc_infer(Model<T>& model, const Tensor<T>& X, const Targets<T>& Y, E
           inference.loss,            std::move(inference.dLdy), inference.divergence()};
 }
 
+namespace {
+template <typename T>
+double product_flops(const Block<T>& block) {
+  double flops = 0;
+  for (const auto& layer : block.layers) flops += 2 * layer->product_macs();
+  return flops;
+}
+}  // namespace
+
+template <typename T>
+double pc_infer_flops(const Model<T>& model, ErrType err, int n) {
+  const Index L = model.depth();
+  double all = 0;
+  for (Index l = 1; l <= L; ++l) all += product_flops(model.f(l));
+  const double rest = all - product_flops(model.f(1));  // v_0 = X: no VJP into it, f_1 at X once
+  switch (err) {
+    case ErrType::Exact: return all + all + rest;
+    case ErrType::FixedPred: return all + n * all + all;
+    case ErrType::Strict: return all + n * 2 * rest + rest + all;
+  }
+  return 0;
+}
+
 template class PCInference<float>;
 template class PCInference<double>;
 template PCResult<float> pc_infer<float>(Model<float>&, const Tensor<float>&, const Targets<float>&, ErrType, float,
                                          int, const std::vector<Tensor<float>>*, std::vector<SweepStats>*);
+template double pc_infer_flops(const Model<float>&, ErrType, int);
+template double pc_infer_flops(const Model<double>&, ErrType, int);
 template PCResult<double> pc_infer<double>(Model<double>&, const Tensor<double>&, const Targets<double>&, ErrType,
                                            double, int, const std::vector<Tensor<double>>*, std::vector<SweepStats>*);
 

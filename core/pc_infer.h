@@ -146,6 +146,17 @@ PCResult<T> pc_infer(Model<T>& model, const Tensor<T>& X, const Targets<T>& Y, E
                      const typename NonDeduced<std::vector<Tensor<T>>>::type* vinit = nullptr,
                      std::vector<SweepStats>* record = nullptr);
 
+// The floating-point operations of PCInfer's products for one sample, as
+// PCInference does the work (2 per multiply-add of its Linear and Conv2d
+// layers; a vector-Jacobian product, for the input or for the parameters,
+// costs as much as the forward product; element-wise work is not counted):
+//   Exact      forward, then each block's parameter VJP and (but the first) its input VJP;
+//   FixedPred  forward; n sweeps of every block's input VJP; the parameter VJPs;
+//   Strict     forward; n sweeps of blocks 2..L forward and input VJP; a forward
+//              of blocks 2..L at the final beliefs, and the parameter VJPs.
+template <typename T>
+double pc_infer_flops(const Model<T>& model, ErrType err, int n);
+
 // Throws Error unless eta and n are usable for err.
 void check_inference_settings(ErrType err, double eta, int n);
 

@@ -114,7 +114,8 @@ void Trainer<T>::next_batch() {
   }
   const Index count = std::min(config_.batch, n - cursor_);
   std::vector<int64_t> labels;
-  gather_batch(data_->train, order_.data() + cursor_, count, x_, labels);
+  batch_.assign(order_.begin() + cursor_, order_.begin() + cursor_ + count);
+  gather_batch(data_->train, batch_.data(), count, x_, labels);
   y_ = targets_from_labels<T>(model_.loss(), labels, model_.output_shape()[0]);
   cursor_ += count;
 }

@@ -97,6 +97,9 @@ class Trainer {
   const DataSplit& data() const { return *data_; }
   const TrainConfig& config() const { return config_; }
   long steps() const { return step_; }
+  // The training samples of the step begun last (indices into data().train,
+  // in batch order): the batch order a reference implementation can follow.
+  const std::vector<Index>& batch_indices() const { return batch_; }
   long energy_rose_steps() const { return energy_rose_steps_; }
   double epoch() const;  // epochs done, fractional
   bool diverged() const { return diverged_; }
@@ -127,6 +130,7 @@ class Trainer {
   Rng rng_;
   std::vector<Index> order_;  // a permutation of the training set
   Index cursor_ = 0;          // position in order_
+  std::vector<Index> batch_;  // order_[cursor_ - count, cursor_) of the last batch
   long epochs_started_ = 0;
   long step_ = 0;
   long energy_rose_steps_ = 0;

@@ -30,42 +30,10 @@ struct BenchOptions {
   bool json = false;
 };
 
-// Floating-point operations of a block's products for one sample: 2 per
-// multiply-add of its Linear and Conv2d layers. A vector-Jacobian product,
-// for the input or for the parameters, costs as much as the forward product.
-// Element-wise work is not counted.
-template <typename T>
-double product_flops(const Block<T>& block) {
-  double flops = 0;
-  for (const auto& layer : block.layers) flops += 2 * layer->product_macs();
-  return flops;
-}
-
-// One training step's product FLOPs per sample, as pc_infer does the work:
-//   Exact      forward, then each block's parameter VJP and (but the first) its input VJP;
-//   FixedPred  forward; n sweeps of every block's input VJP; the parameter VJPs;
-//   Strict     forward; n sweeps of blocks 2..L forward and input VJP; a forward
-//              of blocks 2..L at the final beliefs, and the parameter VJPs.
-template <typename T>
-double step_flops(const Model<T>& model, ErrType err, int n) {
-  const Index L = model.depth();
-  double all = 0, first = product_flops(model.f(1));
-  for (Index l = 1; l <= L; ++l) all += product_flops(model.f(l));
-  const double rest = all - first;
-  switch (err) {
-    case ErrType::Exact: return all + all + rest;
-    case ErrType::FixedPred: return all + n * all + all;
-    case ErrType::Strict: return all + n * 2 * rest + rest + all;
-  }
-  return 0;
-}
-
 template <typename T>
 int run_bench(const BenchOptions& o) {
   const ErrType err = o.err;
-  const double eta = o.eta;
-  const int n = o.n;
-  check_inference_settings(err, eta, n);
+  check_inference_settings(err, o.eta, o.n);
   // The model as for MNIST (a dense:W1,...:ACT net takes its sizes from it).
   Model<T> model(model_for_data(o.model, {1, 28, 28}, 10));
   ThreadPool pool(o.threads);
@@ -84,11 +52,11 @@ int run_bench(const BenchOptions& o) {
 
   using Clock = std::chrono::steady_clock;
   std::vector<double> seconds;
-  PCInference<T> inference(model, err, static_cast<T>(eta));  // kept across steps, as the Trainer keeps it
+  PCInference<T> inference(model, err, static_cast<T>(o.eta));  // kept across steps, as the Trainer keeps it
   const std::vector<NamedParam<T>> params = model.parameters();
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     const auto t0 = Clock::now();
-    inference.run(x, y, n);
+    inference.run(x, y, o.n);
     optimizer->step(params);
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     if (i >= o.warmup) seconds.push_back(s);
@@ -96,12 +64,12 @@ int run_bench(const BenchOptions& o) {
   std::sort(seconds.begin(), seconds.end());
   const size_t m = seconds.size();
   const double median = m % 2 ? seconds[m / 2] : 0.5 * (seconds[m / 2 - 1] + seconds[m / 2]);
-  const double flops = step_flops(model, err, n) * static_cast<double>(o.batch);
+  const double flops = pc_infer_flops(model, err, o.n) * static_cast<double>(o.batch);
 
   nlohmann::json r = {{"model", o.model},
                       {"err", err_type_name(err)},
-                      {"eta", eta},
-                      {"n", relaxes(err) ? n : 0},
+                      {"eta", o.eta},
+                      {"n", relaxes(err) ? o.n : 0},
                       {"batch", o.batch},
                       {"threads", pool.size()},
                       {"dtype", o.dtype},

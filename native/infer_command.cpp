@@ -45,9 +45,7 @@ void load_batch(const Model<T>& model, const TensorFile& file, const std::string
 template <typename T>
 int run_infer(const InferOptions& o) {
   const ErrType err = o.err;
-  const double eta = o.eta;
-  const int n = o.n;
-  check_inference_settings(err, eta, n);
+  check_inference_settings(err, o.eta, o.n);
   Model<T> model(resolve_model(o.model));
   ThreadPool pool(o.threads);
   model.set_thread_pool(&pool);
@@ -76,7 +74,7 @@ int run_infer(const InferOptions& o) {
     }
   }
 
-  PCResult<T> r = pc_infer(model, x, y, err, static_cast<T>(eta), n, o.vinit.empty() ? nullptr : &vinit);
+  PCResult<T> r = pc_infer(model, x, y, err, static_cast<T>(o.eta), o.n, o.vinit.empty() ? nullptr : &vinit);
 
   TensorFile out;
   Tensor<T> loss(Shape{});  // a scalar
@@ -90,10 +88,10 @@ int run_infer(const InferOptions& o) {
   }
   for (const NamedParam<T>& p : model.parameters()) out.tensors["grad." + p.name] = store_tensor(p.param->grad);
   char eta_text[32];
-  std::snprintf(eta_text, sizeof eta_text, "%.10g", eta);
+  std::snprintf(eta_text, sizeof eta_text, "%.10g", o.eta);
   out.metadata = {{"err", err_type_name(err)},
                   {"eta", eta_text},
-                  {"n", std::to_string(n)},
+                  {"n", std::to_string(o.n)},
                   {"dtype", o.dtype},
                   {"divergence", r.divergence.describe()}};
   write_safetensors(o.out, out);

@@ -36,7 +36,7 @@ struct TrainOptions {
   TrainOptions() { config.threads = 0; }  // the command line uses every core unless told
   long steps = 1000;
   double epochs = 0;
-  std::string metrics, save, init;
+  std::string metrics, save, init, batches;
   bool json = false, quiet = false;
   std::string checkpoint, resume;  // folders
   long every = 100;
@@ -104,7 +104,7 @@ class MetricsLog {
 // What a resumed run may still be told; everything else comes from its checkpoint.
 const std::vector<std::string> kResumeOptions = {"--resume", "--steps",   "--epochs", "--checkpoint", "--every",
                                                  "--metrics", "--save",   "--json",   "--quiet",      "--threads",
-                                                 "--keep-going", "--data-dir"};
+                                                 "--keep-going", "--data-dir", "--batches"};
 
 // The settings a run is made of, as its checkpoint keeps them.
 json run_settings(const TrainOptions& o, const ModelSpec& spec, long steps, uint64_t digest) {
@@ -378,11 +378,15 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
   if (resumed) metrics_so_far = restore_run(trainer, *resumed, o.resume, steps, metrics_so_far);
   CheckpointFolder<T> folder(o.checkpoint, run_settings(o, spec, steps, digest));
   folder.open(trainer, metrics_so_far, o.resume);
-  std::ofstream csv;
+  std::ofstream csv, batches;
   if (!o.metrics.empty()) {
     csv.open(o.metrics);
     if (!csv) throw Error(o.metrics + ": cannot write");
     csv << metrics_so_far;
+  }
+  if (!o.batches.empty()) {
+    batches.open(o.batches);
+    if (!batches) throw Error(o.batches + ": cannot write");
   }
 
   LoopOutcome run;
@@ -401,12 +405,18 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
     const std::string row = metrics_csv_row(run.last, depth, bp);
     folder.append(row);
     if (csv.is_open()) csv << row << std::flush;
+    if (batches.is_open()) {
+      batches << trainer.steps();
+      for (Index i : trainer.batch_indices()) batches << ',' << i;
+      batches << '\n';
+    }
     if (folder.enabled() && trainer.steps() % o.every == 0) folder.save(trainer);
     progress.step(trainer.steps(), run.last.train.loss);
   }
   progress.end();
   run.seconds = progress.seconds();
   csv.close();
+  batches.close();
   if (folder.enabled() && !run.stopped() && folder.last_step() != trainer.steps()) folder.save(trainer);
   if (!o.save.empty()) {  // the last good weights, also after a divergence
     TensorFile weights;
@@ -467,6 +477,9 @@ Command add_train_command(CLI::App& app) {
   cmd->add_flag("--compare-bp", o->config.compare_bp,
                 "Also compute backprop's gradient each step (relative error, angle) and train a backprop twin");
   cmd->add_option("--metrics", o->metrics, "Write per-step metrics to this CSV file");
+  cmd->add_option("--batches", o->batches,
+                  "Write each step's training samples to this CSV file, a line per step made: the step, then the "
+                  "samples' indices in the training set (an IDX folder's file order), in batch order");
   cmd->add_option("--init", o->init, "Start from these weights (safetensors) instead of a seeded init");
   cmd->add_option("--save", o->save, "Save the final weights (safetensors)");
   cmd->add_flag("--json", o->json, "Print a one-line JSON summary");

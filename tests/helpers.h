@@ -3,12 +3,15 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "error.h"
 #include "loss.h"
 #include "model.h"
+#include "pc_infer.h"
 #include "random.h"
 
 namespace pcplay::test {
@@ -19,6 +22,20 @@ Tensor<To> tensor_cast(const Tensor<From>& t) {
   Tensor<To> out(t.shape());
   out.array() = t.array().template cast<To>();
   return out;
+}
+
+// Every parameter's grad set to NaN: a gradient that a call fails to write
+// cannot then pass for a correct one.
+template <typename T>
+void poison_gradients(Model<T>& model) {
+  for (const NamedParam<T>& p : model.parameters()) p.param->grad.array() = std::numeric_limits<T>::quiet_NaN();
+}
+
+// pc_infer on a model whose gradients were poisoned first.
+template <typename T, typename... Args>
+PCResult<T> pc_infer_poisoned(Model<T>& model, Args&&... args) {
+  poison_gradients(model);
+  return pc_infer(model, std::forward<Args>(args)...);
 }
 
 template <typename T>

@@ -70,6 +70,51 @@ TEST_CASE("Adam matches hand-computed bias-corrected steps with eps after the sq
   CHECK(s.w().value[0] == doctest::Approx(w2).epsilon(1e-14));
 }
 
+// Each element of a [2, 3] weight and a [2] bias follows its own gradient;
+// the expected values are PyTorch's rules written out per element here.
+TEST_CASE("SGD and Adam update every element of multi-element parameters by its own gradient") {
+  const ModelSpec spec{{3}, LossKind::MSE, {{{"linear", 2}}}};
+  const double w0[] = {0.5, -1.0, 2.0, 0.0, 0.25, -0.75}, b0[] = {0.1, -0.2};
+  const double gw[2][6] = {{0.3, -0.6, 0.0, 1.2, -0.05, 0.4}, {-0.1, 0.2, 0.7, -0.3, 0.0, 0.9}};
+  const double gb[2][2] = {{-0.5, 0.25}, {0.05, -0.15}};
+  for (OptimizerKind kind : {OptimizerKind::SGD, OptimizerKind::Adam}) {
+    CAPTURE(optimizer_name(kind));
+    Model<double> model(spec);
+    auto params = model.parameters();
+    for (int i = 0; i < 6; ++i) params[0].param->value[i] = w0[i];
+    for (int i = 0; i < 2; ++i) params[1].param->value[i] = b0[i];
+    OptimizerConfig c;
+    c.kind = kind, c.lr = 0.05, c.momentum = 0.8, c.weight_decay = 0.02;
+    auto opt = make_optimizer<double>(c);
+    // Per element: (value, first slot, second slot).
+    std::vector<double> value(w0, w0 + 6), m(8, 0), v(8, 0);
+    value.insert(value.end(), b0, b0 + 2);
+    for (int t = 1; t <= 2; ++t) {
+      for (int i = 0; i < 6; ++i) params[0].param->grad[i] = gw[t - 1][i];
+      for (int i = 0; i < 2; ++i) params[1].param->grad[i] = gb[t - 1][i];
+      opt->step(params);
+      for (int i = 0; i < 8; ++i) {
+        const double d = (i < 6 ? gw[t - 1][i] : gb[t - 1][i - 6]) + 0.02 * value[i];
+        if (kind == OptimizerKind::SGD) {  // buf = d at the first step, then 0.8·buf + d
+          m[i] = t == 1 ? d : 0.8 * m[i] + d;
+          value[i] -= 0.05 * m[i];
+        } else {
+          m[i] = 0.9 * m[i] + 0.1 * d;
+          v[i] = 0.999 * v[i] + 0.001 * d * d;
+          const double c1 = 1 - std::pow(0.9, t), c2 = 1 - std::pow(0.999, t);
+          value[i] -= (0.05 / c1) * m[i] / (std::sqrt(v[i]) / std::sqrt(c2) + 1e-8);
+        }
+      }
+      for (int i = 0; i < 8; ++i) {
+        CAPTURE(t);
+        CAPTURE(i);
+        const double got = i < 6 ? params[0].param->value[i] : params[1].param->value[i - 6];
+        CHECK(got == doctest::Approx(value[i]).epsilon(1e-13));
+      }
+    }
+  }
+}
+
 TEST_CASE("changing the learning rate keeps the optimizer's state") {
   Scalar s;
   OptimizerConfig c;

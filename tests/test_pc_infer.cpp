@@ -26,7 +26,7 @@ Problem five_layer_problem(LossKind loss, const std::string& act = "tanh", uint6
 }
 
 std::vector<Tensor<double>> backprop_gradients(Problem& p) {
-  pc_infer(p.model, p.X, p.Y, ErrType::Exact, 0.0, 0);
+  pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Exact, 0.0, 0);
   return gradients(p.model);
 }
 
@@ -63,7 +63,7 @@ TEST_CASE("Exact equals backprop: its gradients match finite differences of the 
     Rng rng(3);
     Tensor<double> X = random_tensor<double>({6, 3}, rng);
     Targets<double> Y = random_targets<double>(loss, 6, 3, rng);
-    PCResult<double> r = pc_infer(model, X, Y, ErrType::Exact, 0.0, 0);
+    PCResult<double> r = pc_infer_poisoned(model, X, Y, ErrType::Exact, 0.0, 0);
     for (const NamedParam<double>& p : model.parameters()) {
       CAPTURE(p.name);
       Tensor<double> numeric =
@@ -87,7 +87,7 @@ TEST_CASE("FixedPred with eta = 1 and n = L equals backprop to 1e-12 (float64)")
       CAPTURE(act);
       Problem p = five_layer_problem(loss, act);
       const auto bp = backprop_gradients(p);
-      pc_infer(p.model, p.X, p.Y, ErrType::FixedPred, 1.0, 5);
+      pc_infer_poisoned(p.model, p.X, p.Y, ErrType::FixedPred, 1.0, 5);
       CHECK(max_rel_error(gradients(p.model), bp) <= 1e-12);
     }
   }
@@ -98,7 +98,7 @@ TEST_CASE("FixedPred with n = L - l leaves layer l's gradient exactly zero, n = 
   const auto bp = backprop_gradients(p);
   for (int n = 1; n <= 5; ++n) {
     CAPTURE(n);
-    pc_infer(p.model, p.X, p.Y, ErrType::FixedPred, 1.0, n);
+    pc_infer_poisoned(p.model, p.X, p.Y, ErrType::FixedPred, 1.0, n);
     const auto g = gradients(p.model);
     const auto params = p.model.parameters();
     for (size_t i = 0; i < params.size(); ++i) {
@@ -113,12 +113,12 @@ TEST_CASE("FixedPred with n = L - l leaves layer l's gradient exactly zero, n = 
 
 TEST_CASE("FixedPred eps_l = c_l(n) delta_l: every sweep is synchronous (Jacobi)") {
   Problem p = five_layer_problem(LossKind::MSE);
-  PCResult<double> exact = pc_infer(p.model, p.X, p.Y, ErrType::Exact, 0.0, 0);
+  PCResult<double> exact = pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Exact, 0.0, 0);
   for (double eta : {0.1, 0.5}) {
     for (int n : {1, 3, 20}) {
       CAPTURE(eta);
       CAPTURE(n);
-      PCResult<double> r = pc_infer(p.model, p.X, p.Y, ErrType::FixedPred, eta, n);
+      PCResult<double> r = pc_infer_poisoned(p.model, p.X, p.Y, ErrType::FixedPred, eta, n);
       const auto c = fixedpred_factors(5, eta, n);
       for (Index l = 1; l <= 5; ++l) {
         Tensor<double> expected = exact.eps[l];
@@ -133,7 +133,7 @@ TEST_CASE("FixedPred eps_l = c_l(n) delta_l: every sweep is synchronous (Jacobi)
 TEST_CASE("FixedPred eta = 0.1, n = 20, L = 5: relative errors 0.885, 0.705, 0.420, 0.135, 0 at angle 0") {
   Problem p = five_layer_problem(LossKind::CrossEntropy, "relu");
   const auto bp = backprop_gradients(p);
-  pc_infer(p.model, p.X, p.Y, ErrType::FixedPred, 0.1, 20);
+  pc_infer_poisoned(p.model, p.X, p.Y, ErrType::FixedPred, 0.1, 20);
   const auto agreement = agreement_per_block(p.model, gradients(p.model), bp);
   const double expected[] = {0.885, 0.705, 0.420, 0.135, 0.0};
   for (int l = 0; l < 5; ++l) {
@@ -145,8 +145,8 @@ TEST_CASE("FixedPred eta = 0.1, n = 20, L = 5: relative errors 0.885, 0.705, 0.4
 
 TEST_CASE("FixedPred returns v one iteration ahead of eps, and updates layer 0") {
   Problem p = five_layer_problem(LossKind::MSE);
-  PCResult<double> r = pc_infer(p.model, p.X, p.Y, ErrType::FixedPred, 0.1, 7);
-  PCResult<double> next = pc_infer(p.model, p.X, p.Y, ErrType::FixedPred, 0.1, 8);
+  PCResult<double> r = pc_infer_poisoned(p.model, p.X, p.Y, ErrType::FixedPred, 0.1, 7);
+  PCResult<double> next = pc_infer_poisoned(p.model, p.X, p.Y, ErrType::FixedPred, 0.1, 8);
   for (Index l = 0; l < 5; ++l) {
     CAPTURE(l);
     Tensor<double> ahead = r.vhat[l];
@@ -162,9 +162,9 @@ TEST_CASE("FixedPred returns v one iteration ahead of eps, and updates layer 0")
 TEST_CASE("gradients are overwritten, not accumulated") {
   Problem p = five_layer_problem(LossKind::CrossEntropy);
   for (ErrType err : {ErrType::Strict, ErrType::FixedPred, ErrType::Exact}) {
-    pc_infer(p.model, p.X, p.Y, err, 0.1, 5);
+    pc_infer_poisoned(p.model, p.X, p.Y, err, 0.1, 5);
     const auto first = gradients(p.model);
-    pc_infer(p.model, p.X, p.Y, err, 0.1, 5);
+    pc_infer_poisoned(p.model, p.X, p.Y, err, 0.1, 5);
     CHECK(max_rel_error(gradients(p.model), first) == 0);
   }
 }
@@ -173,7 +173,7 @@ TEST_CASE("the returned loss is the feed-forward loss for every error type") {
   Problem p = five_layer_problem(LossKind::MSE);
   const double feed_forward = loss_value(LossKind::MSE, p.model.predict(p.X), p.Y);
   for (ErrType err : {ErrType::Strict, ErrType::FixedPred, ErrType::Exact})
-    CHECK(pc_infer(p.model, p.X, p.Y, err, 0.1, 20).loss == feed_forward);
+    CHECK(pc_infer_poisoned(p.model, p.X, p.Y, err, 0.1, 20).loss == feed_forward);
 }
 
 // The paper's regime: batch 300, 10 classes, pixel-like inputs in [0, 1]. With
@@ -188,7 +188,7 @@ TEST_CASE("Strict (MSE, eta = 0.1, n = 400, float64, small errors) is within 1e-
   Problem p{std::move(model), std::move(X), std::move(Y)};
   const auto bp = backprop_gradients(p);
 
-  PCResult<double> r = pc_infer(p.model, p.X, p.Y, ErrType::Strict, 0.1, 400);
+  PCResult<double> r = pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Strict, 0.1, 400);
   CHECK_FALSE(r.divergence.diverged());
   auto agreement = agreement_per_block(p.model, gradients(p.model), bp);
   for (int l = 0; l < 5; ++l) {
@@ -201,7 +201,7 @@ TEST_CASE("Strict (MSE, eta = 0.1, n = 400, float64, small errors) is within 1e-
   CHECK_FALSE(r.eps[0].defined());
 
   // n = 20 is far from converged: the spec measures 0.91/0.78/0.53/0.21/≈0.01.
-  pc_infer(p.model, p.X, p.Y, ErrType::Strict, 0.1, 20);
+  pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Strict, 0.1, 20);
   agreement = agreement_per_block(p.model, gradients(p.model), bp);
   const double measured[] = {0.91, 0.78, 0.53, 0.21, 0.01};
   for (int l = 0; l < 5; ++l) {
@@ -213,35 +213,66 @@ TEST_CASE("Strict (MSE, eta = 0.1, n = 400, float64, small errors) is within 1e-
 TEST_CASE("Strict at eta = 1 diverges and is reported as such") {
   Problem p = five_layer_problem(LossKind::MSE);
   const auto bp = backprop_gradients(p);
-  PCResult<double> r = pc_infer(p.model, p.X, p.Y, ErrType::Strict, 1.0, 20);
+  PCResult<double> r = pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Strict, 1.0, 20);
   const auto agreement = agreement_per_block(p.model, gradients(p.model), bp);
   for (int l = 0; l < 4; ++l) CHECK(agreement[l].rel_error > 100);  // the spec: 1e2..1e4
   REQUIRE(r.divergence.kind == Divergence::Kind::EnergyRose);
   CHECK(r.divergence.energy > r.divergence.energy_start);
   CHECK(r.divergence.describe().find("energy rose") != std::string::npos);
   // A step size that converges never raises the energy.
-  CHECK_FALSE(pc_infer(p.model, p.X, p.Y, ErrType::Strict, 0.1, 400).divergence.diverged());
+  CHECK_FALSE(pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Strict, 0.1, 400).divergence.diverged());
 }
 
 TEST_CASE("non-finite errors are caught where they first appear and stop the iterations") {
-  // FixedPred's factors grow like |1 − η|^n for η > 2, overflowing to Inf.
+  // FixedPred's factors grow like |1 − η|^n for η > 2; with L = 5 eps_0's grow
+  // fastest (like n⁴·2ⁿ), and the sum of its squares passes double's range
+  // first (it grows 4-fold an iteration, so no rounding moves the iteration).
   Problem p = five_layer_problem(LossKind::MSE);
   std::vector<SweepStats> record;
-  PCResult<double> r = pc_infer(p.model, p.X, p.Y, ErrType::FixedPred, 3.0, 5000, nullptr, &record);
+  PCResult<double> r = pc_infer_poisoned(p.model, p.X, p.Y, ErrType::FixedPred, 3.0, 5000, nullptr, &record);
   REQUIRE(r.divergence.kind == Divergence::Kind::NonFinite);
-  CHECK(r.divergence.iteration > 100);
-  CHECK(r.divergence.iteration < 5000);
+  CHECK(r.divergence.layer == 0);
+  CHECK(r.divergence.quantity == "eps");
+  CHECK(r.divergence.describe() == "eps_0 became non-finite at inference iteration 487");
+  CHECK(std::isfinite(record[r.divergence.iteration - 2].eps_norm[0]));
   CHECK(record.size() == static_cast<size_t>(r.divergence.iteration));
   CHECK(r.divergence.describe().find("non-finite at inference iteration") != std::string::npos);
 }
 
+// A NaN belief v_1 at the start (vinit) spoils, in the first sweep, f_2(v_1)
+// and so eps_2 and v_2, and eps_1 and v_1 below it; eps_3 is computed from v_2
+// before it changes and stays finite. The highest layer is named, with its
+// quantity and iteration.
+TEST_CASE("a divergence names the highest non-finite layer, its quantity and the iteration") {
+  Model<double> model(dense_spec({4, 5, 5, 3}, "tanh", LossKind::MSE));
+  model.init(5);
+  Rng rng(6);
+  const Tensor<double> X = random_tensor<double>({3, 4}, rng);
+  const Targets<double> Y = random_targets<double>(LossKind::MSE, 3, 3, rng);
+  std::vector<Tensor<double>> vinit(4);
+  vinit[1] = Tensor<double>({3, 5});
+  vinit[1].array() = 0.5;
+  vinit[1][7] = std::nan("");
+  std::vector<SweepStats> record;
+  const PCResult<double> r = pc_infer_poisoned(model, X, Y, ErrType::Strict, 0.1, 10, &vinit, &record);
+  REQUIRE(r.divergence.kind == Divergence::Kind::NonFinite);
+  CHECK(r.divergence.layer == 2);
+  CHECK(r.divergence.quantity == "eps");
+  CHECK(r.divergence.iteration == 1);
+  CHECK(r.divergence.describe() == "eps_2 became non-finite at inference iteration 1");
+  CHECK(record.size() == 1);  // the iterations stop there
+  CHECK(std::isfinite(record[0].eps_norm[3]));
+  CHECK(std::isnan(record[0].eps_norm[1]));
+  CHECK(std::isnan(model.parameters()[0].param->grad.array().sum()));  // grad θ_1 = Jθ_1ᵀ eps_1
+}
+
 TEST_CASE("Strict honours a given initial belief vinit") {
   Problem p = five_layer_problem(LossKind::MSE);
-  PCResult<double> r400 = pc_infer(p.model, p.X, p.Y, ErrType::Strict, 0.1, 400);
+  PCResult<double> r400 = pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Strict, 0.1, 400);
   const auto g400 = gradients(p.model);
-  PCResult<double> r401 = pc_infer(p.model, p.X, p.Y, ErrType::Strict, 0.1, 401);
+  PCResult<double> r401 = pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Strict, 0.1, 401);
   const auto g401 = gradients(p.model);
-  PCResult<double> resumed = pc_infer(p.model, p.X, p.Y, ErrType::Strict, 0.1, 1, &r400.v);
+  PCResult<double> resumed = pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Strict, 0.1, 1, &r400.v);
   // One sweep from v^(400) is the 401st sweep from v̂.
   for (Index l = 1; l <= 5; ++l) {
     CHECK(relative_difference(resumed.v[l], r401.v[l]) == 0);
@@ -252,13 +283,13 @@ TEST_CASE("Strict honours a given initial belief vinit") {
   // A vinit of the wrong shape is an error.
   std::vector<Tensor<double>> bad(6);
   bad[2] = Tensor<double>({3, 3});
-  CHECK_THROWS_AS(pc_infer(p.model, p.X, p.Y, ErrType::Strict, 0.1, 1, &bad), Error);
+  CHECK_THROWS_AS(pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Strict, 0.1, 1, &bad), Error);
 }
 
 TEST_CASE("the observer records energy and each layer's eps norm per iteration, Strict's energy descends") {
   Problem p = five_layer_problem(LossKind::MSE);
   std::vector<SweepStats> record;
-  pc_infer(p.model, p.X, p.Y, ErrType::Strict, 0.1, 50, nullptr, &record);
+  pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Strict, 0.1, 50, nullptr, &record);
   REQUIRE(record.size() == 50);
   for (size_t i = 1; i < record.size(); ++i) CHECK(record[i].energy <= record[i - 1].energy);
   CHECK(std::isnan(record.back().eps_norm[0]));  // Strict has no eps_0
@@ -271,11 +302,11 @@ TEST_CASE("unknown error types and unusable eta or n are errors") {
   CHECK_THROWS_AS(parse_err_type("backprop"), Error);
   CHECK(parse_err_type("FixedPred") == ErrType::FixedPred);
   Problem p = five_layer_problem(LossKind::MSE);
-  CHECK_THROWS_AS(pc_infer(p.model, p.X, p.Y, ErrType::Strict, 0.1, 0), Error);
-  CHECK_THROWS_AS(pc_infer(p.model, p.X, p.Y, ErrType::FixedPred, -1.0, 5), Error);
-  CHECK_THROWS_AS(pc_infer(p.model, p.X, p.Y, ErrType::FixedPred, std::nan(""), 5), Error);
+  CHECK_THROWS_AS(pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Strict, 0.1, 0), Error);
+  CHECK_THROWS_AS(pc_infer_poisoned(p.model, p.X, p.Y, ErrType::FixedPred, -1.0, 5), Error);
+  CHECK_THROWS_AS(pc_infer_poisoned(p.model, p.X, p.Y, ErrType::FixedPred, std::nan(""), 5), Error);
   Tensor<double> wrong({16, 7});
-  CHECK_THROWS_WITH_AS(pc_infer(p.model, wrong, p.Y, ErrType::Exact, 0.0, 0), doctest::Contains("shape"), Error);
+  CHECK_THROWS_WITH_AS(pc_infer_poisoned(p.model, wrong, p.Y, ErrType::Exact, 0.0, 0), doctest::Contains("shape"), Error);
 }
 
 // float32 loses digits to the cancellation in eps = v̂ − v (the spec's
@@ -288,8 +319,8 @@ TEST_CASE("float32 and float64 agree to float32 precision") {
   for (size_t i = 0; i < p64.size(); ++i) p32[i].param->value = tensor_cast<float>(p64[i].param->value);
   Targets<float> y32;
   y32.labels = p.Y.labels;
-  pc_infer(p.model, p.X, p.Y, ErrType::FixedPred, 0.1, 20);
-  pc_infer(m32, tensor_cast<float>(p.X), y32, ErrType::FixedPred, 0.1f, 20);
+  pc_infer_poisoned(p.model, p.X, p.Y, ErrType::FixedPred, 0.1, 20);
+  pc_infer_poisoned(m32, tensor_cast<float>(p.X), y32, ErrType::FixedPred, 0.1f, 20);
   for (size_t i = 0; i < p64.size(); ++i)
     CHECK(relative_difference(tensor_cast<double>(p32[i].param->grad), p64[i].param->grad) < 1e-3);
 }

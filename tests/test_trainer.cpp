@@ -222,8 +222,53 @@ TEST_CASE("a run restored from a checkpoint goes on bit for bit as the run it wa
     CHECK(resumed.steps() == 4);
     for (int s = 4; s < 8; ++s) CHECK(curve(resumed.step()) == expected[s]);
     CHECK(weights(resumed) == weights(whole));
-    CHECK(resumed.checkpoint().tensors.size() == whole.checkpoint().tensors.size());
+    // Everything the run carries, tensors and metadata, is as in the run it came from.
+    CHECK(serialize_safetensors(resumed.checkpoint()) == serialize_safetensors(whole.checkpoint()));
   }
+}
+
+TEST_CASE("restore() brings back every counter: a checkpoint taken right after it is the one restored") {
+  const DataSplit data = make_toy_data({"spiral", 90, 0.05, 0.5, 3});
+  TrainConfig config;
+  config.err = ErrType::Strict;
+  config.eta = 1.0;  // too large: Strict's energy rises in these relaxations
+  config.n = 20;
+  config.batch = 16;
+  Trainer<double> first(model_preset("mlp-2d"), data, config);
+  for (int s = 0; s < 5; ++s) first.step();
+  REQUIRE_FALSE(first.diverged());
+  REQUIRE(first.energy_rose_steps() > 0);
+  const std::string saved = serialize_safetensors(first.checkpoint());
+  Trainer<double> second(model_preset("mlp-2d"), data, config);
+  second.restore(parse_safetensors(saved, "checkpoint"));
+  CHECK(second.energy_rose_steps() == first.energy_rose_steps());
+  CHECK(second.steps() == 5);
+  CHECK(second.epoch() == first.epoch());
+  CHECK(serialize_safetensors(second.checkpoint()) == saved);
+}
+
+// Toy sets fit in one chunk: this one is 2.6 chunks, of unequal sizes, so a
+// mean of chunk means would differ from the mean over the samples.
+TEST_CASE("evaluate() is the mean over every sample of a set larger than its chunks") {
+  const DataSplit data = make_toy_data({"spiral", 3000, 0.1, 0.9, 4});
+  REQUIRE(data.train.size() > 2 * Trainer<double>::kEvaluationChunk);
+  REQUIRE(data.train.size() % Trainer<double>::kEvaluationChunk != 0);
+  TrainConfig config;
+  config.batch = 64;
+  Trainer<double> trainer(model_preset("mlp-2d"), data, config);
+  for (int s = 0; s < 20; ++s) trainer.step();
+  std::vector<Index> all(static_cast<size_t>(data.train.size()));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<Index>(i);
+  Tensor<double> x;
+  std::vector<int64_t> labels;
+  gather_batch(data.train, all.data(), data.train.size(), x, labels);
+  const Model<double>& model = trainer.model();
+  const Targets<double> y = targets_from_labels<double>(model.loss(), labels, model.output_shape()[0]);
+  const Tensor<double> yhat = model.predict(x);
+  const Evaluation e = trainer.evaluate(data.train);
+  CHECK(e.loss == doctest::Approx(loss_value(model.loss(), yhat, y)).epsilon(1e-12));
+  CHECK(e.accuracy == doctest::Approx(accuracy(yhat, y)).epsilon(1e-12));
+  CHECK(e.accuracy > 0.55);  // it learned something, so that the chunks differ
 }
 
 TEST_CASE("a checkpoint that does not fit the run is refused, and the run is left as it was") {

@@ -34,15 +34,8 @@ bool one_of(const std::string& v, const std::vector<std::string>& allowed) {
   return std::find(allowed.begin(), allowed.end(), v) != allowed.end();
 }
 
-// The shortest text that reads back as the same double, so a link reproduces a run.
-std::string number(double v) {
-  char buf[32];
-  for (int digits = 6; digits <= 17; ++digits) {
-    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
-}
+// Exact, so that a link reproduces a run.
+std::string number(double v) { return shortest_text(v); }
 
 // A value as it may be shown: at most 40 characters, control characters as '?'.
 std::string printable(const std::string& s) {
@@ -71,12 +64,14 @@ bool is_model_file_path(const std::string& v) {
   return is_data_path(v) && has_suffix(v, ".json");
 }
 
-// Takes `value` when it names one of `list`'s entries (in any case).
-template <typename E>
-bool take_named(const std::vector<Named<E>>& list, const std::string& value, E& out) {
-  const Named<E>* n = find_named(list, value);
-  if (n) out = n->value;
-  return n != nullptr;
+// Takes `value` when it names one of `list`'s entries (in any case), else
+// tells `bad` what was expected.
+template <typename E, typename Bad>
+void take_named(const std::vector<Named<E>>& list, const std::string& value, E& out, Bad bad) {
+  if (const Named<E>* n = find_named(list, value))
+    out = n->value;
+  else
+    bad(name_list(names_of(list)));
 }
 
 }  // namespace
@@ -180,15 +175,15 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
       }
       if (ok) s.model = value; else bad("default, a built-in model, dense:W1,W2,...:ACTIVATION or a .json model file");
     } else if (key == "err") {
-      if (!take_named(err_types(), value, s.err)) bad(name_list(names_of(err_types())));
+      take_named(err_types(), value, s.err, bad);
     } else if (key == "eta") {
       if (parse_number(value, 1e-6, 10, v)) s.eta = v; else bad("a number in (0, 10]");
     } else if (key == "n") {
       if (parse_number(value, 1, 10000, v) && v == std::floor(v)) s.n = static_cast<int>(v); else bad("1 to 10000");
     } else if (key == "loss") {
-      if (!take_named(loss_kinds(), value, s.loss)) bad(name_list(names_of(loss_kinds())));
+      take_named(loss_kinds(), value, s.loss, bad);
     } else if (key == "optimizer") {
-      if (!take_named(optimizer_kinds(), value, s.optimizer)) bad(name_list(names_of(optimizer_kinds())));
+      take_named(optimizer_kinds(), value, s.optimizer, bad);
     } else if (key == "lr") {
       if (parse_number(value, 1e-7, 10, v)) s.lr = v; else bad("a number in (0, 10]");
     } else if (key == "batch") {

@@ -89,6 +89,12 @@ s1, s2, s3 = (json.loads(r.stdout) if r.returncode == 0 else {} for r in runs)
 check("--init starts from saved weights (and so does the backprop twin), reproducibly",
       s1 and s1["test_loss"] == s2["test_loss"] and s1["test_loss"] != s3["test_loss"]
       and s1["bp_test_loss"] != s3["bp_test_loss"] and s1["bp_test_loss"] < s3["bp_test_loss"], runs[0].stderr)
+r = run("train", "--data", "xor", "--steps", "12", "--batch", "48", "--batches", "b.csv", "--quiet")
+lines = [list(map(int, l.split(","))) for l in open(path("b.csv"))] if r.returncode == 0 else []
+epoch1 = [i for l in lines[:6] for i in l[1:]]  # 250 training samples: 5 batches of 48, one of 10
+check("--batches writes each step and its samples' indices: each epoch a permutation of the training set",
+      [l[0] for l in lines] == list(range(1, 13)) and [len(l) - 1 for l in lines[:6]] == [48] * 5 + [10]
+      and sorted(epoch1) == list(range(250)) and lines[6][1:] != lines[0][1:], r.stderr)
 r = run("train", "--data", "xor", "--epochs", "2", "--batch", "50", "--dtype", "float64", "--json")
 s = json.loads(r.stdout) if r.returncode == 0 else {}
 check("--epochs trains whole passes (250 samples, batch 50: 10 steps), in float64 too",
@@ -273,7 +279,7 @@ lines = r.stderr.strip().splitlines()
 diverged_at = int(lines[0].split("diverged at step ")[1].split(":")[0]) if r.returncode == 3 and lines else -1
 check("Strict at eta = 1 stops with exit 3 in one line naming the step, layer and iteration, and keeps the last "
       "good checkpoint (the last multiple of --every before it)",
-      len(lines) == 1 and "diverged at step 3: eps_3 became non-finite at inference iteration " in lines[0]
+      len(lines) == 1 and "diverged at step 3: eps_3 became non-finite at inference iteration 49;" in lines[0]
       and state is not None and state["step"] == (diverged_at - 1) // 2 * 2
       and f"the last good checkpoint, of step {state['step']}, is in ck-strict" in lines[0]
       and len(curve(path("strict.csv"))) == diverged_at, f"exit {r.returncode}: {r.stderr!r}, {state}")

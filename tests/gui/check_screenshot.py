@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Checks a playground screenshot is a real picture: the expected size, and
 many colours in each third of the window (controls, curves, outputs), so a
-blank or half-drawn window fails.  Standard library only (a small PNG reader).
-Usage: check_screenshot.py FILE.png WIDTH HEIGHT"""
+blank or half-drawn window fails. With --curves, also that the loss and
+accuracy panel (the middle column's first row of plots) has curves drawn in
+it: the first series' colour (PC's) and the second's (backprop's) each over
+many pixels spread across at least a third of the panel's width.
+Standard library only (a small PNG reader).
+Usage: check_screenshot.py FILE.png WIDTH HEIGHT [--curves]"""
 import struct
 import sys
 import zlib
@@ -43,7 +47,29 @@ def read_png(path):
     return width, height, channels, rows
 
 
-def main(path, want_w, want_h):
+# ui/plot.cpp's palette: the first two series' colours.
+SERIES = {"PC": (31, 119, 180), "backprop": (214, 39, 40)}
+
+
+def check_curves(path, w, h, ch, rows):
+    """The loss and accuracy plots: between the controls (22 % of the width)
+    and the outputs (the last 30 %), from 10 % to 40 % of the height."""
+    x0, x1, y0, y1 = int(w * 0.23), int(w * 0.69), int(h * 0.10), int(h * 0.40)
+    for name, (r, g, b) in SERIES.items():
+        xs = []
+        for y in range(y0, y1):
+            row = rows[y]
+            for x in range(x0, x1):
+                p = row[x * ch:x * ch + 3]
+                if abs(p[0] - r) + abs(p[1] - g) + abs(p[2] - b) < 60:
+                    xs.append(x)
+        spread = (max(xs) - min(xs)) / (x1 - x0) if xs else 0
+        print(f"{name} curve: {len(xs)} pixels over {spread:.0%} of the panel's width")
+        if len(xs) < 100 or spread < 0.33:  # a legend swatch is some 40 pixels over 3 %
+            sys.exit(f"{path}: no {name} curve in the loss and accuracy plots")
+
+
+def main(path, want_w, want_h, curves=False):
     w, h, ch, rows = read_png(path)
     if (w, h) != (want_w, want_h):
         sys.exit(f"{path}: {w}x{h}, expected {want_w}x{want_h}")
@@ -56,8 +82,10 @@ def main(path, want_w, want_h):
         if len(colours) < 40:
             sys.exit(f"{path}: part {third + 1} of 3 has only {len(colours)} colours: blank?")
         print(f"part {third + 1}: {len(colours)} colours")
+    if curves:
+        check_curves(path, w, h, ch, rows)
     print("1 passed, 0 failed")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), "--curves" in sys.argv[4:])

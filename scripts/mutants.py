@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Plants small, plausible bugs in the engine one at a time (a mutation test)
+and runs the test suite without torch against each: the C++ unit tests and
+the command-line checks (everything ctest runs but the PyTorch comparisons,
+the benchmarks and the window test). Prints which bugs were caught, and by
+which test first.
+
+    scripts/mutants.py [--tree DIR] [--only NAME...]
+
+The tree (default: this checkout) is copied to build/mutants/src, built once
+in build/mutants/build, and rebuilt incrementally for each bug. It takes
+about a minute per bug on 2 cores. Needs what scripts/setup.sh native installs.
+Results: docs/testing.md.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# (name, file, the text as it is, the text with the bug). Each text must occur
+# exactly once in its file.
+MUTANTS = [
+    ("Strict's step eta scaled by 0.99 (FixedPred untouched)", "core/pc_infer.cpp",
+     "relax_rows(model_.thread_pool(), prediction, vjp_[l], eta,",
+     "relax_rows(model_.thread_pool(), prediction, vjp_[l], err == ErrType::Strict ? T(0.99) * eta : eta,"),
+    ("Strict's parameter gradients taken at vhat, not at the beliefs", "core/pc_infer.cpp",
+     "const std::vector<Tensor<T>>& x = err == ErrType::Strict ? v : vhat;",
+     "const std::vector<Tensor<T>>& x = vhat;"),
+    ("the last block's gradient never written by set_gradients", "core/pc_infer.cpp",
+     "  for (Index l = 1; l <= L; ++l) {\n    const std::vector<Tensor<T>>& x",
+     "  for (Index l = 1; l < L; ++l) {\n    const std::vector<Tensor<T>>& x"),
+    ("a divergence names the lowest non-finite layer, not the highest", "core/pc_infer.cpp",
+     "for (Index l = L; l >= 0; --l) {\n    if (!eps[l].defined()) continue;",
+     "for (Index l = 0; l <= L; ++l) {\n    if (!eps[l].defined()) continue;"),
+    ("Trainer::evaluate averages per chunk instead of per sample", "core/trainer.cpp",
+     "    total.loss += e.loss * count;\n    total.accuracy += e.accuracy * count;\n  }\n"
+     "  total.loss /= static_cast<double>(data.size());\n  total.accuracy /= static_cast<double>(data.size());",
+     "    total.loss += e.loss;\n    total.accuracy += e.accuracy;\n  }\n"
+     "  const double chunks = std::ceil(static_cast<double>(data.size()) / chunk);\n"
+     "  total.loss /= chunks;\n  total.accuracy /= chunks;"),
+    ("restore() forgets energy_rose_steps", "core/trainer.cpp",
+     "    energy_rose_steps_ = energy_rose_steps;\n", "\n"),
+    ("Exact's beliefs v = vhat + eps (sign)", "core/pc_infer.cpp",
+     "    v[l].array() -= eps[l].array();", "    v[l].array() += eps[l].array();"),
+    ("FixedPred's top error eps_L left undefined, the sweep reading stale values", "core/pc_infer.cpp",
+     "  if (err == ErrType::FixedPred) eps[L] = dLdy;", "  if (err == ErrType::FixedPred) eps[L].resize(dLdy.shape());"),
+    ("tanh's derivative 1 - y instead of 1 - y^2", "core/layers.cpp",
+     "gy.array().segment(at, n) * (T(1) - y.array().segment(at, n).square());",
+     "gy.array().segment(at, n) * (T(1) - y.array().segment(at, n));"),
+    ("ReLU passes the gradient at 0 (ReLU'(0) = 1)", "core/layers.cpp",
+     "gxv[i] = yv[i] > T(0) ? g : T(0);", "gxv[i] = yv[i] >= T(0) ? g : T(0);"),
+    ("MSE's gradient without the factor 2", "core/loss.cpp",
+     "dyhat->array() = (yhat.array() - target.array()) * (T(2) / count);",
+     "dyhat->array() = (yhat.array() - target.array()) * (T(1) / count);"),
+    ("cross-entropy's gradient not divided by the batch", "core/loss.cpp",
+     "g = (z.row(b).array() - logsumexp).exp().matrix() / static_cast<T>(B);\n      g(labels[b]) -= T(1) / static_cast<T>(B);",
+     "g = (z.row(b).array() - logsumexp).exp().matrix();\n      g(labels[b]) -= T(1);"),
+    ("Adam without the second moment's bias correction", "core/optim.cpp",
+     "bias2 = 1 - std::pow(config_.beta2, t_);", "bias2 = 1.0;"),
+    ("SGD's momentum buffer dampened at the first step too", "core/optim.cpp",
+     "          buf = d;\n", "          buf = d;\n          buf.array() *= static_cast<T>(0.9);\n"),
+    ("the thread split ignores the product kernel's panels", "core/thread_pool.cpp",
+     "  align = std::max<Index>(1, align);\n  const Index units", "  align = 1;\n  const Index units"),
+    ("IDX bytes not scaled to [0, 1]", "core/data_io.cpp",
+     "case 0x08: v = static_cast<float>(bits) / 255.0f; break;", "case 0x08: v = static_cast<float>(bits); break;"),
+    ("safetensors accepts tensors whose data overlap", "core/safetensors.cpp",
+     "    if (begin < covered) throw fail(\"two tensors' data overlap\");\n", "\n"),
+    ("the metrics columns angle and rel_error swapped", "core/metrics.cpp",
+     "r.agreement[l - 1].rel_error : none);", "r.agreement[l - 1].angle_deg : none);"),
+]
+
+EXCLUDED = "^(torch2pc_reference|train_reference|compare_torch_runs|micro_bench_runs|gui_smoke)$"
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def copy_tree(tree, dest):
+    files = sh(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=tree, check=True).stdout.split()
+    for f in files:
+        target = os.path.join(dest, f)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if os.path.isfile(os.path.join(tree, f)):
+            shutil.copy2(os.path.join(tree, f), target)
+
+
+def run_tests(build):
+    """The first failing test, or None when all pass."""
+    r = sh(["ctest", "--test-dir", build, "-j", "2", "--timeout", "300", "--stop-on-failure", "-E", EXCLUDED])
+    failed = [line for line in r.stdout.splitlines() if "***Failed" in line or "***Timeout" in line
+              or "***Exception" in line or "(Failed)" in line]
+    if r.returncode == 0:
+        return None
+    if failed:
+        first = failed[0]
+        name = first.split(":", 1)[1].split(" ....")[0].strip() if ":" in first else first
+        return name[:70]
+    return "ctest exit %d" % r.returncode
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tree", default=ROOT, help="the checkout whose code and tests to use")
+    ap.add_argument("--only", nargs="*", help="run only the bugs whose name contains one of these")
+    a = ap.parse_args()
+    work = os.path.join(ROOT, "build", "mutants")
+    src, build = os.path.join(work, "src"), os.path.join(work, "build")
+    shutil.rmtree(src, ignore_errors=True)
+    copy_tree(a.tree, src)
+    sh(["cmake", "-S", src, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release"], check=True)
+    r = sh(["cmake", "--build", build, "-j", "2"])
+    if r.returncode != 0:
+        sys.exit("the unmutated tree does not build:\n" + r.stdout[-3000:])
+    if run_tests(build) is not None:
+        sys.exit("the unmutated tree fails its tests")
+    rows, caught = [], 0
+    chosen = [m for m in MUTANTS if not a.only or any(o in m[0] for o in a.only)]
+    for name, path, before, after in chosen:
+        file = os.path.join(src, path)
+        text = open(file).read()
+        if text.count(before) != 1:
+            sys.exit(f"{name}: the text to change occurs {text.count(before)} times in {path}")
+        t0 = time.time()
+        open(file, "w").write(text.replace(before, after))
+        try:
+            r = sh(["cmake", "--build", build, "-j", "2"])
+            by = "the build" if r.returncode != 0 else run_tests(build)
+        finally:
+            open(file, "w").write(text)
+        caught += by is not None
+        rows.append((name, by or "SURVIVED", time.time() - t0))
+        print(f"{'caught  ' if by else 'SURVIVED'} {name}: {by or ''} ({time.time() - t0:.0f} s)", flush=True)
+    sh(["cmake", "--build", build, "-j", "2"])  # back to the unmutated build
+    print("\n| planted bug | caught by (first failing test) |\n|---|---|")
+    for name, by, _ in rows:
+        print(f"| {name} | {by} |")
+    print(f"\n{caught} of {len(rows)} planted bugs caught")
+    return 0 if caught == len(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
