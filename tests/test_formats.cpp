@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "helpers.h"
+#include "metrics.h"
 #include "model_file.h"
 #include "safetensors.h"
 
@@ -192,4 +193,35 @@ TEST_CASE("model presets build") {
     CHECK_NOTHROW(Model<float>(model_preset(name)));
   }
   CHECK_THROWS_AS(resolve_model("no-such-model-or-file.json"), Error);
+}
+
+TEST_CASE("the metrics' columns carry each value of a step's record under its name") {
+  StepRecord r;
+  r.step = 7;
+  r.epoch = 1.5;
+  r.train = {0.25, 0.75};
+  r.test = {0.5, 1};
+  r.bp_train = {0.125, 0.875};
+  r.bp_test = {2, 0};
+  r.agreement = {{0.1, 30}, {0.2, 45}};
+  r.energy_rose = true;
+  r.seconds = 0.001;
+  CHECK(metrics_csv_header(2, true) ==
+        "step,epoch,train_loss,train_accuracy,test_loss,test_accuracy,bp_train_loss,bp_train_accuracy,bp_test_loss,"
+        "bp_test_accuracy,rel_error_1,rel_error_2,angle_1,angle_2,energy_rose,seconds\n");
+  CHECK(metrics_csv_row(r, 2, true) == "7,1.5,0.25,0.75,0.5,1,0.125,0.875,2,0,0.1,0.2,30,45,1,0.001\n");
+  CHECK(metrics_csv_header(2, false) == "step,epoch,train_loss,train_accuracy,test_loss,test_accuracy,energy_rose,seconds\n");
+  CHECK(metrics_csv_row(r, 2, false) == "7,1.5,0.25,0.75,0.5,1,1,0.001\n");
+  r.agreement.pop_back();  // a layer the record lacks
+  CHECK(metrics_csv_row(r, 2, true) == "7,1.5,0.25,0.75,0.5,1,0.125,0.875,2,0,0.1,nan,30,nan,1,0.001\n");
+}
+
+TEST_CASE("CSV numbers are the shortest text that reads back as the same number (a float's as a float)") {
+  CHECK(csv_number(4000) == "4000");
+  CHECK(csv_number(static_cast<double>(0.1f)) == "0.1");  // a float32 run's value
+  CHECK(csv_number(0.1) == "0.1");
+  const double third = 1.0 / 3.0;
+  CHECK(std::strtod(csv_number(third).c_str(), nullptr) == third);  // a float64 run's, to the last bit
+  CHECK(csv_number(third).size() == 18);
+  CHECK(csv_number(std::nan("")) == "nan");
 }
