@@ -350,6 +350,15 @@ int report(const TrainOptions& o, Trainer<T>& trainer, const LoopOutcome& run, c
   return 0;
 }
 
+// A file the run writes as it goes (none, closed, when `path` is empty).
+std::ofstream open_output(const std::string& path) {
+  std::ofstream out;
+  if (path.empty()) return out;
+  out.open(path);
+  if (!out) throw Error(path + ": cannot write");
+  return out;
+}
+
 // The whole run, as llm.c's loop: a batch, a step, its row, a checkpoint.
 template <typename T>
 int run_train(TrainOptions o, const TensorFile* resumed) {
@@ -378,16 +387,8 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
   if (resumed) metrics_so_far = restore_run(trainer, *resumed, o.resume, steps, metrics_so_far);
   CheckpointFolder<T> folder(o.checkpoint, run_settings(o, spec, steps, digest));
   folder.open(trainer, metrics_so_far, o.resume);
-  std::ofstream csv, batches;
-  if (!o.metrics.empty()) {
-    csv.open(o.metrics);
-    if (!csv) throw Error(o.metrics + ": cannot write");
-    csv << metrics_so_far;
-  }
-  if (!o.batches.empty()) {
-    batches.open(o.batches);
-    if (!batches) throw Error(o.batches + ": cannot write");
-  }
+  std::ofstream csv = open_output(o.metrics), batches = open_output(o.batches);
+  if (csv.is_open()) csv << metrics_so_far;
 
   LoopOutcome run;
   run.first_step = trainer.steps();

@@ -202,6 +202,21 @@ void check_against_oracle(Model<double>& model, bool tanh_hidden, const Tensor<d
   }
 }
 
+// Every error type against the plain implementation on a dense net of these
+// widths, for both losses and each n.
+void check_net(const std::vector<Index>& widths, bool tanh_hidden, uint64_t seed, double eta, const std::vector<int>& ns) {
+  for (LossKind loss : {LossKind::MSE, LossKind::CrossEntropy}) {
+    Model<double> model(dense_spec(widths, tanh_hidden ? "tanh" : "identity", loss));
+    model.init(seed);
+    Rng rng(seed + 1);
+    const Index batch = 5 + static_cast<Index>(widths.size()), classes = widths.back();
+    const Tensor<double> X = random_tensor<double>({batch, widths[0]}, rng);
+    const Targets<double> Y = random_targets<double>(loss, batch, classes, rng);
+    for (ErrType err : {ErrType::Strict, ErrType::FixedPred, ErrType::Exact})
+      for (int n : ns) check_against_oracle(model, tanh_hidden, X, Y, err, eta, n);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("oracle, by hand: Exact on the 2-block scalar net") {
@@ -253,25 +268,9 @@ TEST_CASE("oracle, by hand: FixedPred with eta = 0.1 after two sweeps") {
 }
 
 TEST_CASE("oracle: every error type equals the plain implementation on a 2-block linear net (float64, 1e-12)") {
-  for (LossKind loss : {LossKind::MSE, LossKind::CrossEntropy}) {
-    Model<double> model(dense_spec({3, 4, 2}, "identity", loss));
-    model.init(21);
-    Rng rng(22);
-    const Tensor<double> X = random_tensor<double>({5, 3}, rng);
-    const Targets<double> Y = random_targets<double>(loss, 5, 2, rng);
-    for (ErrType err : {ErrType::Strict, ErrType::FixedPred, ErrType::Exact})
-      for (int n : {1, 2, 7}) check_against_oracle(model, false, X, Y, err, 0.3, n);
-  }
+  check_net({3, 4, 2}, false, 21, 0.3, {1, 2, 7});
 }
 
 TEST_CASE("oracle: every error type equals the plain implementation on a 4-block tanh net (float64, 1e-12)") {
-  for (LossKind loss : {LossKind::MSE, LossKind::CrossEntropy}) {
-    Model<double> model(dense_spec({6, 7, 5, 6, 3}, "tanh", loss));
-    model.init(31);
-    Rng rng(32);
-    const Tensor<double> X = random_tensor<double>({9, 6}, rng);
-    const Targets<double> Y = random_targets<double>(loss, 9, 3, rng);
-    for (ErrType err : {ErrType::Strict, ErrType::FixedPred, ErrType::Exact})
-      for (int n : {1, 2, 20}) check_against_oracle(model, true, X, Y, err, 0.1, n);
-  }
+  check_net({6, 7, 5, 6, 3}, true, 31, 0.1, {1, 2, 20});
 }
