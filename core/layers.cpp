@@ -37,12 +37,24 @@ Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> as_row(Tensor<T>& t) {
   return Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(t.data(), t.size());
 }
 
+// Draws a layer's weight and bias: PyTorch's default U(−1/√fan_in, 1/√fan_in)
+// for both, or with `normal` the weight from N(0, 1) and the bias zero.
+template <typename T>
+void init_weights(std::vector<Param<T>>& params, Rng& rng, Index fan_in, bool normal) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  for (size_t k = 0; k < params.size(); ++k) {
+    Tensor<T>& value = params[k].value;
+    for (Index i = 0; i < value.size(); ++i)
+      value[i] = static_cast<T>(!normal ? rng.uniform(-bound, bound) : k == 0 ? rng.normal() : 0.0);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Linear: y = x W^T + b.   x [B, in], W [out, in], b [out], y [B, out]
 template <typename T>
 class Linear final : public Layer<T> {
  public:
-  Linear(Index in, Index out, bool bias) {
+  Linear(Index in, Index out, bool bias, bool normal_init) : normal_init_(normal_init) {
     this->in_shape = {in};
     this->out_shape = {out};
     this->params.push_back({"weight", Tensor<T>({out, in}), Tensor<T>({out, in})});
@@ -83,13 +95,11 @@ class Linear final : public Layer<T> {
 
   double product_macs() const override { return static_cast<double>(this->params[0].value.size()); }
 
-  // U(-1/sqrt(in), 1/sqrt(in)) for W and b: PyTorch's kaiming_uniform_(a=sqrt(5))
-  // reduces to this bound.
-  void init(Rng& rng) override {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(this->in_shape[0]));
-    for (Param<T>& p : this->params)
-      for (Index i = 0; i < p.value.size(); ++i) p.value[i] = static_cast<T>(rng.uniform(-bound, bound));
-  }
+  // PyTorch's kaiming_uniform_(a=sqrt(5)) reduces to U(-1/sqrt(in), 1/sqrt(in)).
+  void init(Rng& rng) override { init_weights(this->params, rng, this->in_shape[0], normal_init_); }
+
+ private:
+  bool normal_init_;
 };
 
 // ---------------------------------------------------------------------------
@@ -192,6 +202,29 @@ class Copy final : public Layer<T> {
 };
 
 // ---------------------------------------------------------------------------
+// Scale: y = a x, gx = a gy. μPC's constant a_l on a block's output.
+template <typename T>
+class Scale final : public Layer<T> {
+ public:
+  Scale(const Shape& shape, double factor) : a_(static_cast<T>(factor)) {
+    this->in_shape = shape;
+    this->out_shape = shape;
+  }
+  void forward(const Tensor<T>& x, Tensor<T>& y, LayerWork<T>&) const override {
+    y.resize(x.shape());
+    y.array() = a_ * x.array();
+  }
+  void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy, Tensor<T>& gx,
+                 LayerWork<T>&) const override {
+    gx.resize(x.shape());
+    gx.array() = a_ * gy.array();
+  }
+
+ private:
+  T a_;
+};
+
+// ---------------------------------------------------------------------------
 // Conv2d by im2col + GEMM, one sample at a time (PyTorch's layout):
 //   x [B, C, H, W], W [O, C, k, k], b [O], y [B, O, Ho, Wo]
 //   Ho = (H + 2p − k)/s + 1;  cols_b [C·k·k, Ho·Wo] holds x_b's patches
@@ -201,8 +234,8 @@ class Copy final : public Layer<T> {
 template <typename T>
 class Conv2d final : public Layer<T> {
  public:
-  Conv2d(const Shape& in, Index out, Index kernel, Index stride, Index padding, bool bias)
-      : C_(in[0]), H_(in[1]), W_(in[2]), k_(kernel), s_(stride), p_(padding) {
+  Conv2d(const Shape& in, Index out, Index kernel, Index stride, Index padding, bool bias, bool normal_init)
+      : C_(in[0]), H_(in[1]), W_(in[2]), k_(kernel), s_(stride), p_(padding), normal_init_(normal_init) {
     Ho_ = (H_ + 2 * p_ - k_) / s_ + 1;
     Wo_ = (W_ + 2 * p_ - k_) / s_ + 1;
     this->in_shape = in;
@@ -272,11 +305,7 @@ class Conv2d final : public Layer<T> {
     return static_cast<double>(this->params[0].value.size()) * static_cast<double>(Ho_ * Wo_);
   }
 
-  void init(Rng& rng) override {  // fan_in = C·k·k, as PyTorch
-    const double bound = 1.0 / std::sqrt(static_cast<double>(C_ * k_ * k_));
-    for (Param<T>& p : this->params)
-      for (Index i = 0; i < p.value.size(); ++i) p.value[i] = static_cast<T>(rng.uniform(-bound, bound));
-  }
+  void init(Rng& rng) override { init_weights(this->params, rng, C_ * k_ * k_, normal_init_); }  // fan_in as PyTorch
 
  private:
   Index patch_values() const { return C_ * k_ * k_ * Ho_ * Wo_; }
@@ -349,6 +378,7 @@ class Conv2d final : public Layer<T> {
   }
 
   Index C_, H_, W_, k_, s_, p_, Ho_, Wo_;
+  bool normal_init_;
 };
 
 // ---------------------------------------------------------------------------
@@ -497,7 +527,7 @@ class AvgPool2d final : public Pool2d<T> {
 
 const std::vector<std::string>& layer_types() {
   static const std::vector<std::string> types = {"linear",  "conv2d",   "maxpool2d", "avgpool2d", "relu",
-                                                 "tanh",    "sigmoid",  "identity",  "flatten"};
+                                                 "tanh",    "sigmoid",  "identity",  "flatten",  "scale"};
   return types;
 }
 
@@ -516,7 +546,7 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const Shape& in_shap
       throw Error(what + " would hold more than " + std::to_string(kMaxParameters) + " weights");
     // Against what is left now: the layers before it hold theirs already.
     check_memory(2 * sizeof(T) * static_cast<uint64_t>(spec.out * in_shape[0]), what + " (its weights and their gradient)");
-    return std::make_unique<Linear<T>>(in_shape[0], spec.out, spec.bias);
+    return std::make_unique<Linear<T>>(in_shape[0], spec.out, spec.bias, spec.normal_init);
   }
   if (t == "conv2d" || t == "maxpool2d" || t == "avgpool2d") {
     if (in_shape.size() != 3) throw Error(t + " expects a [C, H, W] input but gets " + shape_str(in_shape));
@@ -537,13 +567,17 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const Shape& in_shap
     check_memory(2 * sizeof(T) * static_cast<uint64_t>(spec.out * in_shape[0] * spec.kernel * spec.kernel),
                  "conv2d " + std::to_string(in_shape[0]) + " -> " + std::to_string(spec.out) + " channels, kernel " +
                      std::to_string(spec.kernel) + " (its weights and their gradient)");
-    return std::make_unique<Conv2d<T>>(in_shape, spec.out, spec.kernel, stride, pad, spec.bias);
+    return std::make_unique<Conv2d<T>>(in_shape, spec.out, spec.kernel, stride, pad, spec.bias, spec.normal_init);
   }
   if (t == "relu") return std::make_unique<ReLU<T>>(in_shape);
   if (t == "tanh") return std::make_unique<Tanh<T>>(in_shape);
   if (t == "sigmoid") return std::make_unique<Sigmoid<T>>(in_shape);
   if (t == "identity") return std::make_unique<Copy<T>>(in_shape, in_shape);
   if (t == "flatten") return std::make_unique<Copy<T>>(in_shape, Shape{shape_numel(in_shape)});
+  if (t == "scale") {
+    if (!std::isfinite(spec.factor)) throw Error("scale needs a finite factor");
+    return std::make_unique<Scale<T>>(in_shape, spec.factor);
+  }
   throw Error("unknown layer type \"" + t + "\"");
 }
 

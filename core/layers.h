@@ -20,13 +20,18 @@ class ThreadPool;
 
 // One layer as the model file states it. Later layer types add fields.
 struct LayerSpec {
-  std::string type;  // linear, conv2d, maxpool2d, avgpool2d, relu, tanh, sigmoid, identity, flatten
+  std::string type;  // linear, conv2d, maxpool2d, avgpool2d, relu, tanh, sigmoid, identity, flatten, scale
   Index out = 0;     // linear: output features; conv2d: output channels
   Index in = 0;      // linear, conv2d: input features/channels if stated (0 = follow the input)
   bool bias = true;  // linear, conv2d
   Index kernel = 0;  // conv2d, pools: square kernel size
   Index stride = 0;  // conv2d (default 1), pools (default = kernel)
   Index padding = 0; // conv2d: zeros on each side
+  // linear, conv2d: weights drawn from N(0, 1) and biases zero (μPC's
+  // initialisation, which its scale layers make depth-stable) instead of
+  // PyTorch's default U(−1/√fan_in, 1/√fan_in).
+  bool normal_init = false;
+  double factor = 1;  // scale: y = factor · x
 };
 
 // A trainable tensor and its gradient, as PyTorch's (param, param.grad).

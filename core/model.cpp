@@ -8,11 +8,15 @@ namespace pcplay {
 
 template <typename T>
 const Tensor<T>& Block<T>::forward(const Tensor<T>& x, BlockTrace<T>& trace) const {
-  trace.out.resize(layers.size());
-  trace.grad.resize(layers.size());
-  trace.work.resize(layers.size());
-  for (size_t i = 0; i < layers.size(); ++i)
-    layers[i]->forward(i == 0 ? x : trace.out[i - 1], trace.out[i], trace.work[i]);
+  const size_t n = layers.size();
+  trace.out.resize(n + residual);
+  trace.grad.resize(n);
+  trace.work.resize(n);
+  for (size_t i = 0; i < n; ++i) layers[i]->forward(i == 0 ? x : trace.out[i - 1], trace.out[i], trace.work[i]);
+  if (residual) {
+    trace.out[n].resize(x.shape());
+    trace.out[n].array() = x.array() + trace.out[n - 1].array();
+  }
   return trace.output();
 }
 
@@ -40,6 +44,8 @@ void Block<T>::backward(const Tensor<T>& x, BlockTrace<T>& trace, const Tensor<T
       layers[0]->vjp_input(x, trace.out[0], *g, *gx, trace.work[0]);
     }
   }
+  // The skip: d(x + g(x))/dx = I + J_g(x), and layer i's output gradient is gy either way.
+  if (residual && gx) gx->array() += gy.array();
 }
 
 template <typename T>
@@ -73,6 +79,10 @@ Model<T>::Model(ModelSpec spec) : spec_(std::move(spec)) {
         throw Error("the model would hold more than " + std::to_string(kMaxParameters) + " parameters");
     }
     block.out_shape = shape;
+    block.residual = spec_.blocks[b].residual;
+    if (block.residual && block.out_shape != block.in_shape)
+      throw Error("block " + std::to_string(b) + " is residual but maps " + shape_str(block.in_shape) + " to " +
+                  shape_str(block.out_shape));
     blocks_.push_back(std::move(block));
   }
   if (output_shape().size() != 1)

@@ -13,14 +13,25 @@
 
 namespace pcplay {
 
+// A block as the model file states it: its layers g, and whether it is
+// residual, f(z) = z + g(z) (g must keep the shape). A vector of layers with
+// one flag beside it, so that presets and tests write blocks as lists.
+struct BlockSpec : std::vector<LayerSpec> {
+  using std::vector<LayerSpec>::vector;
+  BlockSpec(std::vector<LayerSpec> layers, bool is_residual = false)
+      : std::vector<LayerSpec>(std::move(layers)), residual(is_residual) {}
+  bool residual = false;
+};
+
 struct ModelSpec {
   Shape input_shape;  // per sample, e.g. {784} or {1, 28, 28}
   LossKind loss = LossKind::CrossEntropy;
-  std::vector<std::vector<LayerSpec>> blocks;
+  std::vector<BlockSpec> blocks;
 };
 
 // What a block's forward pass leaves for its backward pass: out[i] is the
-// output of layer i; grad[i] is scratch for the gradient with respect to it;
+// output of layer i (a residual block has one more: z + g(z), its output);
+// grad[i] is scratch for the gradient with respect to it;
 // work[i] is what layer i keeps from its forward pass, and its scratch.
 template <typename T>
 struct BlockTrace {
@@ -40,6 +51,7 @@ class Block {
                 bool param_grads);
 
   std::vector<std::unique_ptr<Layer<T>>> layers;
+  bool residual = false;      // f(x) = x + layers(x)
   Shape in_shape, out_shape;  // per sample
 };
 

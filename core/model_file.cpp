@@ -1,6 +1,7 @@
 #include "model_file.h"
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "error.h"
@@ -31,9 +32,11 @@ struct LayerKeys {
 };
 
 const LayerKeys& layer_keys(const std::string& type) {
-  static const LayerKeys none{{}, 0}, linear{{"out", "in", "bias"}, 1},
-      conv{{"out", "kernel", "in", "bias", "stride", "padding"}, 2}, pool{{"kernel", "stride"}, 1};
+  static const LayerKeys none{{}, 0}, linear{{"out", "in", "bias", "init"}, 1},
+      conv{{"out", "kernel", "in", "bias", "stride", "padding", "init"}, 2}, pool{{"kernel", "stride"}, 1},
+      scale{{"factor"}, 1};
   if (type == "linear") return linear;
+  if (type == "scale") return scale;
   if (type == "conv2d") return conv;
   if (type == "maxpool2d" || type == "avgpool2d") return pool;
   return none;
@@ -63,6 +66,15 @@ LayerSpec parse_layer(const json& j) {
       if (!it.value().is_boolean()) throw Error("\"bias\" must be true or false");
       spec.bias = it.value().get<bool>();
     }
+    if (key == "init") {
+      if (it.value() != "normal" && it.value() != "pytorch") throw Error("\"init\" must be \"pytorch\" or \"normal\"");
+      spec.normal_init = it.value() == "normal";
+    }
+    if (key == "factor") {
+      if (!it.value().is_number() || !std::isfinite(it.value().get<double>()))
+        throw Error("\"factor\" must be a finite number, got " + it.value().dump());
+      spec.factor = it.value().get<double>();
+    }
   }
   for (size_t k = 0; k < allowed.required; ++k)
     if (!j.contains(allowed.keys[k])) throw Error(spec.type + " needs \"" + allowed.keys[k] + "\"");
@@ -79,6 +91,8 @@ json layer_json(const LayerSpec& spec) {
   if (has("stride") && spec.stride) j["stride"] = spec.stride;
   if (has("padding") && spec.padding) j["padding"] = spec.padding;
   if (has("bias") && !spec.bias) j["bias"] = false;
+  if (has("init") && spec.normal_init) j["init"] = "normal";
+  if (has("factor")) j["factor"] = spec.factor;
   return j;
 }
 
@@ -102,9 +116,22 @@ ModelSpec parse_model_json(const std::string& text, const std::string& source) {
     if (!root.contains("blocks") || !root["blocks"].is_array() || root["blocks"].empty())
       throw Error("\"blocks\" must be a non-empty array of blocks");
     for (size_t b = 0; b < root["blocks"].size(); ++b) {
-      const json& block = root["blocks"][b];
-      if (!block.is_array() || block.empty()) throw Error("block " + std::to_string(b) + " must be a non-empty array of layers");
-      std::vector<LayerSpec> layers;
+      // A block is its layers, or {"residual": true, "layers": [...]}.
+      const json& entry = root["blocks"][b];
+      const std::string where = "block " + std::to_string(b);
+      bool residual = false;
+      if (entry.is_object()) {
+        for (auto it = entry.begin(); it != entry.end(); ++it)
+          if (it.key() != "residual" && it.key() != "layers") throw Error(where + ": unknown key \"" + it.key() + "\"");
+        if (!entry.contains("residual") || !entry["residual"].is_boolean())
+          throw Error(where + ": \"residual\" must be true or false");
+        residual = entry["residual"].get<bool>();
+      }
+      const json& block = entry.is_object() && entry.contains("layers") ? entry["layers"] : entry;
+      if (!block.is_array() || block.empty())
+        throw Error(where + " must be a non-empty array of layers, or an object with \"residual\" and \"layers\"");
+      BlockSpec layers;
+      layers.residual = residual;
       for (size_t i = 0; i < block.size(); ++i) {
         try {
           layers.push_back(parse_layer(block[i]));
@@ -123,10 +150,10 @@ ModelSpec parse_model_json(const std::string& text, const std::string& source) {
 
 std::string model_json(const ModelSpec& spec) {
   json blocks = json::array();
-  for (const auto& block : spec.blocks) {
+  for (const BlockSpec& block : spec.blocks) {
     json layers = json::array();
     for (const LayerSpec& l : block) layers.push_back(layer_json(l));
-    blocks.push_back(layers);
+    blocks.push_back(block.residual ? json{{"residual", true}, {"layers", layers}} : layers);
   }
   json root = {{"input_shape", spec.input_shape}, {"loss", loss_name(spec.loss)}, {"blocks", blocks}};
   return root.dump(2) + "\n";
@@ -234,6 +261,54 @@ ModelSpec dense_model(const std::string& name, const Shape& input_shape, Index c
   return spec;
 }
 
+bool is_mupc_name(const std::string& name) { return name.rfind("mupc:", 0) == 0; }
+
+// f_1(x) = a_1 W_1 x;  f_l(z) = z + a_l W_l φ(z), l = 2..L−1;  f_L(z) = a_L W_L φ(z)
+// a_1 = 1/√D, a_l = 1/√(N·L), a_L = 1/N; W ~ N(0, 1), no biases (docs/algorithms.md).
+ModelSpec mupc_model(const std::string& name, const Shape& input_shape, Index classes) {
+  const std::string form = "mupc:WIDTH,DEPTH[:ACTIVATION]";
+  if (!is_mupc_name(name)) throw Error("\"" + name + "\" is not of the form " + form);
+  const size_t comma = name.find(',', 5), colon = name.find(':', 5);
+  const std::string act = colon == std::string::npos ? "relu" : name.substr(colon + 1);
+  auto number = [&](const std::string& item, const char* what, long least, long most) {
+    char* end = nullptr;
+    const long value = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || end != item.c_str() + item.size() || value < least || value > most)
+      throw Error("mupc: " + std::string(what) + " \"" + item + "\" is not " + std::to_string(least) + ".." +
+                  std::to_string(most) + " (" + form + ")");
+    return static_cast<Index>(value);
+  };
+  if (comma == std::string::npos || comma > colon) throw Error("\"" + name + "\" is not of the form " + form);
+  const Index N = number(name.substr(5, comma - 5), "width", 1, 4096);
+  const Index L = number(name.substr(comma + 1, colon == std::string::npos ? std::string::npos : colon - comma - 1),
+                         "depth", 2, 1024);
+  const auto& acts = dense_activations();
+  if (std::find(acts.begin(), acts.end(), act) == acts.end())
+    throw Error("mupc: activation \"" + act + "\" is not " + name_list(acts));
+  const double D = static_cast<double>(shape_numel(input_shape));
+  auto weights = [](Index out) {
+    LayerSpec w{"linear", out, 0, /*bias=*/false};
+    w.normal_init = true;
+    return w;
+  };
+  auto scale = [](double a) {
+    LayerSpec s{"scale"};
+    s.factor = a;
+    return s;
+  };
+  ModelSpec spec;
+  spec.input_shape = input_shape;
+  BlockSpec first;
+  if (input_shape.size() > 1) first.push_back({"flatten"});
+  first.push_back(weights(N));
+  first.push_back(scale(1 / std::sqrt(D)));
+  spec.blocks.push_back(first);
+  for (Index l = 2; l < L; ++l)
+    spec.blocks.push_back(BlockSpec({{act}, weights(N), scale(1 / std::sqrt(static_cast<double>(N * L)))}, true));
+  spec.blocks.push_back({{act}, weights(std::max<Index>(classes, 2)), scale(1 / static_cast<double>(N))});
+  return spec;
+}
+
 ModelSpec default_model_for(const Shape& sample_shape, Index num_classes) {
   if (sample_shape == Shape{2} && num_classes <= 2) return model_preset("mlp-2d");
   if (sample_shape == Shape{1, 28, 28} && num_classes <= 10) return model_preset("paper-mnist");
@@ -250,11 +325,12 @@ ModelSpec default_model_for(const Shape& sample_shape, Index num_classes) {
 ModelSpec model_for_data(const std::string& name, const Shape& sample_shape, Index num_classes) {
   if (name.empty() || name == "default") return default_model_for(sample_shape, num_classes);
   if (is_dense_name(name)) return dense_model(name, sample_shape, num_classes);
+  if (is_mupc_name(name)) return mupc_model(name, sample_shape, num_classes);
   return resolve_model(name);
 }
 
 ModelSpec resolve_model(const std::string& name_or_path) {
-  if (is_dense_name(name_or_path))
+  if (is_dense_name(name_or_path) || is_mupc_name(name_or_path))
     throw Error("a " + name_or_path + " model takes its input and output sizes from the data: use it with train");
   return is_model_preset(name_or_path) ? model_preset(name_or_path) : read_model_file(name_or_path);
 }

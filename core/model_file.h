@@ -5,7 +5,11 @@
 // linear takes "out", optionally "in" (checked) and "bias" (default true);
 // conv2d takes "out" and "kernel", optionally "in", "bias", "stride" (1) and
 // "padding" (0); maxpool2d and avgpool2d take "kernel", optionally "stride"
-// (= kernel); relu, tanh, sigmoid, identity and flatten take nothing else.
+// (= kernel); relu, tanh, sigmoid, identity and flatten take nothing else;
+// scale takes "factor" (y = factor · x). linear and conv2d take "init":
+// "pytorch" (the default) or "normal" (weights N(0, 1), biases 0). A block is
+// an array of layers, or {"residual": true, "layers": [...]} for
+// f(z) = z + layers(z), whose layers keep the shape.
 #pragma once
 
 #include <string>
@@ -33,10 +37,17 @@ const std::vector<std::string>& dense_activations();  // tanh, relu, sigmoid, id
 ModelSpec dense_model(const std::string& name, const Shape& input_shape, Index classes);
 std::string dense_name(const std::vector<Index>& widths, const std::string& activation);
 
+// μPC's residual MLP by name, "mupc:WIDTH,DEPTH[:ACTIVATION]" (ReLU unless
+// told), for samples of `input_shape` and `classes` outputs: DEPTH blocks,
+// the middle ones residual, weights N(0, 1) under μPC's constant scales.
+bool is_mupc_name(const std::string& name);
+ModelSpec mupc_model(const std::string& name, const Shape& input_shape, Index classes);
+
 // A preset name or a model file path.
 ModelSpec resolve_model(const std::string& name_or_path);
 // A model for data of this sample shape and number of classes: "" or
-// "default" (default_model_for), a dense:... name, a preset or a model file.
+// "default" (default_model_for), a dense:... or mupc:... name, a preset or a
+// model file.
 ModelSpec model_for_data(const std::string& name, const Shape& sample_shape, Index num_classes);
 // A sensible model for samples of this shape: mlp-2d for 2-D points,
 // paper-mnist for 28×28 images with 10 classes, else a dense net.
