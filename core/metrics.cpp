@@ -25,7 +25,9 @@ std::vector<std::pair<std::string, double>> metrics_fields(const StepRecord& r, 
     for (Index l = 1; l <= depth; ++l)
       f.emplace_back("angle_" + std::to_string(l), l <= Index(r.agreement.size()) ? r.agreement[l - 1].angle_deg : none);
   }
-  f.insert(f.end(), {{"energy_rose", r.energy_rose ? 1.0 : 0.0}, {"seconds", r.seconds}});
+  f.insert(f.end(), {{"iterations", static_cast<double>(r.iterations)},
+                     {"energy_rose", r.energy_rose ? 1.0 : 0.0},
+                     {"seconds", r.seconds}});
   return f;
 }
 

@@ -29,6 +29,7 @@ struct StepRecord {
   // current weights and this step's PC gradient is far from backprop's. It
   // happens in healthy runs too as weights grow, so the run goes on.
   bool energy_rose = false;
+  int iterations = 0;  // inference iterations made (n, or fewer under the stopping rule)
   double seconds = 0;  // wall time of the step
 };
 
@@ -36,7 +37,7 @@ struct StepRecord {
 //   step, epoch, train_loss, train_accuracy, test_loss, test_accuracy;
 //   with the backprop comparison: bp_train_loss, bp_train_accuracy,
 //   bp_test_loss, bp_test_accuracy, rel_error_1..L, angle_1..L;
-//   then energy_rose (0 or 1) and seconds.
+//   then iterations, energy_rose (0 or 1) and seconds.
 // A per-layer value `r` does not have is NaN.
 std::vector<std::pair<std::string, double>> metrics_fields(const StepRecord& r, Index depth, bool compare_bp);
 

@@ -12,7 +12,9 @@ namespace pcplay {
 const std::vector<Named<ErrType>>& err_types() {
   static const std::vector<Named<ErrType>> types = {{ErrType::Strict, "strict", "Strict PC"},
                                                     {ErrType::FixedPred, "fixedpred", "FixedPred PC"},
-                                                    {ErrType::Exact, "exact", "Exact (backprop)"}};
+                                                    {ErrType::Exact, "exact", "Exact (backprop)"},
+                                                    {ErrType::ErrorBased, "epc", "ePC (error-based)"},
+                                                    {ErrType::Incremental, "ipc", "iPC (incremental)"}};
   return types;
 }
 
@@ -29,18 +31,22 @@ std::string Divergence::describe() const {
       if (quantity == "grad")
         return "the gradient of block " + std::to_string(layer) + " is non-finite after " + std::to_string(iteration) +
                " inference iterations";
+      if (quantity == "weights")
+        return "the weights of block " + std::to_string(layer) + " became non-finite at inference iteration " +
+               std::to_string(iteration);
       return quantity + "_" + std::to_string(layer) + " became non-finite at inference iteration " +
              std::to_string(iteration);
     case Kind::EnergyRose:
       std::snprintf(buf, sizeof buf,
-                    "the Strict energy rose from %.6g to %.6g at inference iteration %d (eta is too large)",
+                    "the energy rose from %.6g to %.6g at inference iteration %d (eta is too large)",
                     energy_start, energy, iteration);
       return buf;
   }
   return "?";
 }
 
-void check_inference_settings(ErrType err, double eta, int n) {
+void check_inference_settings(ErrType err, double eta, int n, double tol) {
+  if (!(tol >= 0 && tol <= 1)) throw Error("tol must be 0 (off) to 1");
   if (err == ErrType::Exact) return;
   if (!std::isfinite(eta) || eta <= 0) throw Error("eta must be a positive number");
   if (n < 1) throw Error("n (inference iterations) must be at least 1");
@@ -51,28 +57,32 @@ namespace {
 // One pass over a layer's values, rows in parallel (each sample relaxes on its own):
 //   eps = pred − v;   v += η (eps − vjp)
 // (the same arithmetic, value for value, as the two statements of the spec),
-// with each row's Σ eps² and whether its v stayed finite. Row sums added in
-// row order do not depend on how the rows were split.
+// with each row's Σ eps², Σ (eps − vjp)² and whether its v stayed finite.
+// Row sums added in row order do not depend on how the rows were split.
 template <typename T>
 void relax_rows(ThreadPool* pool, const Tensor<T>& pred, const Tensor<T>& vjp, T eta, Tensor<T>& v, Tensor<T>& eps,
-                std::vector<double>& row_sq, std::vector<char>& row_finite) {
+                std::vector<double>& row_sq, std::vector<double>& row_step_sq, std::vector<char>& row_finite) {
   const Index B = v.rows(), n = v.cols();
   eps.resize(v.shape());
   row_sq.resize(static_cast<size_t>(B));
+  row_step_sq.resize(static_cast<size_t>(B));
   row_finite.resize(static_cast<size_t>(B));
   parallel_for(pool, B, min_rows(n), [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) {
       const T *p = pred.data() + r * n, *g = vjp.data() + r * n;
       T *vr = v.data() + r * n, *e = eps.data() + r * n;
-      T sq = 0, finite = 0;  // finite stays 0 unless some v − v is NaN (v is Inf or NaN)
+      T sq = 0, step_sq = 0, finite = 0;  // finite stays 0 unless some v − v is NaN (v is Inf or NaN)
       for (Index i = 0; i < n; ++i) {
         const T d = p[i] - vr[i];
+        const T step = d - g[i];
         e[i] = d;
         sq += d * d;
-        vr[i] += eta * (d - g[i]);
+        step_sq += step * step;
+        vr[i] += eta * step;
         finite += vr[i] - vr[i];
       }
       row_sq[r] = static_cast<double>(sq);
+      row_step_sq[r] = static_cast<double>(step_sq);
       row_finite[r] = finite == 0;
     }
   });
@@ -87,7 +97,17 @@ double sum_in_order(const std::vector<double>& values) {
 }  // namespace
 
 template <typename T>
-PCInference<T>::PCInference(Model<T>& model, ErrType err_type, T step) : err(err_type), eta(step), model_(model) {}
+PCInference<T>::PCInference(Model<T>& model, ErrType err_type, T step, Optimizer<T>* optimizer)
+    : err(err_type), eta(step), model_(model), optimizer_(optimizer) {
+  if (learns_while_relaxing(err) && !optimizer_)
+    throw Error("iPC updates the weights at every inference iteration: it runs in training, with an optimizer");
+}
+
+template <typename T>
+void PCInference<T>::set_tolerance(double tol) {
+  check_inference_settings(err, 1, 1, tol);
+  tol_ = tol;
+}
 
 template <typename T>
 void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::vector<Tensor<T>>* vinit) {
@@ -96,6 +116,7 @@ void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::v
   check_targets(model_.loss(), Y, X.rows(), model_.output_shape()[0]);
   Y_ = &Y;
   iterations_ = 0;
+  converged_ = false;
   divergence_ = Divergence();
 
   model_.forward(X, vhat, trace_);
@@ -125,59 +146,33 @@ void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::v
     }
   }
   if (err == ErrType::FixedPred) eps[L] = dLdy;
-}
-
-// Exact: eps_l = δ_l = dLoss/dv̂_l by backprop, v_l = v̂_l − eps_l, and the
-// ordinary backprop gradients Jθ_l(v̂_{l-1})^T δ_l, all in one backward pass.
-template <typename T>
-void PCInference<T>::start_exact() {
-  const Index L = model_.depth();
-  eps[L] = dLdy;
-  for (Index l = L; l >= 1; --l)
-    model_.f(l).backward(vhat[l - 1], trace_[l], eps[l], l > 1 ? &eps[l - 1] : nullptr, true);
-  for (Index l = 1; l <= L; ++l) {
-    v[l] = vhat[l];
-    v[l].array() -= eps[l].array();
-  }
-  check_gradients();
-}
-
-// FixedPred: Jacobians at v̂ (its traces never change); eps_L = dLdy is fixed.
-//   eps_k = v̂_k − v_k
-//   v_k  += η (eps_k − J_{k+1}(v̂_k)^T eps_{k+1}),   k = L-1 .. 0
-// eps_{k+1} is computed before v_{k+1} changes, so the sweep is synchronous.
-template <typename T>
-void PCInference<T>::sweep_fixedpred() {
-  const Index L = model_.depth();
-  for (Index k = L - 1; k >= 0; --k) {
-    model_.f(k + 1).backward(vhat[k], trace_[k + 1], eps[k + 1], &vjp_[k], false);
-    relax_layer(k, vhat[k]);
+  if (err == ErrType::ErrorBased)  // v = v̂ is where eps = 0
+    for (Index l = 1; l < L; ++l) {
+      eps[l].resize(vhat[l].shape());
+      eps[l].array() = T(0);
+    }
+  if (err == ErrType::Incremental) {
+    if (params_.empty()) params_ = model_.parameters();
+    grad_sum_.resize(params_.size());
+    for (size_t i = 0; i < params_.size(); ++i) {
+      grad_sum_[i].resize(params_[i].param->value.shape());
+      grad_sum_[i].array() = T(0);
+    }
   }
 }
 
 template <typename T>
 void PCInference<T>::relax_layer(Index l, const Tensor<T>& prediction) {
-  relax_rows(model_.thread_pool(), prediction, vjp_[l], eta, v[l], eps[l], row_sq_, row_finite_);
-  eps_sq_[l] = sum_in_order(row_sq_);
-  v_finite_[l] = std::all_of(row_finite_.begin(), row_finite_.end(), [](char ok) { return ok; });
+  relax_rows(model_.thread_pool(), prediction, vjp_[l], eta, v[l], eps[l], row_sq_, row_step_sq_, row_finite_);
+  record_rows(l);
 }
 
-// Strict: Jacobians at the beliefs, v_0 = X and v_L fixed.
-//   ṽ_L = f_L(v_{L-1});  eps_L = dLoss(ṽ_L, Y)/dṽ_L
-//   eps_l = f_l(v_{l-1}) − v_l
-//   v_l  += η (eps_l − J_{l+1}(v_l)^T eps_{l+1}),   l = L-1 .. 1
-// Every f_l(v_{l-1}) is evaluated before any belief changes (synchronous).
 template <typename T>
-void PCInference<T>::sweep_strict() {
-  const Index L = model_.depth();
-  // f_l(v_{l-1}) = trace_[l].output(); v_0 = X never changes, so the forward
-  // pass's trace of f_1 serves every sweep.
-  for (Index l = 2; l <= L; ++l) model_.f(l).forward(v[l - 1], trace_[l]);
-  belief_loss_ = loss_value(model_.loss(), trace_[L].output(), *Y_, &eps[L]);
-  for (Index l = L - 1; l >= 1; --l) {
-    model_.f(l + 1).backward(v[l], trace_[l + 1], eps[l + 1], &vjp_[l], false);
-    relax_layer(l, trace_[l].output());
-  }
+void PCInference<T>::record_rows(Index l) {
+  eps_sq_[l] = sum_in_order(row_sq_);
+  v_finite_[l] = std::all_of(row_finite_.begin(), row_finite_.end(), [](char ok) { return ok; });
+  step_sq_ += sum_in_order(row_step_sq_);
+  step_count_ += static_cast<double>(eps[l].size());
 }
 
 template <typename T>
@@ -186,12 +181,21 @@ void PCInference<T>::sweep() {
   const Index L = model_.depth();
   eps_sq_.assign(L + 1, std::numeric_limits<double>::quiet_NaN());
   v_finite_.assign(L + 1, true);
-  if (err == ErrType::FixedPred)
-    sweep_fixedpred();
-  else
-    sweep_strict();
+  step_sq_ = step_count_ = 0;
+  switch (err) {
+    case ErrType::FixedPred: sweep_fixedpred(); break;
+    case ErrType::Strict: sweep_strict(/*learning=*/false); break;
+    case ErrType::ErrorBased: sweep_epc(); break;
+    case ErrType::Incremental: sweep_ipc(); break;
+    case ErrType::Exact: break;
+  }
   ++iterations_;
   measure_errors();
+  // The stopping rule, on the step this iteration took against the first's.
+  const double rms = step_count_ > 0 ? std::sqrt(step_sq_ / step_count_) : 0;
+  if (iterations_ == 1) first_step_rms_ = rms;
+  last_step_rms_ = rms;
+  converged_ = tol_ > 0 && rms <= tol_ * first_step_rms_;
 }
 
 template <typename T>
@@ -212,12 +216,13 @@ void PCInference<T>::measure_errors() {
   double half_sq = 0;
   for (Index l = L; l >= 0; --l) {
     if (!eps[l].defined()) continue;
-    if (!std::isfinite(eps_sq_[l]) || !v_finite_[l]) flag_non_finite(l, std::isfinite(eps_sq_[l]) ? "v" : "eps");
+    if (!std::isfinite(eps_sq_[l]) || !v_finite_[l])  // (ePC relaxes eps: its v_finite_ is about eps)
+      flag_non_finite(l, std::isfinite(eps_sq_[l]) && err != ErrType::ErrorBased ? "v" : "eps");
     if (l < L) half_sq += 0.5 * eps_sq_[l];
   }
-  energy_ = half_sq + static_cast<double>(err == ErrType::Strict ? belief_loss_ : loss);
+  energy_ = half_sq + static_cast<double>(err == ErrType::FixedPred ? loss : belief_loss_);
   // Iteration 1 measures F where the relaxation starts (at v̂, or vinit).
-  if (err != ErrType::Strict || divergence_.diverged()) return;
+  if ((err != ErrType::Strict && err != ErrType::ErrorBased) || divergence_.diverged()) return;
   if (iterations_ == 1) {
     divergence_.energy_start = energy_;
   } else if (energy_ > divergence_.energy_start * (1 + 64 * std::numeric_limits<T>::epsilon()) + 1e-300) {
@@ -227,23 +232,21 @@ void PCInference<T>::measure_errors() {
   }
 }
 
-// grad θ_l = Jθ_l(x)^T eps_l with x = v̂_{l-1} (FixedPred) or the final
-// beliefs v_{l-1} (Strict; a forward pass at them renews the traces).
 template <typename T>
 void PCInference<T>::set_gradients() {
-  const Index L = model_.depth();
   if (err == ErrType::Exact) return;  // start() already set them
   if (iterations_ == 0) {
     if (!divergence_.diverged()) throw Error("set_gradients needs at least one inference iteration");
     for (auto& p : model_.parameters()) p.param->grad.array() = std::numeric_limits<T>::quiet_NaN();
     return;
   }
-  for (Index l = 1; l <= L; ++l) {
-    const std::vector<Tensor<T>>& x = err == ErrType::Strict ? v : vhat;
-    if (err == ErrType::Strict && l > 1) model_.f(l).forward(x[l - 1], trace_[l]);  // f_1's trace is at X
-    model_.f(l).backward(x[l - 1], trace_[l], eps[l], nullptr, true);
+  switch (err) {
+    case ErrType::FixedPred: gradients_fixedpred(); break;
+    case ErrType::Strict: gradients_strict(); break;
+    case ErrType::ErrorBased: gradients_epc(); break;
+    case ErrType::Incremental: gradients_ipc(); break;
+    case ErrType::Exact: break;
   }
-  check_gradients();
 }
 
 template <typename T>
@@ -251,7 +254,7 @@ void PCInference<T>::run(const Tensor<T>& X, const Targets<T>& Y, int n, const s
                          std::vector<SweepStats>* record) {
   start(X, Y, vinit);
   if (err == ErrType::Exact) return;  // start() did it all
-  for (int i = 0; i < n && divergence_.kind != Divergence::Kind::NonFinite; ++i) {
+  for (int i = 0; i < n && divergence_.kind != Divergence::Kind::NonFinite && !converged_; ++i) {
     sweep();
     if (record) record->push_back(stats());
   }
@@ -274,6 +277,7 @@ SweepStats PCInference<T>::stats() const {
   s.eps_norm.resize(L + 1);
   for (Index l = 0; l <= L; ++l) s.eps_norm[l] = iterations_ > 0 ? std::sqrt(eps_sq_[l]) : std::nan("");
   s.energy = iterations_ > 0 ? energy_ : static_cast<double>(loss);
+  s.step_rms = iterations_ > 0 ? last_step_rms_ : std::nan("");
   return s;
 }
 
@@ -306,7 +310,9 @@ double pc_infer_flops(const Model<T>& model, ErrType err, int n) {
   switch (err) {
     case ErrType::Exact: return all + all + rest;
     case ErrType::FixedPred: return all + n * all + all;
-    case ErrType::Strict: return all + n * 2 * rest + rest + all;
+    case ErrType::Strict:
+    case ErrType::ErrorBased: return all + n * 2 * rest + rest + all;
+    case ErrType::Incremental: return all + n * (2 * rest + all);
   }
   return 0;
 }

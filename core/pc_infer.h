@@ -1,5 +1,8 @@
-// PCInfer: Torch2PC's predictive-coding inference; docs/algorithms.md states
-// each error type's equations in these names. Lists are indexed 0..L:
+// PCInfer: Torch2PC's predictive-coding inference, and the algorithms that
+// came after it, behind one interface; docs/algorithms.md states each error
+// type's equations in these names. Each has its own file, its equations above
+// its sweep: pc_strict.cpp, pc_fixedpred.cpp, pc_exact.cpp, pc_epc.cpp,
+// pc_ipc.cpp; what they share is in pc_infer.cpp. Lists are indexed 0..L:
 //   vhat  feed-forward activations (vhat[0] = X)
 //   v     beliefs
 //   eps   prediction errors
@@ -15,10 +18,13 @@
 
 #include "model.h"
 #include "names.h"
+#include "optim.h"
 
 namespace pcplay {
 
-enum class ErrType { Strict, FixedPred, Exact };
+// Torch2PC's three, then error-based PC (ePC: the Strict energy descended over
+// the errors) and incremental PC (iPC: beliefs and weights updated together).
+enum class ErrType { Strict, FixedPred, Exact, ErrorBased, Incremental };
 
 // The error types' names ("strict", ...) and labels ("Strict PC", ...): the
 // one list every front end offers.
@@ -29,33 +35,40 @@ std::string err_type_label(ErrType err);
 // Whether the error type relaxes beliefs over inference iterations (η and n
 // apply); Exact is backprop in one pass.
 inline bool relaxes(ErrType err) { return err != ErrType::Exact; }
+// Whether the error type updates the weights during its relaxation (iPC: one
+// optimizer step per inference iteration) rather than once after it.
+inline bool learns_while_relaxing(ErrType err) { return err == ErrType::Incremental; }
 
 // What one inference iteration left, for plots: energy and each layer's ‖eps‖
 // (Frobenius over the batch; NaN where eps is undefined).
-//   Strict:    energy = ½ Σ_{l<L} ‖f_l(v_{l-1}) − v_l‖² + Loss(f_L(v_{L-1}), Y),
-//              the function the Strict sweep descends, at the beliefs the
-//              iteration's eps were computed from;
+//   Strict, ePC, iPC: energy = F = ½ Σ_{l<L} ‖f_l(v_{l-1}) − v_l‖² + Loss(f_L(v_{L-1}), Y),
+//              the function their sweeps descend, at the beliefs (and, for
+//              iPC, the weights) the iteration's eps were computed from;
 //   FixedPred: energy = ½ Σ_{l<L} ‖v̂_l − v_l‖² + Loss(v̂_L, Y).
+// step_rms is the root mean square of the iteration's step direction over
+// every relaxed value: ∂F/∂v_l (Strict, iPC), ∂F/∂eps_l (ePC), and FixedPred's
+// eps_k − J_{k+1}(v̂_k)^T eps_{k+1}; it is what the stopping rule watches.
 struct SweepStats {
   int iteration = 0;
   double energy = 0;
+  double step_rms = 0;
   std::vector<double> eps_norm;
 };
 
 // Whether, where and how a relaxation diverged. Two signs:
 //  * non-finite: NaN or Inf in some eps_l or v_l, or in the gradients (the
 //    iterations stop there). It overrides the other sign;
-//  * energy rose (Strict only): Strict is gradient descent on F, which never
-//    rises for a step size that converges; F above its value where the
+//  * energy rose (Strict and ePC): both are gradient descent on F, which
+//    never rises for a step size that converges; F above its value where the
 //    relaxation started means η is too large (Strict at η = 1 typically stays
 //    finite but ends 1e2..1e4 away from backprop). The iterations go on, as
-//    in Torch2PC.
+//    in Torch2PC. (iPC changes the weights as it goes: F may rise then.)
 struct Divergence {
   enum class Kind { None, NonFinite, EnergyRose };
   Kind kind = Kind::None;
   int iteration = 0;  // 1-based inference iteration (0: the forward pass)
   Index layer = 0;    // non-finite: the layer l where it was found (the highest)
-  std::string quantity;  // non-finite: "eps", "v", "grad" (of block l) or "loss"
+  std::string quantity;  // non-finite: "eps", "v", "grad" or "weights" (of block l), or "loss"
   double energy_start = 0, energy = 0;  // energy rose: F at the start and the first F above it
   bool diverged() const { return kind != Kind::None; }
   // "eps_2 became non-finite at inference iteration 17", ...
@@ -65,9 +78,11 @@ struct Divergence {
 template <typename T>
 class PCInference {
  public:
-  PCInference(Model<T>& model, ErrType err, T eta);
+  // iPC steps `optimizer` (which must outlive this) at each iteration; the
+  // others take none.
+  PCInference(Model<T>& model, ErrType err, T eta, Optimizer<T>* optimizer = nullptr);
 
-  // Forward pass and initial beliefs: v = v̂, or for Strict the given vinit
+  // Forward pass and initial beliefs: v = v̂ (ePC: eps = 0), or for Strict the given vinit
   // (its entries 1..L-1 that are defined replace v̂; v_0 = X and v_L stay).
   // Exact computes everything here: eps = backprop errors, and gradients.
   // Starts a new relaxation each time; its buffers are kept from the last, so
@@ -77,11 +92,17 @@ class PCInference {
   // nothing once a value has become non-finite.
   void sweep();
   // Overwrites every parameter's grad with Jθ_l(·)^T eps_l (NaN when the
-  // feed-forward loss was already non-finite and no iteration ran).
+  // feed-forward loss was already non-finite and no iteration ran). iPC has
+  // already updated the weights: its grad is the mean of the gradients its
+  // iterations applied, for comparing with backprop's.
   void set_gradients();
+  // The stopping rule: with tol > 0 the relaxation is over (converged()) once
+  // an iteration's step_rms ≤ tol · the first iteration's. 0: run all n.
+  void set_tolerance(double tol);
+  bool converged() const { return converged_; }
   // The whole of Torch2PC's PCInfer: start(), up to n sweeps (none for
-  // Exact; they stop once a value is non-finite), set_gradients(). `record`
-  // receives the stats of each iteration.
+  // Exact; they stop once a value is non-finite or the relaxation has
+  // converged), set_gradients(). `record` receives the stats of each iteration.
   void run(const Tensor<T>& X, const Targets<T>& Y, int n, const std::vector<Tensor<T>>* vinit = nullptr,
            std::vector<SweepStats>* record = nullptr);
 
@@ -91,31 +112,50 @@ class PCInference {
 
   const ErrType err;
   const T eta;
-  // Torch2PC's return values.
+  // Torch2PC's return values (ePC's are the same: its beliefs are made from
+  // its errors, v_l = f_l(v_{l-1}) − eps_l).
   std::vector<Tensor<T>> vhat, v, eps;
   T loss = 0;
   Tensor<T> dLdy;
 
  private:
-  void start_exact();
-  void sweep_fixedpred();
-  void sweep_strict();
+  // Each algorithm's own steps, in its own file.
+  void start_exact();                  // pc_exact.cpp
+  void sweep_fixedpred();              // pc_fixedpred.cpp
+  void gradients_fixedpred();
+  void sweep_strict(bool param_grads);  // pc_strict.cpp (iPC's sweep too)
+  void gradients_strict();
+  void sweep_epc();                    // pc_epc.cpp
+  void beliefs_from_errors();
+  void gradients_epc();
+  void sweep_ipc();                    // pc_ipc.cpp
+  void gradients_ipc();
+  // Shared by the sweeps (pc_infer.cpp).
   void measure_errors();
-  // eps_l = prediction − v_l;  v_l += η (eps_l − vjp_[l]), measuring eps_l and v_l.
+  // eps_l = prediction − v_l;  v_l += η (eps_l − vjp_[l]), measuring eps_l, v_l and the step.
   void relax_layer(Index l, const Tensor<T>& prediction);
+  // Adds the row sums a sweep left in row_sq_, row_step_sq_, row_finite_ as layer l's.
+  void record_rows(Index l);
   void flag_non_finite(Index layer, const char* quantity);
   void check_gradients();
 
   Model<T>& model_;
+  Optimizer<T>* optimizer_;  // iPC's
   const Targets<T>* Y_ = nullptr;
   std::vector<BlockTrace<T>> trace_;  // per block: at v̂ (FixedPred, Exact) or at the beliefs (Strict)
   std::vector<Tensor<T>> vjp_;        // scratch: J_{l+1}^T eps_{l+1} for each l (sizes differ: no reallocation)
-  T belief_loss_ = 0;                 // Strict: Loss(f_L(v_{L-1}), Y) in the last sweep
+  T belief_loss_ = 0;                 // Strict, ePC, iPC: Loss(f_L(v_{L-1}), Y) in the last sweep
   std::vector<double> eps_sq_;        // ‖eps_l‖² after the last sweep (NaN where undefined)
-  std::vector<bool> v_finite_;        // v_l all finite after the last sweep
-  std::vector<double> row_sq_;        // scratch: each sample's Σ eps² in one layer
+  std::vector<bool> v_finite_;        // v_l (ePC: eps_l) all finite after the last sweep
+  double step_sq_ = 0;                // the last sweep's Σ (step direction)² over its layers
+  double step_count_ = 0;             // ... and how many values it relaxed
+  std::vector<double> row_sq_, row_step_sq_;  // scratch: each sample's Σ eps², Σ step² in one layer
   std::vector<char> row_finite_;      // scratch: each sample's v finite
+  std::vector<NamedParam<T>> params_;  // iPC: the model's parameters, listed once per relaxation
+  std::vector<Tensor<T>> grad_sum_;   // iPC: the sum of the gradients its iterations applied
   double energy_ = 0;                 // energy after the last sweep
+  double tol_ = 0, first_step_rms_ = 0, last_step_rms_ = 0;
+  bool converged_ = false;
   int iterations_ = 0;
   Divergence divergence_;
 };
@@ -131,7 +171,7 @@ struct PCResult {
 
 // Torch2PC's PCInfer: n inference iterations (n >= 1 unless Exact), then every
 // parameter gradient of `model` is overwritten. Throws Error on bad arguments
-// or shapes. If the feed-forward loss is already non-finite no iteration runs
+// or shapes, and for iPC, which learns as it relaxes (a Trainer runs it). If the feed-forward loss is already non-finite no iteration runs
 // and the gradients are NaN; check `divergence`. When `record` is given, it receives the stats of each iteration.
 // (C++20's std::type_identity_t: keeps T deduced from the model alone, so
 // that eta may be a literal and vinit a nullptr.)
@@ -153,11 +193,13 @@ PCResult<T> pc_infer(Model<T>& model, const Tensor<T>& X, const Targets<T>& Y, E
 //   Exact      forward, then each block's parameter VJP and (but the first) its input VJP;
 //   FixedPred  forward; n sweeps of every block's input VJP; the parameter VJPs;
 //   Strict     forward; n sweeps of blocks 2..L forward and input VJP; a forward
-//              of blocks 2..L at the final beliefs, and the parameter VJPs.
+//   and ePC    of blocks 2..L at the final beliefs, and the parameter VJPs;
+//   iPC        forward; n sweeps of blocks 2..L forward and input VJP, and
+//              every parameter VJP (the optimizer's steps are not counted).
 template <typename T>
 double pc_infer_flops(const Model<T>& model, ErrType err, int n);
 
-// Throws Error unless eta and n are usable for err.
-void check_inference_settings(ErrType err, double eta, int n);
+// Throws Error unless eta, n and the stopping rule's tol are usable for err.
+void check_inference_settings(ErrType err, double eta, int n, double tol = 0);
 
 }  // namespace pcplay

@@ -13,7 +13,7 @@
 namespace pcplay {
 
 void check_train_config(const TrainConfig& c) {
-  check_inference_settings(c.err, c.eta, c.n);
+  check_inference_settings(c.err, c.eta, c.n, c.tol);
   check_optimizer_config(c.optimizer);
   if (c.batch < 1) throw Error("the batch size must be at least 1");
   if (c.threads < 0 || c.threads > 256) throw Error("threads must be 1 to 256 (or 0: one per hardware thread)");
@@ -25,7 +25,8 @@ uint64_t training_bytes(const Model<T>& model, const TrainConfig& config, Index 
   // both a step keeps to undo an update that overflows; with compare_bp, the
   // twin's value, grad and slots, and backprop's reference gradient.
   const uint64_t slots = config.optimizer.kind == OptimizerKind::Adam ? 2 : config.optimizer.momentum != 0 ? 1 : 0;
-  const uint64_t per_param = 3 + 2 * slots + (config.compare_bp ? 3 + slots : 0);
+  // iPC sums the gradients of its iterations.
+  const uint64_t per_param = 3 + 2 * slots + (config.compare_bp ? 3 + slots : 0) + learns_while_relaxing(config.err);
   // Per sample: each layer's output and its gradient in the traces, each
   // block's v̂, v and ε, once per relaxation kept (PC's, and with compare_bp
   // backprop's for the reference gradient and for the twin); the batch itself.
@@ -94,11 +95,12 @@ void Trainer<T>::set_learning_rate(double lr) {
 }
 
 template <typename T>
-void Trainer<T>::set_inference(ErrType err, double eta, int n) {
-  check_inference_settings(err, eta, n);
+void Trainer<T>::set_inference(ErrType err, double eta, int n, double tol) {
+  check_inference_settings(err, eta, n, tol);
   config_.err = err;
   config_.eta = eta;
   config_.n = n;
+  config_.tol = tol;
 }
 
 // Batches walk a fresh permutation each epoch; the last one of an epoch may
@@ -167,7 +169,10 @@ void Trainer<T>::begin_step() {
   }
   step_n_ = config_.err == ErrType::Exact ? 0 : config_.n;  // a step keeps its settings to the end
   if (!inference_ || inference_->err != config_.err || inference_->eta != static_cast<T>(config_.eta))
-    inference_ = std::make_unique<PCInference<T>>(model_, config_.err, static_cast<T>(config_.eta));
+    inference_ = std::make_unique<PCInference<T>>(model_, config_.err, static_cast<T>(config_.eta),
+                                                  learns_while_relaxing(config_.err) ? optimizer_.get() : nullptr);
+  inference_->set_tolerance(config_.tol);
+  if (learns_while_relaxing(config_.err)) keep_last_good();
   inference_->start(x_, y_);
   relaxing_ = true;
   pending_.train = {static_cast<double>(inference_->loss), accuracy(inference_->vhat.back(), y_)};
@@ -185,7 +190,7 @@ bool Trainer<T>::relax(int iterations) {
 
 template <typename T>
 bool Trainer<T>::relaxed() const {
-  return !relaxing_ || inference_->iterations() >= step_n_ ||
+  return !relaxing_ || inference_->iterations() >= step_n_ || inference_->converged() ||
          inference_->divergence().kind == Divergence::Kind::NonFinite;
 }
 
@@ -195,6 +200,7 @@ StepMetrics Trainer<T>::finish_step() {
   relax(step_n_);  // whatever is left of the relaxation
   inference_->set_gradients();  // (nothing left to do for Exact)
   StepMetrics m = std::move(pending_);
+  m.iterations = inference_->iterations();
   const Divergence d = inference_->divergence();
   relaxing_ = false;
   if (config_.compare_bp) m.agreement = agreement_per_block(model_, gradients(model_), bp_grads_);
@@ -203,20 +209,16 @@ StepMetrics Trainer<T>::finish_step() {
   energy_rose_steps_ += m.energy_rose;
   if (d.kind == Divergence::Kind::NonFinite) {
     m.divergence = d.describe();
-  } else {
+    if (learns_while_relaxing(config_.err)) restore_last_good();
+  } else if (!learns_while_relaxing(config_.err)) {
     // Huge but finite gradients can still overflow the update: undo it then,
     // the optimizer's state included, so that the run could go on.
+    keep_last_good();
     const auto params = model_.parameters();
-    std::vector<Tensor<T>> last_good;
-    for (const NamedParam<T>& p : params) last_good.push_back(p.param->value);
-    const OptimizerState<T> last_state = optimizer_->state();
     optimizer_->step(params);
     for (size_t i = 0; i < params.size() && m.divergence.empty(); ++i)
       if (!params[i].param->value.all_finite()) m.divergence = "the update made " + params[i].name + " non-finite";
-    if (!m.divergence.empty()) {
-      for (size_t i = 0; i < params.size(); ++i) params[i].param->value = last_good[i];
-      optimizer_->set_state(last_state, params);
-    }
+    if (!m.divergence.empty()) restore_last_good();
   }
   if (!m.divergence.empty()) {
     diverged_ = true;
@@ -250,6 +252,21 @@ StepMetrics Trainer<T>::finish_step() {
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   last_ = m;
   return m;
+}
+
+template <typename T>
+void Trainer<T>::keep_last_good() {
+  const auto params = model_.parameters();
+  last_good_.resize(params.size());
+  for (size_t i = 0; i < params.size(); ++i) last_good_[i] = params[i].param->value;
+  last_good_state_ = optimizer_->state();
+}
+
+template <typename T>
+void Trainer<T>::restore_last_good() {
+  const auto params = model_.parameters();
+  for (size_t i = 0; i < params.size(); ++i) params[i].param->value = last_good_[i];
+  optimizer_->set_state(last_good_state_, params);
 }
 
 template <typename T>
@@ -382,6 +399,7 @@ void Trainer<T>::restore(const TensorFile& file) {
 
     model_.copy_parameters_from(model);
     optimizer_ = std::move(optimizer);
+    inference_.reset();  // iPC's steps the optimizer it was made with
     if (twin_) {
       twin_->copy_parameters_from(*twin);
       twin_optimizer_ = std::move(twin_optimizer);

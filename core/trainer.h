@@ -27,7 +27,8 @@ namespace pcplay {
 struct TrainConfig {
   ErrType err = ErrType::FixedPred;
   double eta = 0.1;
-  int n = 20;
+  int n = 20;         // inference iterations per step, at most
+  double tol = 0;     // the stopping rule (PCInference::set_tolerance); 0: every step makes n
   OptimizerConfig optimizer;
   Index batch = 32;
   uint64_t seed = 1;  // initial weights and batch order
@@ -90,9 +91,9 @@ class Trainer {
   Evaluation evaluate(const Dataset& data, bool backprop_twin = false) const;
 
   void set_learning_rate(double lr);
-  // The error type, η and n apply from the next step on (the run continues;
-  // a step under way keeps its own).
-  void set_inference(ErrType err, double eta, int n);
+  // The error type, η, n and tol apply from the next step on (the run
+  // continues; a step under way keeps its own).
+  void set_inference(ErrType err, double eta, int n, double tol);
   Model<T>& model() { return model_; }
   const DataSplit& data() const { return *data_; }
   const TrainConfig& config() const { return config_; }
@@ -146,6 +147,12 @@ class Trainer {
   std::unique_ptr<PCInference<T>> backprop_, twin_backprop_;
   int step_n_ = 0;
   std::vector<Tensor<T>> bp_grads_;
+  // The weights and the optimizer's state before the step changed them, to
+  // undo a step whose update went non-finite.
+  std::vector<Tensor<T>> last_good_;
+  OptimizerState<T> last_good_state_;
+  void keep_last_good();
+  void restore_last_good();
   StepMetrics pending_;
   std::chrono::steady_clock::time_point t0_;
 };

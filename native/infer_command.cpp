@@ -46,6 +46,8 @@ template <typename T>
 int run_infer(const InferOptions& o) {
   const ErrType err = o.err;
   check_inference_settings(err, o.eta, o.n);
+  if (learns_while_relaxing(err))
+    throw Error("iPC updates the weights at every inference iteration: it runs in training (pcplay train --err ipc)");
   Model<T> model(resolve_model(o.model));
   ThreadPool pool(o.threads);
   model.set_thread_pool(&pool);

@@ -111,7 +111,8 @@ json run_settings(const TrainOptions& o, const ModelSpec& spec, long steps, uint
   const OptimizerConfig& opt = o.config.optimizer;
   return {{"data", o.data},   {"data_dir", o.data_dir}, {"samples", o.samples}, {"noise", o.noise},
           {"ratio", o.ratio}, {"seed", o.seed},         {"model", o.model},     {"spec", model_json(spec)},
-          {"err", err_type_name(o.config.err)},         {"eta", o.config.eta},    {"n", o.config.n},      {"batch", o.config.batch},
+          {"err", err_type_name(o.config.err)},         {"eta", o.config.eta},    {"n", o.config.n},      {"tol", o.config.tol},
+          {"batch", o.config.batch},
           {"compare_bp", o.config.compare_bp},          {"dtype", o.dtype},     {"steps", steps},
           {"every", o.every}, {"data_digest", std::to_string(digest)},
           {"optimizer", {{"name", optimizer_name(opt.kind)}, {"lr", opt.lr}, {"momentum", opt.momentum},
@@ -150,6 +151,7 @@ TensorFile take_resumed_settings(TrainOptions& o, const CLI::App& cmd) {
     o.config.err = parse_err_type(run.at("err").get<std::string>());
     o.config.eta = run.at("eta").get<double>();
     o.config.n = run.at("n").get<int>();
+    o.config.tol = run.value("tol", 0.0);  // (checkpoints from before the stopping rule have none)
     o.config.batch = run.at("batch").get<Index>();
     o.config.compare_bp = run.at("compare_bp").get<bool>();
     o.dtype = run.at("dtype").get<std::string>();
@@ -295,6 +297,7 @@ struct LoopOutcome {
   long first_step = 0;
   StepMetrics last;
   long skipped = 0, skipped_in_a_row = 0;
+  long steps = 0, iterations = 0;  // steps made here, and their inference iterations
   std::string last_divergence;
   double seconds = 0;
   bool stopped() const { return last.diverged; }  // kept diverging (or --keep-going was not given)
@@ -309,6 +312,9 @@ int report(const TrainOptions& o, Trainer<T>& trainer, const LoopOutcome& run, c
                   {"err", err_type_name(o.config.err)},
                   {"eta", o.config.eta},
                   {"n", o.config.n},
+                  {"tol", o.config.tol},
+                  // Per step, over the steps this run made (n each without the stopping rule).
+                  {"mean_iterations", run.steps ? static_cast<double>(run.iterations) / run.steps : 0.0},
                   {"steps", trainer.steps()},
                   {"epochs", trainer.epoch()},
                   {"train_loss", train.loss},
@@ -344,7 +350,7 @@ int report(const TrainOptions& o, Trainer<T>& trainer, const LoopOutcome& run, c
                  run.last_divergence.c_str());
   else if (trainer.energy_rose_steps() > 0 && !o.quiet)
     std::fprintf(stderr,
-                 "pcplay train: warning: the Strict energy rose during inference in %ld of %ld steps: eta is too "
+                 "pcplay train: warning: the energy rose during inference in %ld of %ld steps: eta is too "
                  "large for these weights there, and those steps' gradients are far from backprop's\n",
                  trainer.energy_rose_steps(), trainer.steps());
   return 0;
@@ -403,6 +409,8 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
       continue;
     }
     run.skipped_in_a_row = 0;
+    ++run.steps;
+    run.iterations += run.last.iterations;
     const std::string row = metrics_csv_row(run.last, depth, bp);
     folder.append(row);
     if (csv.is_open()) csv << row << std::flush;
@@ -446,7 +454,7 @@ int run_init(const InitOptions& o) {
 
 Command add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a model with Strict PC, FixedPred PC or backprop");
+  CLI::App* cmd = app.add_subcommand("train", "Train a model with predictive coding (Strict, FixedPred, ePC, iPC) or backprop");
   cmd->add_option("--data", o->data,
                   "Data: " + name_list(names_of(named_datasets())) + ", a folder of IDX files or a CSV file "
                   "(features, then an integer label)")
@@ -459,9 +467,14 @@ Command add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--model", o->model,
                   "Model file (JSON), built-in (" + model_preset_list() +
-                      "), or a dense net dense:W1,W2,...:ACTIVATION (default: one that fits the data)");
+                      "), a dense net dense:W1,W2,...:ACTIVATION, or μPC's residual net "
+                      "mupc:WIDTH,DEPTH[:ACTIVATION] (default: one that fits the data)");
   cmd->add_option("--loss", o->loss, "Override the model's loss")->check(CLI::IsMember(names_of(loss_kinds())));
   add_inference_options(cmd, o->config.err, o->config.eta, o->config.n);
+  cmd->add_option("--tol", o->config.tol,
+                  "Stopping rule: end a step's relaxation once its step is this fraction of its first (0: always n)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   add_choice(cmd, "--optimizer", o->config.optimizer.kind, optimizer_kinds(), "Optimizer");
   cmd->add_option("--lr", o->config.optimizer.lr, "Learning rate")->capture_default_str();
   cmd->add_option("--momentum", o->config.optimizer.momentum, "SGD momentum")->capture_default_str();

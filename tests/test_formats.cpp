@@ -204,16 +204,18 @@ TEST_CASE("the metrics' columns carry each value of a step's record under its na
   r.bp_train = {0.125, 0.875};
   r.bp_test = {2, 0};
   r.agreement = {{0.1, 30}, {0.2, 45}};
+  r.iterations = 13;
   r.energy_rose = true;
   r.seconds = 0.001;
   CHECK(metrics_csv_header(2, true) ==
         "step,epoch,train_loss,train_accuracy,test_loss,test_accuracy,bp_train_loss,bp_train_accuracy,bp_test_loss,"
-        "bp_test_accuracy,rel_error_1,rel_error_2,angle_1,angle_2,energy_rose,seconds\n");
-  CHECK(metrics_csv_row(r, 2, true) == "7,1.5,0.25,0.75,0.5,1,0.125,0.875,2,0,0.1,0.2,30,45,1,0.001\n");
-  CHECK(metrics_csv_header(2, false) == "step,epoch,train_loss,train_accuracy,test_loss,test_accuracy,energy_rose,seconds\n");
-  CHECK(metrics_csv_row(r, 2, false) == "7,1.5,0.25,0.75,0.5,1,1,0.001\n");
+        "bp_test_accuracy,rel_error_1,rel_error_2,angle_1,angle_2,iterations,energy_rose,seconds\n");
+  CHECK(metrics_csv_row(r, 2, true) == "7,1.5,0.25,0.75,0.5,1,0.125,0.875,2,0,0.1,0.2,30,45,13,1,0.001\n");
+  CHECK(metrics_csv_header(2, false) ==
+        "step,epoch,train_loss,train_accuracy,test_loss,test_accuracy,iterations,energy_rose,seconds\n");
+  CHECK(metrics_csv_row(r, 2, false) == "7,1.5,0.25,0.75,0.5,1,13,1,0.001\n");
   r.agreement.pop_back();  // a layer the record lacks
-  CHECK(metrics_csv_row(r, 2, true) == "7,1.5,0.25,0.75,0.5,1,0.125,0.875,2,0,0.1,nan,30,nan,1,0.001\n");
+  CHECK(metrics_csv_row(r, 2, true) == "7,1.5,0.25,0.75,0.5,1,0.125,0.875,2,0,0.1,nan,30,nan,13,1,0.001\n");
 }
 
 TEST_CASE("CSV numbers are the shortest text that reads back as the same number (a float's as a float)") {

@@ -277,7 +277,7 @@ void Playground::controls(const Snapshot& s) {
   section("Model");
   std::vector<std::string> models = {"default"};
   for (const std::string& m : model_preset_names()) models.push_back(m);
-  if (is_dense_name(next.model)) models.push_back(next.model);
+  if (is_dense_name(next.model) || is_mupc_name(next.model)) models.push_back(next.model);
   choice("model", next.model, models);
   model_editor(s, next);
   choice("loss", next.loss, loss_kinds());
@@ -288,6 +288,9 @@ void Playground::controls(const Snapshot& s) {
   float eta = static_cast<float>(next.eta);
   if (ImGui::SliderFloat("eta", &eta, 0.01f, 1.5f, "%.3f", ImGuiSliderFlags_Logarithmic)) next.eta = eta;
   ImGui::SliderInt("n", &next.n, 1, 400, "%d", ImGuiSliderFlags_Logarithmic);
+  float tol = static_cast<float>(next.tol);
+  if (ImGui::SliderFloat("tol", &tol, 0.0f, 0.5f, tol > 0 ? "%.3f" : "off")) next.tol = tol;
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Stop a step's relaxation once its step is this fraction of its first (0: always n)");
   ImGui::EndDisabled();
   choice("optimizer", next.optimizer, optimizer_kinds());
   float lr = static_cast<float>(next.lr);
@@ -371,14 +374,21 @@ void Playground::numbers(const Snapshot& s) {
     else
       ImGui::Text("batch loss %.4f, accuracy %.3f   test loss %.4f, accuracy %.3f", r.train.loss, r.train.accuracy,
                   r.test.loss, r.test.accuracy);
+    if (relaxes(s.settings.err)) {  // the stopping rule's effect: iterations per step, lately
+      double made = 0;
+      const size_t last = std::min<size_t>(history_.size(), 100);
+      for (size_t i = history_.size() - last; i < history_.size(); ++i) made += history_[i].iterations;
+      ImGui::Text("inference iterations: %d in the last step, %.1f per step over the last %zu (n = %d)", r.iterations,
+                  made / static_cast<double>(last), last, s.settings.n);
+    }
   }
-  // Strict's energy should fall during each relaxation; when it rises, say so.
+  // The energy should fall during each relaxation (Strict, ePC); when it rises, say so.
   long rose = 0;
   const size_t recent = std::min<size_t>(history_.size(), 100);
   for (size_t i = history_.size() - recent; i < history_.size(); ++i) rose += history_[i].energy_rose;
   if (rose > 0) {
     ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(170, 90, 0, 255));
-    ImGui::TextWrapped("Strict's energy rose during %ld of the last %zu relaxations: eta is too large for these "
+    ImGui::TextWrapped("The energy rose during %ld of the last %zu relaxations: eta is too large for these "
                        "weights, and PC's updates there are far from backprop's. Try a smaller eta, or the MSE loss.",
                        rose, recent);
     ImGui::PopStyleColor();

@@ -93,6 +93,7 @@ struct Run::Worker {
       config.err = settings.err;
       config.eta = settings.eta;
       config.n = settings.n;
+      config.tol = settings.tol;
       config.optimizer.kind = settings.optimizer;
       config.optimizer.lr = settings.lr;
       config.batch = settings.batch;
@@ -218,10 +219,10 @@ struct Run::Worker {
     s->ms_per_iteration = timed_iterations ? 1000 * iteration_seconds / timed_iterations : 0;
     s->ms_per_update = 1000 * update_seconds;
     for (Index l = 0; l <= model.depth(); ++l) s->shapes.push_back(model.shape_at(l));
-    for (const auto& block : model.spec().blocks) {
+    for (const BlockSpec& block : model.spec().blocks) {
       std::string line;
       for (const LayerSpec& ls : block) line += (line.empty() ? "" : "+") + ls.type;
-      s->blocks.push_back(line);
+      s->blocks.push_back(block.residual ? "z + (" + line + ")" : line);
     }
     s->parameters = static_cast<long>(model.num_parameters());
     if (const PCInference<float>* r = t.relaxation()) {
@@ -389,7 +390,7 @@ void Run::apply(const Settings& settings) {
     }
     try {
       w.trainer->set_learning_rate(next.lr);
-      w.trainer->set_inference(next.err, next.eta, next.n);
+      w.trainer->set_inference(next.err, next.eta, next.n, next.tol);
       w.notice.clear();
     } catch (const std::exception& e) {
       w.notice = e.what();

@@ -130,6 +130,7 @@ std::string to_query(const Settings& s) {
     << "&eta=" << number(s.eta) << "&n=" << s.n << "&loss=" << loss_name(s.loss)
     << "&optimizer=" << optimizer_name(s.optimizer) << "&lr=" << number(s.lr)
     << "&batch=" << s.batch << "&compare_bp=" << (s.compare_bp ? 1 : 0);
+  if (s.tol > 0) q << "&tol=" << number(s.tol);
   if (!panels.empty()) q << "&panels=" << url_encode(panels);
   if (s.embed) q << "&embed=1";
   return q.str();
@@ -167,19 +168,22 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
       else bad("a whole number");
     } else if (key == "model") {
       bool ok = value == "default" || is_model_preset(value) || is_model_file_path(value);
-      if (!ok && is_dense_name(value)) {
+      if (!ok && (is_dense_name(value) || is_mupc_name(value))) {
         try {  // sized for 784 inputs and 10 classes, the largest data a link can name
-          ok = Model<float>(dense_model(value, {784}, 10)).num_parameters() <= kMaxLinkParameters;
+          ok = Model<float>(model_for_data(value, {784}, 10)).num_parameters() <= kMaxLinkParameters;
         } catch (const std::exception&) {
         }
       }
-      if (ok) s.model = value; else bad("default, a built-in model, dense:W1,W2,...:ACTIVATION or a .json model file");
+      if (ok) s.model = value;
+      else bad("default, a built-in model, dense:W1,W2,...:ACTIVATION, mupc:WIDTH,DEPTH[:ACTIVATION] or a .json model file");
     } else if (key == "err") {
       take_named(err_types(), value, s.err, bad);
     } else if (key == "eta") {
       if (parse_number(value, 1e-6, 10, v)) s.eta = v; else bad("a number in (0, 10]");
     } else if (key == "n") {
       if (parse_number(value, 1, 10000, v) && v == std::floor(v)) s.n = static_cast<int>(v); else bad("1 to 10000");
+    } else if (key == "tol") {
+      if (parse_number(value, 0, 1, v)) s.tol = v; else bad("a number in [0, 1] (0: off)");
     } else if (key == "loss") {
       take_named(loss_kinds(), value, s.loss, bad);
     } else if (key == "optimizer") {

@@ -23,6 +23,7 @@ struct Settings {
   ErrType err = ErrType::FixedPred;
   double eta = 0.1;
   int n = 20;
+  double tol = 0;  // the stopping rule; 0: every step makes n iterations
   LossKind loss = LossKind::CrossEntropy;
   OptimizerKind optimizer = OptimizerKind::Adam;
   double lr = kDefaultLearningRate;
@@ -33,7 +34,7 @@ struct Settings {
 
   bool operator==(const Settings& o) const;
   // Whether changing from `o` to this needs a new run (data, model, loss,
-  // batch...) or can continue the current one (lr, err, eta, n).
+  // batch...) or can continue the current one (lr, err, eta, n, tol).
   bool needs_reset_from(const Settings& o) const;
   bool panel_visible(const std::string& name) const;
 };

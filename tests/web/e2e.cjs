@@ -135,7 +135,7 @@ async function playground(browser, url, threaded, errors) {
   // The CLI's columns: the MLP's 3 blocks, the backprop comparison on (the default).
   const header = file ? fs.readFileSync(await file.path(), 'utf8').split('\n')[0] : '';
   check(header === 'step,epoch,train_loss,train_accuracy,test_loss,test_accuracy,bp_train_loss,bp_train_accuracy,' +
-        'bp_test_loss,bp_test_accuracy,rel_error_1,rel_error_2,rel_error_3,angle_1,angle_2,angle_3,energy_rose,seconds',
+        'bp_test_loss,bp_test_accuracy,rel_error_1,rel_error_2,rel_error_3,angle_1,angle_2,angle_3,iterations,energy_rose,seconds',
         `${tag}: the exported metrics have the CLI's columns (${header})`);
 
   const shot = path.join(shots, `${threaded ? 'mt' : 'st'}-mnist.png`);

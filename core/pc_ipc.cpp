@@ -1,0 +1,47 @@
+// iPC: incremental predictive coding (Salvatori et al., "A stable, fast, and
+// fully automatic learning algorithm for predictive coding networks", ICLR
+// 2024). Strict's energy F(v, θ), descended over the beliefs and the weights
+// together: every inference iteration also updates θ, so a batch makes n
+// weight updates, not one.
+#include "pc_infer.h"
+
+#include <cmath>
+
+namespace pcplay {
+
+// Iteration t, at the current (v, θ):
+//   1. eps_l for every l (eps_L at ṽ_L = f_L(v_{L-1}));
+//   2. g_l = Jθ_l(v_{l-1})^T eps_l, the gradient of F at (v, θ);
+//   3. v_l += η (eps_l − J_{l+1}(v_l)^T eps_{l+1}), l = L−1 .. 1 (Strict's sweep, same eps);
+//   4. one optimizer step on θ with g (its state carries across iterations and batches).
+// Steps 1–3 are Strict's sweep with its parameter VJPs taken on the way down.
+template <typename T>
+void PCInference<T>::sweep_ipc() {
+  sweep_strict(/*learning=*/true);
+  for (Index l = 1; l < model_.depth(); ++l)
+    if (!v_finite_[l] || !std::isfinite(eps_sq_[l])) return;  // measure_errors flags it; no update
+  check_gradients();
+  if (divergence_.kind == Divergence::Kind::NonFinite) return;
+  optimizer_->step(params_);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Param<T>& p = *params_[i].param;
+    grad_sum_[i].array() += p.grad.array();
+    if (!p.value.all_finite()) return flag_non_finite(params_[i].block, "weights");
+  }
+}
+
+// The weights have learned already. What is left in grad is the mean of the
+// gradients the iterations applied: with SGD, the batch's whole update is
+// −lr · n · that mean, so it is the one to hold against backprop's.
+template <typename T>
+void PCInference<T>::gradients_ipc() {
+  for (size_t i = 0; i < params_.size(); ++i)
+    params_[i].param->grad.array() = grad_sum_[i].array() / static_cast<T>(iterations_);
+}
+
+template void PCInference<float>::sweep_ipc();
+template void PCInference<double>::sweep_ipc();
+template void PCInference<float>::gradients_ipc();
+template void PCInference<double>::gradients_ipc();
+
+}  // namespace pcplay
