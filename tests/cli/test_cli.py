@@ -74,6 +74,43 @@ keys = {"train_loss", "test_loss", "train_accuracy", "test_accuracy", "steps", "
         "energy_rose_steps", "diverged"}
 check("the --json summary has the promised keys", keys <= set(s), sorted(keys - set(s)))
 
+# --- after Torch2PC: ePC, iPC, μPC's model, the stopping rule ----------------------
+r = run("train", "--data", "spiral", "--model", "mlp-2d-deep", "--err", "epc", "--eta", "0.002", "--n", "5",
+        "--lr", "0.01", "--steps", "4000", "--json")
+s = json.loads(r.stdout) if r.returncode == 0 else {}
+check("ePC trains the deep spiral net (eta = 0.002, n = 5) to >= 0.95 test accuracy",
+      s.get("test_accuracy", 0) >= 0.95, f"{s.get('test_accuracy')} exit {r.returncode}: {r.stderr.strip()}")
+r = run("train", "--data", "xor", "--err", "ipc", "--n", "4", "--lr", "0.003", "--steps", "600", "--metrics", "ipc.csv",
+        "--json")
+s = json.loads(r.stdout) if r.returncode == 0 else {}
+rows = list(csv.DictReader(open(path("ipc.csv")))) if r.returncode == 0 else []
+check("iPC trains xor, four weight updates a step, and the metrics say 4 iterations a step",
+      s.get("test_accuracy", 0) >= 0.9 and s.get("mean_iterations") == 4 and rows
+      and all(row["iterations"] == "4" for row in rows), f"{s} {r.stderr.strip()}")
+# (μPC's net has no biases: with ReLU it is positively homogeneous and sees only
+# a point's direction, which separates xor's classes but not circle's.)
+r = run("train", "--data", "xor", "--model", "mupc:32,8", "--err", "strict", "--eta", "0.1", "--n", "8",
+        "--lr", "0.01", "--steps", "600", "--save", "mupc.safetensors", "--json")
+s = json.loads(r.stdout) if r.returncode == 0 else {}
+names = read_names(path("mupc.safetensors")) if r.returncode == 0 else set()
+check("a mupc:WIDTH,DEPTH model trains with Strict PC; its parameters keep block.layer names, no biases",
+      s.get("test_accuracy", 0) >= 0.9 and "1.1.weight" in names and "7.1.weight" in names
+      and not any("bias" in n for n in names), f"{s.get('test_accuracy')} {sorted(names)[:4]} {r.stderr.strip()}")
+full, cut = (run("train", "--data", "circle", "--model", "mlp-2d-deep", "--err", "strict", "--n", "100", "--steps",
+                 "40", *extra, "--json") for extra in ([], ["--tol", "0.2"]))
+s_full, s_cut = (json.loads(r.stdout) if r.returncode == 0 else {} for r in (full, cut))
+check("--tol ends relaxations early: fewer iterations a step than n, reported in the summary",
+      s_full.get("mean_iterations") == 100 and 1 < s_cut.get("mean_iterations", 100) < 100 and s_cut.get("tol") == 0.2,
+      f"{s_full.get('mean_iterations')} -> {s_cut.get('mean_iterations')}")
+for args, message in ((["train", "--data", "xor", "--tol", "2"], "--tol"),
+                      (["train", "--data", "xor", "--model", "mupc:16"], "mupc:WIDTH,DEPTH"),
+                      (["infer", "--model", "mlp-2d", "--weights", "w.safetensors", "--batch", "b.safetensors",
+                        "--err", "ipc", "--out", "o.safetensors"], "iPC")):
+    r = run(*args)
+    check(f"pcplay {' '.join(args)} is refused in one line naming {message}",
+          r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1,
+          f"exit {r.returncode}: {r.stderr!r}")
+
 # --- metrics, save, init --------------------------------------------------------
 r = run("train", "--data", "xor", "--steps", "25", "--compare-bp", "--metrics", "m.csv", "--save", "w.safetensors",
         "--quiet")

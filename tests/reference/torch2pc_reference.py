@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""An independent PyTorch implementation of Torch2PC's three error types,
+"""An independent PyTorch implementation of Torch2PC's three error types and ePC,
 written from docs/algorithms.md in Torch2PC's own style (one
 torch.autograd.functional.vjp per block), checked against `pcplay infer`.
 
 It builds random dense models (tanh, relu, sigmoid; MSE and cross-entropy;
-1 to 5 PC layers; a flatten over a 3-D input in some) and conv nets (the
+1 to 5 PC layers; a flatten over a 3-D input in some), conv nets (the
 paper's MNIST CNN on mostly-zero images, so that max-pool ties occur; a net
-with stride, padding, average and overlapping max pooling), runs every error
-type in both, and requires each output tensor -- loss, dLdy, vhat.l, v.l, eps.l,
+with stride, padding, average and overlapping max pooling) and residual nets
+(μPC's scaled residual MLP, a residual conv block), runs every error type
+(ePC's reference is written from its energy with autograd) in all, and requires each output tensor -- loss, dLdy, vhat.l, v.l, eps.l,
 grad.<name> -- to agree to 1e-9 relative (float64), with exactly the set of
 names the contract promises. A float32 pass checks that the dtype is honoured.
 
@@ -135,20 +136,80 @@ def pc_infer(model, kind, X, Y, err, eta, n, vinit=None):
                 v[l] = v[l] + eta * (eps[l] - vjp_input(model[l], v[l], eps[l + 1]))
         for l in range(1, L + 1):
             set_param_grads(model[l - 1], v[l - 1], eps[l])
+    elif err == "epc":
+        v, eps = epc_infer(model, kind, X, Y, eta, n, vhat)
     else:
         raise ValueError(err)
     return vhat, Loss, dLdy, v, eps
+
+
+# --- ePC, from its energy with autograd (not from pcplay's sweeps) -----------------
+def beliefs_from_errors(model, X, e):
+    """v_0 = X, v_l = f_l(v_{l-1}) - e_l (l < L); and f_L(v_{L-1})."""
+    v = [X]
+    for l in range(1, len(model)):
+        v.append(model[l - 1](v[-1]) - e[l - 1])
+    return v, model[-1](v[-1])
+
+
+def local_energy_backward(model, kind, v, Y):
+    """grad θ from the energy at beliefs held fixed (ePC's E_local): each block sees its own error only."""
+    L = len(model)
+    model.zero_grad(set_to_none=True)
+    E = loss_fn(kind, model[L - 1](v[L - 1].detach()), Y)
+    for l in range(1, L):
+        E = E + 0.5 * ((model[l - 1](v[l - 1].detach()) - v[l].detach()) ** 2).sum()
+    E.backward()
+    for p in model.parameters():
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+
+
+def epc_infer(model, kind, X, Y, eta, n, vhat):
+    """F(e) = ½ Σ‖e_l‖² + Loss(f_L(v_{L-1}(e)), Y), descended over the errors e_1..e_{L-1} from e = 0."""
+    L = len(model)
+    e = [torch.zeros_like(vhat[l]) for l in range(1, L)]
+    for _ in range(n if L > 1 else 0):
+        e = [t.detach().requires_grad_(True) for t in e]
+        v, ytilde = beliefs_from_errors(model, X, e)
+        F = loss_fn(kind, ytilde, Y) + sum(0.5 * (t ** 2).sum() for t in e)
+        grads = torch.autograd.grad(F, e)
+        e = [(t - eta * g).detach() for t, g in zip(e, grads)]
+    with torch.no_grad():
+        v, ytilde = beliefs_from_errors(model, X, e)
+    v = [t.detach() for t in v] + [vhat[L]]
+    _, dL = loss_and_grad(kind, ytilde.detach(), Y)
+    local_energy_backward(model, kind, v, Y)
+    return v, [None] + e + [dL]
 
 
 # --- problems ----------------------------------------------------------------------
 ACTS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 
 
+class Residual(nn.Sequential):
+    """f(z) = z + layers(z); a Sequential still, so that the names stay block.layer.weight."""
+
+    def forward(self, x):
+        return x + super().forward(x)
+
+
+class Scale(nn.Module):
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return self.factor * x
+
+
 def build_torch(spec):
     """The PyTorch twin of a pcplay model file: nn.Sequential of nn.Sequential blocks."""
     shape = list(spec["input_shape"])
     blocks = []
-    for block in spec["blocks"]:
+    for entry in spec["blocks"]:
+        residual = isinstance(entry, dict) and entry["residual"]
+        block = entry["layers"] if isinstance(entry, dict) else entry
         layers = []
         for layer in block:
             t = layer["type"]
@@ -166,9 +227,11 @@ def build_torch(spec):
             elif t == "flatten":
                 layers.append(nn.Flatten())
                 shape = [int(np.prod(shape))]
+            elif t == "scale":
+                layers.append(Scale(layer["factor"]))
             else:
                 layers.append(ACTS[t]())
-        blocks.append(nn.Sequential(*layers))
+        blocks.append((Residual if residual else nn.Sequential)(*layers))
     return nn.Sequential(*blocks), shape[0]
 
 
@@ -184,6 +247,25 @@ CONV_STRIDED = {"input_shape": [3, 9, 8], "blocks": [
     [{"type": "conv2d", "out": 6, "kernel": 2, "padding": 1, "bias": False}, {"type": "sigmoid"},
      {"type": "avgpool2d", "kernel": 2, "stride": 1}],
     [{"type": "maxpool2d", "kernel": 3, "stride": 2}, {"type": "flatten"}, {"type": "linear", "out": 5}]]}
+
+
+# μPC's residual MLP (as `mupc:6,4:tanh` builds it for 5 inputs and 3 classes), and
+# a residual conv block.
+RESIDUAL_MLP = {"input_shape": [5], "blocks": [
+    [{"type": "linear", "out": 6, "bias": False, "init": "normal"}, {"type": "scale", "factor": 5 ** -0.5}],
+    {"residual": True, "layers": [{"type": "tanh"}, {"type": "linear", "out": 6, "bias": False, "init": "normal"},
+                                  {"type": "scale", "factor": 24 ** -0.5}]},
+    {"residual": True, "layers": [{"type": "tanh"}, {"type": "linear", "out": 6, "bias": False, "init": "normal"},
+                                  {"type": "scale", "factor": 24 ** -0.5}]},
+    [{"type": "tanh"}, {"type": "linear", "out": 3, "bias": False, "init": "normal"}, {"type": "scale", "factor": 1 / 6}]]}
+
+RESIDUAL_CONV = {"input_shape": [2, 6, 6], "blocks": [
+    [{"type": "conv2d", "out": 3, "kernel": 3, "padding": 1}, {"type": "tanh"}],
+    {"residual": True, "layers": [{"type": "conv2d", "out": 3, "kernel": 3, "padding": 1}, {"type": "relu"},
+                                  {"type": "scale", "factor": 0.5}]},
+    [{"type": "maxpool2d", "kernel": 2}, {"type": "flatten"}, {"type": "linear", "out": 4}]]}
+
+EXTRA_NETS = [PAPER_MNIST, CONV_STRIDED, PAPER_MNIST, CONV_STRIDED, RESIDUAL_MLP, RESIDUAL_CONV]
 
 
 def random_dense_spec(rng, case):
@@ -206,9 +288,9 @@ def make_problem(rng, case, dense_cases):
     if case < dense_cases:
         spec = random_dense_spec(rng, case)
         X = torch.rand(rng.randint(1, 12), *spec["input_shape"]) * 2 - 1
-    else:  # the conv nets: the paper's MNIST CNN on sparse, MNIST-like images, and a strided one
-        paper = case % 2 == 0
-        spec = dict(PAPER_MNIST if paper else CONV_STRIDED)
+    else:  # the paper's MNIST CNN on sparse, MNIST-like images, a strided net, residual nets
+        spec = dict(EXTRA_NETS[case - dense_cases])
+        paper = spec["blocks"] is PAPER_MNIST["blocks"]
         X = torch.rand(4, *spec["input_shape"])
         if paper:
             X = X * (torch.rand_like(X) < 0.3)  # mostly zero background: max-pool ties
@@ -227,9 +309,9 @@ def make_problem(rng, case, dense_cases):
 
 def expected_names(model, err, L):
     names = {"loss", "dLdy"} | {f"vhat.{l}" for l in range(L + 1)}
-    first = {"fixedpred": 0, "strict": 0, "exact": 1}[err]
+    first = {"fixedpred": 0, "strict": 0, "epc": 0, "exact": 1}[err]
     names |= {f"v.{l}" for l in range(first, L + 1)}
-    names |= {f"eps.{l}" for l in range({"fixedpred": 0, "strict": 1, "exact": 1}[err], L + 1)}
+    names |= {f"eps.{l}" for l in range({"fixedpred": 0, "strict": 1, "epc": 1, "exact": 1}[err], L + 1)}
     names |= {"grad." + k for k, _ in model.named_parameters()}
     return names
 
@@ -246,10 +328,10 @@ def rel_diff(a, b):
 def main():
     pcplay = sys.argv[1]
     dense_cases = int(os.environ.get("PCPLAY_REFERENCE_CASES", "30"))
-    cases = dense_cases + 4
+    cases = dense_cases + len(EXTRA_NETS)
     rng = random.Random(2022)
     torch.manual_seed(2022)
-    worst = {"strict": 0.0, "fixedpred": 0.0, "exact": 0.0}
+    worst = {"strict": 0.0, "fixedpred": 0.0, "exact": 0.0, "epc": 0.0}
     failures, compared = [], 0
     with tempfile.TemporaryDirectory() as tmp:
         for case in range(cases):
@@ -260,8 +342,8 @@ def main():
                 json.dump(spec, f)
             save_safetensors(paths["w"], dict(model.state_dict()))
             save_safetensors(paths["b"], {"x": X, "y": Y})
-            for err in ("strict", "fixedpred", "exact"):
-                eta = rng.choice([0.05, 0.1, 0.3, 1.0] if err == "fixedpred" else [0.05, 0.1, 0.2])
+            for err in ("strict", "fixedpred", "exact", "epc"):
+                eta = rng.choice([0.05, 0.1, 0.3, 1.0] if err in ("fixedpred", "epc") else [0.05, 0.1, 0.2])
                 n = rng.choice([1, 2, 5, 20])
                 if case >= dense_cases:  # the conv nets at the paper's settings (see the note above)
                     eta, n = 0.1, 20
@@ -319,7 +401,8 @@ def main():
     for f in failures[:20]:
         print("FAILED:", f)
     failed_cases = {f.split(" ")[1] for f in failures}
-    print(f"reference: {compared} tensors compared over {dense_cases} random dense models and 4 conv nets")
+    print(f"reference: {compared} tensors compared over {dense_cases} random dense models, 4 conv nets and 2 "
+          "residual nets (μPC's MLP, a conv block)")
     print(f"{cases - len(failed_cases)} passed, {len(failed_cases)} failed")
     return 1 if failures else 0
 
