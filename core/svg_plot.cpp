@@ -81,18 +81,56 @@ void draw_panel(std::ostringstream& svg, const PlotPanel& p, int ox, int oy) {
           << (s.dashed ? " stroke-dasharray=\"5,3\"" : "") << "/>\n";
   }
   svg << "</g>\n";
-  // Legend, top right, on a translucent box.
+  // Legend, on a translucent box as wide as its longest label, in the corner
+  // where it hides the fewest of the curves' points (top right on a tie).
   int labelled = 0;
-  for (const PlotSeries& s : p.series) labelled += !s.label.empty();
-  if (labelled)
-    svg << "<rect x=\"" << x1 - 116 << "\" y=\"" << y1 + 2 << "\" width=\"112\" height=\"" << 14 * labelled + 6
-        << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
+  size_t longest = 0;
+  for (const PlotSeries& s : p.series)
+    if (!s.label.empty()) {
+      ++labelled;
+      longest = std::max(longest, s.label.size());
+    }
+  if (labelled == 0) {
+    svg << "</g>\n";
+    return;
+  }
+  const double box_w = std::min(x1 - x0 - 8, 30 + 6.2 * static_cast<double>(longest)), box_h = 14.0 * labelled + 6;
+  auto hidden = [&](double bx, double by) {
+    long count = 0;
+    for (const PlotSeries& s : p.series)
+      for (size_t i = 0; i + 1 < s.x.size() && i + 1 < s.y.size(); ++i) {
+        if (!plottable(s.x[i], p.log_x) || !plottable(s.y[i], p.log_y) || !plottable(s.x[i + 1], p.log_x) ||
+            !plottable(s.y[i + 1], p.log_y))
+          continue;
+        const double xa = ax.map(s.x[i], x0, x1), ya = ay.map(s.y[i], y0, y1);
+        const double xb = ax.map(s.x[i + 1], x0, x1), yb = ay.map(s.y[i + 1], y0, y1);
+        for (int k = 0; k < 8; ++k) {  // points along the segment, so that sparse curves count too
+          const double x = xa + (xb - xa) * k / 8, y = ya + (yb - ya) * k / 8;
+          count += x >= bx && x <= bx + box_w && y >= by && y <= by + box_h;
+        }
+      }
+    return count;
+  };
+  const double corners[4][2] = {{x1 - box_w - 4, y1 + 2}, {x0 + 4, y1 + 2}, {x1 - box_w - 4, y0 - box_h - 2},
+                                {x0 + 4, y0 - box_h - 2}};
+  int best = 0;
+  long fewest = hidden(corners[0][0], corners[0][1]);
+  for (int c = 1; c < 4; ++c) {
+    const long n = hidden(corners[c][0], corners[c][1]);
+    if (n < fewest) {
+      fewest = n;
+      best = c;
+    }
+  }
+  const double bx = corners[best][0], by = corners[best][1];
+  svg << "<rect x=\"" << bx << "\" y=\"" << by << "\" width=\"" << box_w << "\" height=\"" << box_h
+      << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
   int row = 0;
   for (size_t k = 0; k < p.series.size(); ++k) {
     const PlotSeries& s = p.series[k];
     if (s.label.empty()) continue;
     const char* color = kPalette[(s.color >= 0 ? s.color : static_cast<int>(k)) % 10];
-    const double ly = y1 + 12 + 14 * row++, lx = x1 - 110;
+    const double ly = by + 12 + 14 * row++, lx = bx + 6;
     svg << "<line x1=\"" << lx << "\" y1=\"" << ly - 4 << "\" x2=\"" << lx + 18 << "\" y2=\"" << ly - 4
         << "\" stroke=\"" << color << "\" stroke-width=\"2\"" << (s.dashed ? " stroke-dasharray=\"5,3\"" : "")
         << "/><text x=\"" << lx + 22 << "\" y=\"" << ly << "\">" << escape(s.label) << "</text>\n";
