@@ -261,51 +261,63 @@ ModelSpec dense_model(const std::string& name, const Shape& input_shape, Index c
   return spec;
 }
 
-bool is_mupc_name(const std::string& name) { return name.rfind("mupc:", 0) == 0; }
+bool is_residual_mlp_name(const std::string& name) {
+  return name.rfind("mupc:", 0) == 0 || name.rfind("resmlp:", 0) == 0;
+}
 
-// f_1(x) = a_1 W_1 x;  f_l(z) = z + a_l W_l φ(z), l = 2..L−1;  f_L(z) = a_L W_L φ(z)
-// a_1 = 1/√D, a_l = 1/√(N·L), a_L = 1/N; W ~ N(0, 1), no biases (docs/algorithms.md).
-ModelSpec mupc_model(const std::string& name, const Shape& input_shape, Index classes) {
-  const std::string form = "mupc:WIDTH,DEPTH[:ACTIVATION]";
-  if (!is_mupc_name(name)) throw Error("\"" + name + "\" is not of the form " + form);
-  const size_t comma = name.find(',', 5), colon = name.find(':', 5);
+// μPC's (mupc:):
+//   f_1(x) = a_1 W_1 x;  f_l(z) = z + a_l W_l φ(z), l = 2..L−1;  f_L(z) = a_L W_L φ(z)
+//   a_1 = 1/√D, a_l = 1/√(N·L), a_L = 1/N; W ~ N(0, 1), no biases (docs/algorithms.md).
+// The standard parameterisation (resmlp:) is the same net with every a = 1
+// and PyTorch's default initialisation: what μPC is measured against.
+ModelSpec residual_mlp_model(const std::string& name, const Shape& input_shape, Index classes) {
+  const bool mu = name.rfind("mupc:", 0) == 0;
+  const std::string prefix = mu ? "mupc:" : "resmlp:", form = prefix + "WIDTH,DEPTH[:ACTIVATION]";
+  if (!is_residual_mlp_name(name)) throw Error("\"" + name + "\" is not of the form mupc:WIDTH,DEPTH[:ACTIVATION]");
+  const size_t start = prefix.size(), comma = name.find(',', start), colon = name.find(':', start);
   const std::string act = colon == std::string::npos ? "relu" : name.substr(colon + 1);
   auto number = [&](const std::string& item, const char* what, long least, long most) {
     char* end = nullptr;
     const long value = std::strtol(item.c_str(), &end, 10);
     if (item.empty() || end != item.c_str() + item.size() || value < least || value > most)
-      throw Error("mupc: " + std::string(what) + " \"" + item + "\" is not " + std::to_string(least) + ".." +
+      throw Error(prefix + " " + what + " \"" + item + "\" is not " + std::to_string(least) + ".." +
                   std::to_string(most) + " (" + form + ")");
     return static_cast<Index>(value);
   };
   if (comma == std::string::npos || comma > colon) throw Error("\"" + name + "\" is not of the form " + form);
-  const Index N = number(name.substr(5, comma - 5), "width", 1, 4096);
+  const Index N = number(name.substr(start, comma - start), "width", 1, 4096);
   const Index L = number(name.substr(comma + 1, colon == std::string::npos ? std::string::npos : colon - comma - 1),
                          "depth", 2, 1024);
   const auto& acts = dense_activations();
   if (std::find(acts.begin(), acts.end(), act) == acts.end())
-    throw Error("mupc: activation \"" + act + "\" is not " + name_list(acts));
+    throw Error(prefix + " activation \"" + act + "\" is not " + name_list(acts));
   const double D = static_cast<double>(shape_numel(input_shape));
-  auto weights = [](Index out) {
+  auto weights = [&](Index out) {
     LayerSpec w{"linear", out, 0, /*bias=*/false};
-    w.normal_init = true;
+    w.normal_init = mu;
     return w;
   };
-  auto scale = [](double a) {
-    LayerSpec s{"scale"};
-    s.factor = a;
-    return s;
+  // W, then a's scale layer (none in the standard parameterisation).
+  auto scaled = [&](BlockSpec block, Index out, double a) {
+    block.push_back(weights(out));
+    if (mu) {
+      LayerSpec s{"scale"};
+      s.factor = a;
+      block.push_back(s);
+    }
+    return block;
   };
   ModelSpec spec;
   spec.input_shape = input_shape;
   BlockSpec first;
   if (input_shape.size() > 1) first.push_back({"flatten"});
-  first.push_back(weights(N));
-  first.push_back(scale(1 / std::sqrt(D)));
-  spec.blocks.push_back(first);
-  for (Index l = 2; l < L; ++l)
-    spec.blocks.push_back(BlockSpec({{act}, weights(N), scale(1 / std::sqrt(static_cast<double>(N * L)))}, true));
-  spec.blocks.push_back({{act}, weights(std::max<Index>(classes, 2)), scale(1 / static_cast<double>(N))});
+  spec.blocks.push_back(scaled(first, N, 1 / std::sqrt(D)));
+  for (Index l = 2; l < L; ++l) {
+    BlockSpec middle = scaled({{act}}, N, 1 / std::sqrt(static_cast<double>(N * L)));
+    middle.residual = true;
+    spec.blocks.push_back(middle);
+  }
+  spec.blocks.push_back(scaled({{act}}, std::max<Index>(classes, 2), 1 / static_cast<double>(N)));
   return spec;
 }
 
@@ -325,12 +337,12 @@ ModelSpec default_model_for(const Shape& sample_shape, Index num_classes) {
 ModelSpec model_for_data(const std::string& name, const Shape& sample_shape, Index num_classes) {
   if (name.empty() || name == "default") return default_model_for(sample_shape, num_classes);
   if (is_dense_name(name)) return dense_model(name, sample_shape, num_classes);
-  if (is_mupc_name(name)) return mupc_model(name, sample_shape, num_classes);
+  if (is_residual_mlp_name(name)) return residual_mlp_model(name, sample_shape, num_classes);
   return resolve_model(name);
 }
 
 ModelSpec resolve_model(const std::string& name_or_path) {
-  if (is_dense_name(name_or_path) || is_mupc_name(name_or_path))
+  if (is_dense_name(name_or_path) || is_residual_mlp_name(name_or_path))
     throw Error("a " + name_or_path + " model takes its input and output sizes from the data: use it with train");
   return is_model_preset(name_or_path) ? model_preset(name_or_path) : read_model_file(name_or_path);
 }

@@ -37,17 +37,19 @@ const std::vector<std::string>& dense_activations();  // tanh, relu, sigmoid, id
 ModelSpec dense_model(const std::string& name, const Shape& input_shape, Index classes);
 std::string dense_name(const std::vector<Index>& widths, const std::string& activation);
 
-// μPC's residual MLP by name, "mupc:WIDTH,DEPTH[:ACTIVATION]" (ReLU unless
-// told), for samples of `input_shape` and `classes` outputs: DEPTH blocks,
-// the middle ones residual, weights N(0, 1) under μPC's constant scales.
-bool is_mupc_name(const std::string& name);
-ModelSpec mupc_model(const std::string& name, const Shape& input_shape, Index classes);
+// A residual MLP by name, for samples of `input_shape` and `classes`
+// outputs: DEPTH blocks of WIDTH, the middle ones residual, no biases, ReLU
+// unless told. "mupc:WIDTH,DEPTH[:ACTIVATION]" is μPC's (weights N(0, 1)
+// under its constant scales); "resmlp:WIDTH,DEPTH[:ACTIVATION]" the same net
+// in the standard parameterisation (PyTorch's initialisation, no scales).
+bool is_residual_mlp_name(const std::string& name);
+ModelSpec residual_mlp_model(const std::string& name, const Shape& input_shape, Index classes);
 
 // A preset name or a model file path.
 ModelSpec resolve_model(const std::string& name_or_path);
 // A model for data of this sample shape and number of classes: "" or
-// "default" (default_model_for), a dense:... or mupc:... name, a preset or a
-// model file.
+// "default" (default_model_for), a dense:..., mupc:... or resmlp:... name, a
+// preset or a model file.
 ModelSpec model_for_data(const std::string& name, const Shape& sample_shape, Index num_classes);
 // A sensible model for samples of this shape: mlp-2d for 2-D points,
 // paper-mnist for 28×28 images with 10 classes, else a dense net.

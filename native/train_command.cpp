@@ -467,8 +467,9 @@ Command add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--model", o->model,
                   "Model file (JSON), built-in (" + model_preset_list() +
-                      "), a dense net dense:W1,W2,...:ACTIVATION, or μPC's residual net "
-                      "mupc:WIDTH,DEPTH[:ACTIVATION] (default: one that fits the data)");
+                      "), a dense net dense:W1,W2,...:ACTIVATION, a residual MLP in μPC's parameterisation "
+                      "mupc:WIDTH,DEPTH[:ACTIVATION] or the standard one resmlp:WIDTH,DEPTH[:ACTIVATION] (default: "
+                      "one that fits the data)");
   cmd->add_option("--loss", o->loss, "Override the model's loss")->check(CLI::IsMember(names_of(loss_kinds())));
   add_inference_options(cmd, o->config.err, o->config.eta, o->config.n);
   cmd->add_option("--tol", o->config.tol,

@@ -277,7 +277,7 @@ void Playground::controls(const Snapshot& s) {
   section("Model");
   std::vector<std::string> models = {"default"};
   for (const std::string& m : model_preset_names()) models.push_back(m);
-  if (is_dense_name(next.model) || is_mupc_name(next.model)) models.push_back(next.model);
+  if (is_dense_name(next.model) || is_residual_mlp_name(next.model)) models.push_back(next.model);
   choice("model", next.model, models);
   model_editor(s, next);
   choice("loss", next.loss, loss_kinds());

@@ -168,14 +168,14 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
       else bad("a whole number");
     } else if (key == "model") {
       bool ok = value == "default" || is_model_preset(value) || is_model_file_path(value);
-      if (!ok && (is_dense_name(value) || is_mupc_name(value))) {
+      if (!ok && (is_dense_name(value) || is_residual_mlp_name(value))) {
         try {  // sized for 784 inputs and 10 classes, the largest data a link can name
           ok = Model<float>(model_for_data(value, {784}, 10)).num_parameters() <= kMaxLinkParameters;
         } catch (const std::exception&) {
         }
       }
       if (ok) s.model = value;
-      else bad("default, a built-in model, dense:W1,W2,...:ACTIVATION, mupc:WIDTH,DEPTH[:ACTIVATION] or a .json model file");
+      else bad("default, a built-in model, dense:W1,W2,...:ACTIVATION, mupc: or resmlp:WIDTH,DEPTH[:ACTIVATION] or a .json model file");
     } else if (key == "err") {
       take_named(err_types(), value, s.err, bad);
     } else if (key == "eta") {

@@ -377,6 +377,20 @@ for name, (args, needle) in {
     check(f"bad input ({name}) gets one clear line and exit 2",
           r.returncode == 2 and len(lines) == 1 and needle in lines[0], f"exit {r.returncode}: {r.stderr.strip()!r}")
 
+r = run("reproduce", "story", "--quick", "--out", "story")
+summary = json.load(open(path("story/summary.json"))) if r.returncode == 0 else []
+by_figure = {f["figure"]: f for f in summary}
+files = all(os.path.getsize(path(f"story/{n}.{ext}")) > 300 for n in ("decay", "depth", "spiral") for ext in ("csv", "svg"))
+check("pcplay reproduce story --quick writes the decay, depth and spiral figures' CSV, SVG and summary",
+      r.returncode == 0 and files and sorted(by_figure) == ["decay", "depth", "spiral"], r.stderr)
+if by_figure:
+    decay = by_figure["decay"]["by_err"]
+    check("the decay figure: ePC's layer-1 update is nearer backprop's than Strict's at every depth",
+          all(e < s for e, s in zip(decay["epc"]["rel_error_1"], decay["strict"]["rel_error_1"])), decay)
+    check("the depth figure has a test accuracy per method and depth",
+          all(len(v) == 1 and 0 <= v[0] <= 1 for v in by_figure["depth"]["test_accuracy"].values())
+          and len(by_figure["depth"]["test_accuracy"]) == 5, by_figure["depth"])
+
 r = run("reproduce", "2", "3", "4", "6", "--quick", "--out", "figs")
 summary = json.load(open(path("figs/summary.json"))) if r.returncode == 0 else []
 by_figure = {f["figure"]: f for f in summary}
