@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "diagnostics.h"
 #include "error.h"
 #include "loss.h"
 #include "model.h"
@@ -36,6 +37,19 @@ template <typename T, typename... Args>
 PCResult<T> pc_infer_poisoned(Model<T>& model, Args&&... args) {
   poison_gradients(model);
   return pc_infer(model, std::forward<Args>(args)...);
+}
+
+// A model with a batch, for the tests that hold PC against backprop.
+struct Problem {
+  Model<double> model;
+  Tensor<double> X;
+  Targets<double> Y;
+};
+
+// Backprop's gradients of the problem's model on its batch (poisoned first).
+inline std::vector<Tensor<double>> backprop_gradients(Problem& p) {
+  pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Exact, 0.0, 0);
+  return gradients(p.model);
 }
 
 template <typename T>

@@ -10,12 +10,6 @@ using namespace pcplay::test;
 
 namespace {
 
-struct Problem {
-  Model<double> model;
-  Tensor<double> X;
-  Targets<double> Y;
-};
-
 // A 5-block (L = 5) dense net and a batch, as the paper's MNIST net is 5 PC layers.
 Problem five_layer_problem(LossKind loss, const std::string& act = "tanh", uint64_t seed = 11) {
   Model<double> model(dense_spec({8, 12, 10, 9, 7, 4}, act, loss));
@@ -23,11 +17,6 @@ Problem five_layer_problem(LossKind loss, const std::string& act = "tanh", uint6
   Rng rng(seed + 1);
   Tensor<double> X = random_tensor<double>({16, 8}, rng);
   return {std::move(model), std::move(X), random_targets<double>(loss, 16, 4, rng)};
-}
-
-std::vector<Tensor<double>> backprop_gradients(Problem& p) {
-  pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Exact, 0.0, 0);
-  return gradients(p.model);
 }
 
 // c_l(n): FixedPred's eps_l = c_l(n) δ_l, from c_L = 1, c_l(1) = 0 (l < L),

@@ -13,23 +13,12 @@ using namespace pcplay::test;
 
 namespace {
 
-struct Problem {
-  Model<double> model;
-  Tensor<double> X;
-  Targets<double> Y;
-};
-
 Problem dense_problem(const std::vector<Index>& widths, LossKind loss, uint64_t seed = 5, Index batch = 12) {
   Model<double> model(dense_spec(widths, "tanh", loss));
   model.init(seed);
   Rng rng(seed + 1);
   Tensor<double> X = random_tensor<double>({batch, widths[0]}, rng);
   return {std::move(model), std::move(X), random_targets<double>(loss, batch, widths.back(), rng)};
-}
-
-std::vector<Tensor<double>> backprop_gradients(Problem& p) {
-  pc_infer_poisoned(p.model, p.X, p.Y, ErrType::Exact, 0.0, 0);
-  return gradients(p.model);
 }
 
 double max_relative_difference(const std::vector<Tensor<double>>& a, const std::vector<Tensor<double>>& b) {
@@ -235,7 +224,7 @@ TEST_CASE("Strict's step_rms is the root mean square of dF/dv over the relaxed b
 }
 
 TEST_CASE("mupc:WIDTH,DEPTH builds μPC's residual MLP: its scalings, N(0, 1) weights and no biases") {
-  const ModelSpec spec = mupc_model("mupc:16,5:tanh", {1, 4, 4}, 3);
+  const ModelSpec spec = residual_mlp_model("mupc:16,5:tanh", {1, 4, 4}, 3);
   REQUIRE(spec.blocks.size() == 5);
   CHECK(spec.blocks[0][0].type == "flatten");
   CHECK(spec.blocks[0].back().factor == doctest::Approx(1 / std::sqrt(16.0)));  // 1/√D, D = 16 inputs
@@ -247,12 +236,12 @@ TEST_CASE("mupc:WIDTH,DEPTH builds μPC's residual MLP: its scalings, N(0, 1) we
   CHECK_FALSE(spec.blocks[0].residual);
   CHECK_FALSE(spec.blocks[4].residual);
   CHECK(spec.blocks[4].back().factor == doctest::Approx(1.0 / 16));  // 1/N
-  CHECK(mupc_model("mupc:16,5", {2}, 2).blocks[1][0].type == "relu");
-  CHECK_THROWS_WITH_AS(mupc_model("mupc:16", {2}, 2), doctest::Contains("mupc:WIDTH,DEPTH"), Error);
-  CHECK_THROWS_WITH_AS(mupc_model("mupc:16,1", {2}, 2), doctest::Contains("depth"), Error);
-  CHECK_THROWS_WITH_AS(mupc_model("mupc:16,4:swish", {2}, 2), doctest::Contains("activation"), Error);
+  CHECK(residual_mlp_model("mupc:16,5", {2}, 2).blocks[1][0].type == "relu");
+  CHECK_THROWS_WITH_AS(residual_mlp_model("mupc:16", {2}, 2), doctest::Contains("mupc:WIDTH,DEPTH"), Error);
+  CHECK_THROWS_WITH_AS(residual_mlp_model("mupc:16,1", {2}, 2), doctest::Contains("depth"), Error);
+  CHECK_THROWS_WITH_AS(residual_mlp_model("mupc:16,4:swish", {2}, 2), doctest::Contains("activation"), Error);
 
-  Model<double> model(mupc_model("mupc:64,6", {32}, 10));
+  Model<double> model(residual_mlp_model("mupc:64,6", {32}, 10));
   model.init(3);
   double sum = 0, sq = 0, count = 0;
   for (const NamedParam<double>& p : model.parameters()) {
@@ -265,7 +254,7 @@ TEST_CASE("mupc:WIDTH,DEPTH builds μPC's residual MLP: its scalings, N(0, 1) we
   CHECK(sq / count == doctest::Approx(1).epsilon(0.03));
   // The scalings keep the forward pass O(1) at any depth: ‖v̂_l‖ per value stays within bounds.
   for (Index depth : {4, 32, 128}) {
-    Model<double> deep(mupc_model("mupc:64," + std::to_string(depth), {32}, 10));
+    Model<double> deep(residual_mlp_model("mupc:64," + std::to_string(depth), {32}, 10));
     deep.init(4);
     Rng rng(9);
     std::vector<Tensor<double>> vhat;
@@ -279,6 +268,22 @@ TEST_CASE("mupc:WIDTH,DEPTH builds μPC's residual MLP: its scalings, N(0, 1) we
       CHECK(rms < 10);
     }
   }
+}
+
+TEST_CASE("resmlp:WIDTH,DEPTH is the same net in the standard parameterisation: no scales, PyTorch's init") {
+  const ModelSpec mu = residual_mlp_model("mupc:16,5", {8}, 3), sp = residual_mlp_model("resmlp:16,5", {8}, 3);
+  REQUIRE(sp.blocks.size() == mu.blocks.size());
+  for (size_t b = 0; b < sp.blocks.size(); ++b) {
+    CAPTURE(b);
+    CHECK(sp.blocks[b].residual == mu.blocks[b].residual);
+    CHECK(sp.blocks[b].size() + 1 == mu.blocks[b].size());  // each of μPC's blocks ends in its scale
+    for (const LayerSpec& l : sp.blocks[b]) {
+      CHECK(l.type != "scale");
+      CHECK_FALSE(l.normal_init);
+    }
+  }
+  CHECK(Model<float>(mu).num_parameters() == Model<float>(sp).num_parameters());
+  CHECK_THROWS_WITH_AS(residual_mlp_model("resmlp:16,x", {8}, 3), doctest::Contains("resmlp: depth"), Error);
 }
 
 TEST_CASE("a residual block's VJPs match finite differences, dense and convolutional") {
@@ -322,7 +327,7 @@ TEST_CASE("a residual block's VJPs match finite differences, dense and convoluti
 }
 
 TEST_CASE("the model file states residual blocks, scale layers and the normal initialisation, and reads them back") {
-  const ModelSpec spec = mupc_model("mupc:8,4", {1, 3, 3}, 4);
+  const ModelSpec spec = residual_mlp_model("mupc:8,4", {1, 3, 3}, 4);
   const std::string text = model_json(spec);
   CHECK(text.find("\"residual\": true") != std::string::npos);
   CHECK(text.find("\"init\": \"normal\"") != std::string::npos);
