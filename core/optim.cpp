@@ -54,23 +54,30 @@ class SGD final : public Optimizer<T> {
   void step(const std::vector<NamedParam<T>>& params) override {
     if (buffers_.empty()) buffers_.resize(params.size());
     const T wd = static_cast<T>(config_.weight_decay), mu = static_cast<T>(config_.momentum);
+    const T lr = static_cast<T>(this->lr), keep = static_cast<T>(1 - config_.dampening);
     for (size_t i = 0; i < params.size(); ++i) {
       auto p = params[i].param->value.array();
-      Tensor<T> d = params[i].param->grad;
-      if (wd != 0) d.array() += wd * p;
-      if (mu != 0) {
+      const auto grad = params[i].param->grad.array();
+      // d is an expression, not a copy: iPC steps at every inference
+      // iteration, and a step allocates nothing once the buffers exist.
+      auto update = [&](const auto& d) {
+        if (mu == 0) return void(p -= lr * d);
         Tensor<T>& buf = buffers_[i];
         if (!buf.defined()) {
-          buf = d;
+          buf.resize(params[i].param->grad.shape());
+          buf.array() = d;
         } else {
-          buf.array() = mu * buf.array() + static_cast<T>(1 - config_.dampening) * d.array();
+          buf.array() = mu * buf.array() + keep * d;
         }
         if (config_.nesterov)
-          d.array() += mu * buf.array();
+          p -= lr * (d + mu * buf.array());
         else
-          d = buf;
-      }
-      p -= static_cast<T>(this->lr) * d.array();
+          p -= lr * buf.array();
+      };
+      if (wd != 0)
+        update(grad + wd * p);
+      else
+        update(grad);
     }
   }
 
@@ -110,15 +117,21 @@ class Adam final : public Optimizer<T> {
     const T wd = static_cast<T>(config_.weight_decay), eps = static_cast<T>(config_.eps);
     for (size_t i = 0; i < params.size(); ++i) {
       auto p = params[i].param->value.array();
-      Tensor<T> g = params[i].param->grad;
-      if (wd != 0) g.array() += wd * p;
+      const auto grad = params[i].param->grad.array();
       auto m = m_[i].array();
       auto s = s_[i].array();
-      m = b1 * m + static_cast<T>(1 - config_.beta1) * g.array();
-      // In PyTorch's order: addcmul (s·β2 + ((1 − β2)·g)·g), then addcdiv
-      // (p + (−step)·(m / denom)); float32 results then match to the bit more often.
-      s = b2 * s + (static_cast<T>(1 - config_.beta2) * g.array()) * g.array();
-      p += (-step_size) * (m / (s.sqrt() / bias2_sqrt + eps));
+      // g is an expression, not a copy (no allocation in iPC's loop).
+      auto update = [&](const auto& g) {
+        m = b1 * m + static_cast<T>(1 - config_.beta1) * g;
+        // In PyTorch's order: addcmul (s·β2 + ((1 − β2)·g)·g), then addcdiv
+        // (p + (−step)·(m / denom)); float32 results then match to the bit more often.
+        s = b2 * s + (static_cast<T>(1 - config_.beta2) * g) * g;
+        p += (-step_size) * (m / (s.sqrt() / bias2_sqrt + eps));
+      };
+      if (wd != 0)
+        update(grad + wd * p);
+      else
+        update(grad);
     }
   }
 
