@@ -72,7 +72,7 @@ async function playground(browser, url, threaded, errors) {
         typeof m.rel_error_1 === 'number' && m.energy_rose !== undefined && m.seconds > 0,
         `${tag}: metrics() has the step, epoch, per-layer errors under the CSV's column names (step ${m.step})`);
   const choices = await page.evaluate(() => pcplay.choices());
-  check(choices.err.map((c) => c.name).join() === 'strict,fixedpred,exact' && choices.err[0].label === 'Strict PC' &&
+  check(choices.err.map((c) => c.name).join() === 'strict,fixedpred,exact,epc,ipc' && choices.err[0].label === 'Strict PC' &&
         choices.dataset.some((d) => d.name === 'mnist'), `${tag}: choices() lists core's error types and data sets`);
 
   // Every stepping level through the API, from a run at rest.
@@ -128,7 +128,7 @@ async function playground(browser, url, threaded, errors) {
   check(mn.step >= 20 && mn.test_accuracy !== null, `${tag}: MNIST arrives on demand and trains (step ${mn.step})`);
   // An export arrives as a download: the "metrics (CSV)" button of the controls.
   const download = page.waitForEvent('download', { timeout: 10000 }).catch(() => null);
-  await page.mouse.click(78, 591);
+  await page.mouse.click(78, 616);  // below the Algorithm section (error type, eta, n, tol, optimizer...)
   const file = await download;
   check(file !== null && file.suggestedFilename() === 'pcplay-metrics.csv',
         `${tag}: the metrics export arrives as a download`);
