@@ -76,7 +76,7 @@ MUTANTS = [
     ("Adam without the second moment's bias correction", "core/optim.cpp",
      "bias2 = 1 - std::pow(config_.beta2, t_);", "bias2 = 1.0;"),
     ("SGD's momentum buffer dampened at the first step too", "core/optim.cpp",
-     "          buf = d;\n", "          buf = d;\n          buf.array() *= static_cast<T>(0.9);\n"),
+     "          buf.array() = d;\n", "          buf.array() = d;\n          buf.array() *= static_cast<T>(0.9);\n"),
     ("the thread split ignores the product kernel's panels", "core/thread_pool.cpp",
      "  align = std::max<Index>(1, align);\n  const Index units", "  align = 1;\n  const Index units"),
     ("IDX bytes not scaled to [0, 1]", "core/data_io.cpp",
