@@ -215,6 +215,17 @@ ModelSpec model_preset(const std::string& name) {
   return spec;
 }
 
+namespace {
+// A whole number least..most written out in full ("12"; not "", "12x" or "1e3").
+bool parse_count(const std::string& item, long least, long most, Index& out) {
+  char* end = nullptr;
+  const long value = std::strtol(item.c_str(), &end, 10);
+  if (item.empty() || end != item.c_str() + item.size() || value < least || value > most) return false;
+  out = static_cast<Index>(value);
+  return true;
+}
+}  // namespace
+
 bool is_dense_name(const std::string& name) { return name.rfind("dense:", 0) == 0; }
 
 std::string dense_name(const std::vector<Index>& widths, const std::string& activation) {
@@ -241,10 +252,8 @@ ModelSpec dense_model(const std::string& name, const Shape& input_shape, Index c
   for (size_t start = 0; start < list.size();) {
     const size_t comma = std::min(list.find(',', start), list.size());
     item = list.substr(start, comma - start);
-    char* end = nullptr;
-    const long w = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || end != item.c_str() + item.size() || w < 1 || w > 4096)
-      throw Error("dense: width \"" + item + "\" is not 1..4096");
+    Index w = 0;
+    if (!parse_count(item, 1, 4096, w)) throw Error("dense: width \"" + item + "\" is not 1..4096");
     widths.push_back(w);
     start = comma + 1;
   }
@@ -277,12 +286,11 @@ ModelSpec residual_mlp_model(const std::string& name, const Shape& input_shape, 
   const size_t start = prefix.size(), comma = name.find(',', start), colon = name.find(':', start);
   const std::string act = colon == std::string::npos ? "relu" : name.substr(colon + 1);
   auto number = [&](const std::string& item, const char* what, long least, long most) {
-    char* end = nullptr;
-    const long value = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || end != item.c_str() + item.size() || value < least || value > most)
+    Index value = 0;
+    if (!parse_count(item, least, most, value))
       throw Error(prefix + " " + what + " \"" + item + "\" is not " + std::to_string(least) + ".." +
                   std::to_string(most) + " (" + form + ")");
-    return static_cast<Index>(value);
+    return value;
   };
   if (comma == std::string::npos || comma > colon) throw Error("\"" + name + "\" is not of the form " + form);
   const Index N = number(name.substr(start, comma - start), "width", 1, 4096);

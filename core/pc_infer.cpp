@@ -45,8 +45,12 @@ std::string Divergence::describe() const {
   return "?";
 }
 
-void check_inference_settings(ErrType err, double eta, int n, double tol) {
+void check_tolerance(double tol) {
   if (!(tol >= 0 && tol <= 1)) throw Error("tol must be 0 (off) to 1");
+}
+
+void check_inference_settings(ErrType err, double eta, int n, double tol) {
+  check_tolerance(tol);
   if (err == ErrType::Exact) return;
   if (!std::isfinite(eta) || eta <= 0) throw Error("eta must be a positive number");
   if (n < 1) throw Error("n (inference iterations) must be at least 1");
@@ -105,7 +109,7 @@ PCInference<T>::PCInference(Model<T>& model, ErrType err_type, T step, Optimizer
 
 template <typename T>
 void PCInference<T>::set_tolerance(double tol) {
-  check_inference_settings(err, 1, 1, tol);
+  check_tolerance(tol);
   tol_ = tol;
 }
 
@@ -116,7 +120,6 @@ void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::v
   check_targets(model_.loss(), Y, X.rows(), model_.output_shape()[0]);
   Y_ = &Y;
   iterations_ = 0;
-  converged_ = false;
   divergence_ = Divergence();
 
   model_.forward(X, vhat, trace_);
@@ -186,16 +189,16 @@ void PCInference<T>::sweep() {
     case ErrType::FixedPred: sweep_fixedpred(); break;
     case ErrType::Strict: sweep_strict(/*learning=*/false); break;
     case ErrType::ErrorBased: sweep_epc(); break;
-    case ErrType::Incremental: sweep_ipc(); break;
+    case ErrType::Incremental: sweep_strict(/*learning=*/true); break;
     case ErrType::Exact: break;
   }
   ++iterations_;
   measure_errors();
+  if (err == ErrType::Incremental) learn_ipc();
   // The stopping rule, on the step this iteration took against the first's.
   const double rms = step_count_ > 0 ? std::sqrt(step_sq_ / step_count_) : 0;
   if (iterations_ == 1) first_step_rms_ = rms;
   last_step_rms_ = rms;
-  converged_ = tol_ > 0 && rms <= tol_ * first_step_rms_;
 }
 
 template <typename T>
@@ -254,7 +257,7 @@ void PCInference<T>::run(const Tensor<T>& X, const Targets<T>& Y, int n, const s
                          std::vector<SweepStats>* record) {
   start(X, Y, vinit);
   if (err == ErrType::Exact) return;  // start() did it all
-  for (int i = 0; i < n && divergence_.kind != Divergence::Kind::NonFinite && !converged_; ++i) {
+  for (int i = 0; i < n && divergence_.kind != Divergence::Kind::NonFinite && !converged(); ++i) {
     sweep();
     if (record) record->push_back(stats());
   }

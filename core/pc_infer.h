@@ -99,7 +99,7 @@ class PCInference {
   // The stopping rule: with tol > 0 the relaxation is over (converged()) once
   // an iteration's step_rms ≤ tol · the first iteration's. 0: run all n.
   void set_tolerance(double tol);
-  bool converged() const { return converged_; }
+  bool converged() const { return tol_ > 0 && iterations_ > 0 && last_step_rms_ <= tol_ * first_step_rms_; }
   // The whole of Torch2PC's PCInfer: start(), up to n sweeps (none for
   // Exact; they stop once a value is non-finite or the relaxation has
   // converged), set_gradients(). `record` receives the stats of each iteration.
@@ -128,7 +128,7 @@ class PCInference {
   void sweep_epc();                    // pc_epc.cpp
   void beliefs_from_errors();
   void gradients_epc();
-  void sweep_ipc();                    // pc_ipc.cpp
+  void learn_ipc();                    // pc_ipc.cpp (after Strict's sweep, its errors measured)
   void gradients_ipc();
   // Shared by the sweeps (pc_infer.cpp).
   void measure_errors();
@@ -155,7 +155,6 @@ class PCInference {
   std::vector<Tensor<T>> grad_sum_;   // iPC: the sum of the gradients its iterations applied
   double energy_ = 0;                 // energy after the last sweep
   double tol_ = 0, first_step_rms_ = 0, last_step_rms_ = 0;
-  bool converged_ = false;
   int iterations_ = 0;
   Divergence divergence_;
 };
@@ -201,5 +200,6 @@ double pc_infer_flops(const Model<T>& model, ErrType err, int n);
 
 // Throws Error unless eta, n and the stopping rule's tol are usable for err.
 void check_inference_settings(ErrType err, double eta, int n, double tol = 0);
+void check_tolerance(double tol);  // 0 (off) to 1
 
 }  // namespace pcplay

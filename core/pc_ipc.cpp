@@ -5,8 +5,6 @@
 // weight updates, not one.
 #include "pc_infer.h"
 
-#include <cmath>
-
 namespace pcplay {
 
 // Iteration t, at the current (v, θ):
@@ -14,12 +12,12 @@ namespace pcplay {
 //   2. g_l = Jθ_l(v_{l-1})^T eps_l, the gradient of F at (v, θ);
 //   3. v_l += η (eps_l − J_{l+1}(v_l)^T eps_{l+1}), l = L−1 .. 1 (Strict's sweep, same eps);
 //   4. one optimizer step on θ with g (its state carries across iterations and batches).
-// Steps 1–3 are Strict's sweep with its parameter VJPs taken on the way down.
+// Steps 1–3 are Strict's sweep with its parameter VJPs taken on the way down
+// (sweep_strict(learning = true)); sweep() measures its errors, then calls
+// this for step 4, unless a value went non-finite.
 template <typename T>
-void PCInference<T>::sweep_ipc() {
-  sweep_strict(/*learning=*/true);
-  for (Index l = 1; l < model_.depth(); ++l)
-    if (!v_finite_[l] || !std::isfinite(eps_sq_[l])) return;  // measure_errors flags it; no update
+void PCInference<T>::learn_ipc() {
+  if (divergence_.kind == Divergence::Kind::NonFinite) return;
   check_gradients();
   if (divergence_.kind == Divergence::Kind::NonFinite) return;
   optimizer_->step(params_);
@@ -39,8 +37,8 @@ void PCInference<T>::gradients_ipc() {
     params_[i].param->grad.array() = grad_sum_[i].array() / static_cast<T>(iterations_);
 }
 
-template void PCInference<float>::sweep_ipc();
-template void PCInference<double>::sweep_ipc();
+template void PCInference<float>::learn_ipc();
+template void PCInference<double>::learn_ipc();
 template void PCInference<float>::gradients_ipc();
 template void PCInference<double>::gradients_ipc();
 
