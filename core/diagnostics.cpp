@@ -14,6 +14,7 @@ GradientAgreement gradient_agreement(const Tensor<T>& g, const Tensor<T>& refere
   const double nan = std::numeric_limits<double>::quiet_NaN();
   GradientAgreement r;
   r.rel_error = norm_b > 0 ? std::sqrt((a - b).square().sum()) / norm_b : nan;
+  r.norm_ratio = norm_b > 0 ? norm_a / norm_b : nan;
   if (norm_a > 0 && norm_b > 0) {
     const double cosine = std::clamp((a * b).sum() / (norm_a * norm_b), -1.0, 1.0);
     r.angle_deg = std::acos(cosine) * 180.0 / 3.14159265358979323846;

@@ -4,6 +4,7 @@
 // angle acos(cos)·180/π.
 #pragma once
 
+#include <limits>
 #include <vector>
 
 #include "pc_infer.h"
@@ -13,6 +14,9 @@ namespace pcplay {
 struct GradientAgreement {
   double rel_error;  // NaN when the reference is zero
   double angle_deg;  // NaN when either gradient is zero
+  // ‖g‖ / ‖reference‖: the share of backprop's signal PC's update carries
+  // (the signal decay of deep Strict nets); NaN when the reference is zero.
+  double norm_ratio = std::numeric_limits<double>::quiet_NaN();
 };
 
 template <typename T>

@@ -8,6 +8,7 @@
 #include <stb_image_write.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -95,7 +96,15 @@ int main(int argc, char** argv) {
     if (play) playground.run().play();
     using Clock = std::chrono::steady_clock;
     auto last = Clock::now();
+    // The scripted mode's report: each frame's work (events, drawing, swap;
+    // not the wait for the next frame) after a warm-up, and the steps made meanwhile.
+    constexpr int kWarmUp = 30;
+    std::vector<double> work_ms;
+    Clock::time_point measured_from;
+    long steps_from = 0;
     for (int frame = 0; frames == 0 || frame < frames; ++frame) {
+      const auto start = Clock::now();
+      if (frame == kWarmUp) measured_from = start, steps_from = playground.snapshot().step;
       if (pcplay::ui::poll_events(window)) break;
       pcplay::ui::draw_frame(playground, window);
       int w, h;
@@ -105,6 +114,7 @@ int main(int argc, char** argv) {
         status = 1;
       }
       SDL_GL_SwapWindow(window);
+      if (frame >= kWarmUp) work_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
       // At most 60 frames a second, with or without vsync (Xvfb has none).
       const auto next = last + std::chrono::microseconds(16667);
       std::this_thread::sleep_until(next);
@@ -114,6 +124,14 @@ int main(int argc, char** argv) {
       const auto s = playground.run().snapshot();
       std::printf("pcplay-gui: %d frames: step %ld, epoch %.2f, %s\n", frames, s->step, s->epoch,
                   s->diverged || s->failed ? s->status.c_str() : "ok");
+      if (work_ms.size() >= 10) {
+        const double seconds = std::chrono::duration<double>(Clock::now() - measured_from).count();
+        std::sort(work_ms.begin(), work_ms.end());
+        std::printf("pcplay-gui: after %d frames of warm-up: %.1f frames/s, frame work median %.1f ms, 95th "
+                    "percentile %.1f ms; %.1f steps/s\n",
+                    kWarmUp, static_cast<double>(work_ms.size()) / seconds, work_ms[work_ms.size() / 2],
+                    work_ms[work_ms.size() * 95 / 100], static_cast<double>(s->step - steps_from) / seconds);
+      }
       if (s->failed) status = 1;
     }
   }

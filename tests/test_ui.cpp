@@ -10,6 +10,7 @@
 #include <imgui.h>
 #include <unistd.h>
 
+#include "guidance.h"
 #include "playground.h"
 #include "run.h"
 #include "settings.h"
@@ -142,18 +143,18 @@ TEST_CASE("the run thread steps one inference iteration, one relaxation, one upd
   CHECK_FALSE(run.snapshot()->failed);
   run.step(StepLevel::Iteration);
   run.wait_idle();
-  CHECK(run.snapshot()->relaxing == 1);
-  CHECK(run.snapshot()->sweeps.size() == 1);
+  CHECK(run.snapshot()->lanes.at(0).relaxing == 1);
+  CHECK(run.snapshot()->lanes.at(0).sweeps.size() == 1);
   run.step(StepLevel::Iteration, 2);
   run.wait_idle();
-  CHECK(run.snapshot()->relaxing == 3);
+  CHECK(run.snapshot()->lanes.at(0).relaxing == 3);
   run.step(StepLevel::Relaxation);
   run.wait_idle();
-  CHECK(run.snapshot()->relaxing == 5);  // n = 5
+  CHECK(run.snapshot()->lanes.at(0).relaxing == 5);  // n = 5
   CHECK(run.history_size() == 0);        // no update yet
   run.step(StepLevel::Update);
   run.wait_idle();
-  CHECK(run.snapshot()->relaxing == -1);
+  CHECK(run.snapshot()->lanes.at(0).relaxing == -1);
   CHECK(run.history_size() == 1);
   CHECK(run.snapshot()->step == 1);
   run.step(StepLevel::Epoch);
@@ -161,14 +162,16 @@ TEST_CASE("the run thread steps one inference iteration, one relaxation, one upd
   const auto s = run.snapshot();
   CHECK(s->epoch >= 1.0);
   CHECK(run.history_size() == static_cast<size_t>(s->step));
-  std::vector<StepRecord> h;
+  std::vector<std::vector<StepRecord>> h;
   uint64_t generation = ~uint64_t(0);
   run.update_history(h, generation);
-  CHECK(h.back().step == s->step);
+  REQUIRE(h.size() == 1);  // one lane
+  CHECK(h[0].back().step == s->step);
   run.reset();
   run.wait_idle();
   run.update_history(h, generation);  // a reset starts the copy over
-  CHECK(h.empty());
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].empty());
 }
 
 TEST_CASE("play runs beside the caller, pause stops it, reset starts afresh") {
@@ -244,8 +247,8 @@ TEST_CASE("stepping one iteration at a time into a divergence finishes the step 
   const auto s = run.snapshot();
   REQUIRE(s->diverged);
   CHECK(s->status.find("diverged at step 1") == 0);
-  CHECK(s->relaxing == -1);
-  CHECK(s->sweeps.size() < 500);  // it stopped where the values became non-finite
+  CHECK(s->lanes.at(0).relaxing == -1);
+  CHECK(s->lanes.at(0).sweeps.size() < 500);  // it stopped where the values became non-finite
 }
 
 TEST_CASE("play with nothing to play stops by itself") {
@@ -281,7 +284,7 @@ TEST_CASE("in sliced mode the run does its work in the slices that tick() hands 
   CHECK_FALSE(run.snapshot()->loading);
   run.step(StepLevel::Iteration);
   run.tick(0.001);
-  CHECK(run.snapshot()->relaxing == 1);
+  CHECK(run.snapshot()->lanes.at(0).relaxing == 1);
   run.step(StepLevel::Update, 3);
   run.wait_idle();
   CHECK(run.snapshot()->step == 3);
@@ -410,4 +413,162 @@ TEST_CASE("play right after a change that starts a new run is kept, and settled(
   run.pause();
   run.wait_idle();
   CHECK(run.settled(*run.snapshot()));
+}
+
+TEST_CASE("compare= names a race of up to four algorithms, kept in the query string") {
+  std::vector<std::string> problems;
+  const Settings s = from_query("compare=strict,epc,exact&dataset=spiral", Settings(), &problems);
+  CHECK(problems.empty());
+  CHECK(s.compare == std::vector<ErrType>{ErrType::Strict, ErrType::ErrorBased, ErrType::Exact});
+  CHECK(s.raced() == s.compare);
+  CHECK(from_query(to_query(s), Settings(), nullptr) == s);
+  CHECK(to_query(s).find("compare=strict,epc,exact") != std::string::npos);
+  CHECK(Settings().raced() == std::vector<ErrType>{Settings().err});  // no race: err alone
+  CHECK(to_query(Settings()).find("compare=") == std::string::npos);
+  Settings t = s;
+  t.compare.pop_back();
+  CHECK(t.needs_reset_from(s));  // another race is another run
+  CHECK(from_query("compare=ipc,ipc,strict", Settings(), nullptr).compare.size() == 2);  // repeats count once
+  CHECK(from_query("compare=", s, nullptr).compare.empty());                            // ends a race
+  for (const char* bad : {"compare=strict,epc,exact,ipc,fixedpred", "compare=strict,backprop"}) {
+    problems.clear();
+    CHECK(from_query(bad, s, &problems).compare == s.compare);  // refused whole: the race stays as it was
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].find("up to 4") != std::string::npos);
+  }
+}
+
+TEST_CASE("a race trains each algorithm exactly as it would train alone") {
+  const Settings race = toy("compare=strict,epc,exact,ipc&compare_bp=1");
+  Run run(race, "/nonexistent");
+  run.step(StepLevel::Update, 6);
+  run.wait_idle();
+  const auto s = run.snapshot();
+  REQUIRE(s->lanes.size() == 4);
+  CHECK(s->step == 6);
+  std::vector<std::vector<StepRecord>> raced;
+  uint64_t generation = ~uint64_t(0);
+  run.update_history(raced, generation);
+  REQUIRE(raced.size() == 4);
+  for (size_t lane = 0; lane < 4; ++lane) {
+    CAPTURE(lane);
+    CHECK(s->lanes[lane].err == race.compare[lane]);
+    CHECK(s->lanes[lane].step == 6);
+    Settings one = race;
+    one.compare.clear();
+    one.err = race.compare[lane];
+    Run alone(one, "/nonexistent");
+    alone.step(StepLevel::Update, 6);
+    alone.wait_idle();
+    std::vector<std::vector<StepRecord>> solo;
+    uint64_t g = ~uint64_t(0);
+    alone.update_history(solo, g);
+    REQUIRE(solo.size() == 1);
+    REQUIRE(raced[lane].size() == 6);
+    REQUIRE(solo[0].size() == 6);
+    for (size_t k = 0; k < 6; ++k) {  // the same weights, batches and updates, to the bit
+      CHECK(raced[lane][k].train.loss == solo[0][k].train.loss);
+      CHECK(raced[lane][k].test.loss == solo[0][k].test.loss);
+      CHECK(raced[lane][k].bp_test.loss == solo[0][k].bp_test.loss);
+      CHECK(raced[lane][k].agreement.at(0).rel_error == solo[0][k].agreement.at(0).rel_error);
+    }
+    CHECK(raced[lane][0].train.loss == raced[0][0].train.loss);  // one initial model, one first batch
+  }
+  CHECK(raced[2][3].agreement.at(0).rel_error == 0);  // backprop against itself
+}
+
+TEST_CASE("a race steps its lanes together, and a lane that diverges stops alone") {
+  Run run(toy("compare=strict,exact"), "/nonexistent");
+  run.step(StepLevel::Iteration);
+  run.wait_idle();
+  auto s = run.snapshot();
+  CHECK(s->lanes.at(0).relaxing == 1);
+  CHECK(s->lanes.at(1).step == 1);  // backprop's "iteration" is its whole step
+  run.step(StepLevel::Iteration);
+  run.wait_idle();
+  CHECK(run.snapshot()->lanes.at(1).step == 1);  // and it waits for the others
+  run.step(StepLevel::Update);
+  run.wait_idle();
+  s = run.snapshot();
+  CHECK(s->lanes.at(0).step == 1);
+  CHECK(s->lanes.at(1).step == 1);
+  CHECK(s->step == 1);
+
+  run.apply(toy("compare=strict,exact&eta=3&n=500"));  // live: Strict diverges, backprop does not relax
+  run.play();
+  REQUIRE(wait_for(run, [](const Snapshot& x) { return x.lanes.size() == 2 && x.lanes[0].diverged && x.step >= 30; }));
+  s = run.snapshot();
+  CHECK_FALSE(s->diverged);  // the race goes on
+  CHECK(s->playing);
+  CHECK(s->lanes[0].status.find("diverged at step") == 0);
+  CHECK(s->lanes[1].step > s->lanes[0].step);
+  run.pause();
+  run.wait_idle();
+}
+
+namespace {
+
+// A lane's history of `steps` made-up records: accuracy, loss (falling by
+// `fall` per step), layer 1's share of backprop's signal and angle, and energy rises.
+std::vector<StepRecord> made_up(size_t steps, double accuracy, double fall, double signal, double angle, bool rose) {
+  std::vector<StepRecord> h(steps);
+  for (size_t i = 0; i < steps; ++i) {
+    h[i].step = static_cast<long>(i) + 1;
+    h[i].test.accuracy = accuracy;
+    h[i].train.loss = 0.7 - fall * static_cast<double>(i);
+    GradientAgreement a{0.5, angle};
+    a.norm_ratio = signal;
+    h[i].agreement = {a, a};
+    h[i].energy_rose = rose;
+  }
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("guidance names what keeps a lane from learning, and offers the change that helps") {
+  const Settings strict = toy("err=strict&compare_bp=1");
+  CHECK(guidance(strict, {made_up(kGuidanceWindow - 1, 0.5, 0, 0.08, 5, false)}).empty());  // too soon to judge
+  CHECK(guidance(strict, {made_up(400, 0.5, 1e-3, 0.08, 5, false)}).empty());               // the loss falls
+  CHECK(guidance(strict, {made_up(400, 0.95, 0, 0.08, 5, false)}).empty());                 // it has learned
+
+  std::vector<Guidance> g = guidance(strict, {made_up(400, 0.5, 0, 0.08, 5, false)});
+  REQUIRE(g.size() == 1);
+  CHECK(g[0].text == "Strict PC: layer 1 receives 8 % of backprop's signal (test accuracy 0.50): the error decays on its way down.");
+  REQUIRE(g[0].remedies.size() == 2);
+  CHECK(g[0].remedies[0].settings.err == ErrType::ErrorBased);
+  CHECK(g[0].remedies[1].settings.n == 25);
+
+  g = guidance(strict, {made_up(400, 0.5, 0, 0.9, 5, true)});
+  REQUIRE(g.size() == 1);
+  CHECK(g[0].text.find("the energy rose during 100 of the last 100 relaxations") != std::string::npos);
+  REQUIRE(g[0].remedies.size() == 2);
+  CHECK(g[0].remedies[0].settings.eta == doctest::Approx(0.01));
+  CHECK(g[0].remedies[1].settings.raced() ==
+        std::vector<ErrType>{ErrType::Strict, ErrType::ErrorBased, ErrType::Exact});  // the race that explains it
+
+  g = guidance(strict, {made_up(400, 0.5, 0, 0.9, 120, false)});
+  REQUIRE(g.size() == 1);
+  CHECK(g[0].text.find("layer 1's update points 120 degrees away") != std::string::npos);
+
+  // In a race, a line for each lane that is stuck, and only for those.
+  const Settings race = toy("compare=exact,strict&compare_bp=1&lr=0.003");
+  g = guidance(race, {made_up(400, 0.98, 0, 1, 0, false), made_up(400, 0.5, 0, 0.9, 5, false)});
+  REQUIRE(g.size() == 1);
+  CHECK(g[0].lane == 1);
+  CHECK(g[0].text.find("Strict PC: the loss has not fallen in the last 100 steps") == 0);
+  CHECK(g[0].remedies.at(0).settings.lr == 0.01);
+}
+
+TEST_CASE("Strict PC on the deep spiral net is told why it does not learn") {
+  Run run(from_query("dataset=spiral&model=mlp-2d-deep&err=strict&lr=0.01", Settings(), nullptr), "/nonexistent");
+  run.step(StepLevel::Update, 400);
+  run.wait_idle();
+  std::vector<std::vector<StepRecord>> h;
+  uint64_t generation = ~uint64_t(0);
+  run.update_history(h, generation);
+  const std::vector<Guidance> g = guidance(run.snapshot()->settings, h);
+  REQUIRE(g.size() == 1);
+  CHECK(g[0].text.find("Strict PC: ") == 0);
+  CHECK_FALSE(g[0].remedies.empty());
 }

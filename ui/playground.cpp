@@ -18,6 +18,8 @@ namespace {
 
 // Half a 60 fps frame for training when there is no training thread.
 constexpr double kTrainingSliceSeconds = 0.008;
+// Points drawn per split on each of a race's small boundary plots.
+constexpr size_t kRacePoints = 300;
 
 // A combo over one of core's named lists (error types, losses...) that edits `value`.
 template <typename E>
@@ -64,10 +66,35 @@ GradientAgreement agreement_at(const StepRecord& r, size_t l) {
   return l < r.agreement.size() ? r.agreement[l] : GradientAgreement{NAN, NAN};
 }
 
-// |eps| per layer from the last inference iteration: the colour of each block.
+// |eps| per layer from the lead's last inference iteration: the colour of each block.
 std::vector<double> layer_errors(const Snapshot& s) {
-  if (s.sweeps.empty()) return {};
-  return s.sweeps.back().eps_norm;
+  if (s.lanes.empty() || s.lanes.front().sweeps.empty()) return {};
+  return s.lanes.front().sweeps.back().eps_norm;
+}
+
+// Each algorithm keeps its colour in every race, here and in the SVG export:
+// the palette's entry at its place in err_types().
+int palette_index(ErrType e) {
+  const auto& types = err_types();
+  for (size_t i = 0; i < types.size(); ++i)
+    if (types[i].value == e) return static_cast<int>(i);
+  return 0;
+}
+ImU32 lane_color(ErrType e, float alpha = 1.0f) { return plot::color(palette_index(e), alpha); }
+
+ImVec4 lane_text_color(ErrType e) { return ImGui::ColorConvertU32ToFloat4(lane_color(e)); }
+
+// "Strict PC", or "Strict PC vs ePC vs Exact" for a race.
+std::string race_label(const Settings& s) {
+  std::string label;
+  for (ErrType e : s.raced()) label += (label.empty() ? "" : " vs ") + err_type_label(e);
+  return label;
+}
+
+// The backprop twin's curves are drawn when backprop is compared and no lane is backprop itself.
+bool draws_twin(const Settings& s) {
+  const std::vector<ErrType> raced = s.raced();
+  return s.compare_bp && std::find(raced.begin(), raced.end(), ErrType::Exact) == raced.end();
 }
 
 // A titled separator (ImGui 1.86 has no SeparatorText).
@@ -130,6 +157,7 @@ void Playground::frame() {
   snapshot_ = run_->snapshot();
   run_->update_history(history_, history_generation_);
   const Snapshot& s = *snapshot_;
+  guidance_ = run_->settled(s) && s.settings == settings_ ? ui::guidance(settings_, history_) : std::vector<Guidance>();
 
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   ImGui::SetNextWindowPos(vp->WorkPos);
@@ -164,7 +192,22 @@ void Playground::frame() {
     if (visible("network")) network(s);
     if (visible("output")) output(s);
   };
-  // A narrow window (a phone, a tutorial's column): the controls, and the rest
+  // A phone-sized window: the run's buttons, the controls folded away under a
+  // header, and the panels stacked at the full width in one scrolling column.
+  if (width < ImGui::GetFontSize() * 40 && (middle || right)) {
+    ImGui::BeginChild("stack", ImVec2(0, height), false);
+    if (left) {
+      run_buttons(s, false);
+      if (ImGui::CollapsingHeader("Controls")) controls(s, false);
+      for (const std::string& n : notices) ImGui::TextWrapped("%s", n.c_str());
+    }
+    draw_middle();
+    draw_right();
+    ImGui::EndChild();
+    ImGui::End();
+    return;
+  }
+  // A narrow window (a tutorial's column): the controls, and the rest
   // stacked in one scrolling column.
   if (width < ImGui::GetFontSize() * 70 && (middle || right)) {
     if (left) draw_left(std::clamp(width * 0.38f, 200.0f, 300.0f));
@@ -223,7 +266,8 @@ void Playground::run_buttons(const Snapshot& s, bool compact) {
                           {"+1 epoch", "steps until the next pass over the training set", StepLevel::Epoch}};
   for (int i = 0; i < 4; ++i) {
     if (i % 2 || compact) ImGui::SameLine();
-    const bool pc_only = i < 2 && !relaxes(settings_.err);  // backprop has no relaxation
+    const std::vector<ErrType> raced = settings_.raced();
+    const bool pc_only = i < 2 && std::none_of(raced.begin(), raced.end(), relaxes);  // backprop has no relaxation
     ImGui::BeginDisabled(pc_only);
     if (ImGui::Button(levels[i].label, ImVec2(button_w, 0))) run_->step(levels[i].level);
     ImGui::EndDisabled();
@@ -235,17 +279,17 @@ void Playground::run_buttons(const Snapshot& s, bool compact) {
     ImGui::SameLine();
     if (waiting_ && !waiting_->error.empty()) ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "%s", waiting_->error.c_str());
     else if (waiting_) ImGui::Text("loading %s: %.0f %%", settings_.dataset.c_str(), 100 * waiting_->progress);
-    else ImGui::Text("%s   step %ld   epoch %.2f", err_type_label(settings_.err).c_str(), s.step, s.epoch);
+    else ImGui::Text("%s   step %ld   epoch %.2f", race_label(settings_).c_str(), s.step, s.epoch);
   }
 }
 
-void Playground::controls(const Snapshot& s) {
+void Playground::controls(const Snapshot& s, bool with_run_buttons) {
   Settings next = settings_;
   ImGui::PushItemWidth(ImGui::GetContentRegionAvail().x * 0.56f);  // room for the labels
   ImGui::TextUnformatted("pcplay: predictive coding, live");
   ImGui::Separator();
 
-  run_buttons(s, false);
+  if (with_run_buttons) run_buttons(s, false);
   if (ImGui::SliderFloat("speed", &speed_, 0, 60, speed_ == 0 ? "max" : "%.0f steps/s")) run_->set_speed(speed_);
   if (ImGui::InputInt("stop at step", &stop_at_, 100, 1000)) {
     stop_at_ = std::max(0, stop_at_);
@@ -278,13 +322,19 @@ void Playground::controls(const Snapshot& s) {
   std::vector<std::string> models = {"default"};
   for (const std::string& m : model_preset_names()) models.push_back(m);
   if (is_dense_name(next.model) || is_residual_mlp_name(next.model)) models.push_back(next.model);
+  for (const char* deep : {"mupc:64,16", "resmlp:64,16"})  // the same deep net in muPC's and the standard parameterisation
+    if (next.model.rfind(std::string(deep).substr(0, 4), 0) != 0) models.push_back(deep);
   choice("model", next.model, models);
   model_editor(s, next);
   choice("loss", next.loss, loss_kinds());
 
   section("Algorithm");
+  ImGui::BeginDisabled(!next.compare.empty());
   choice("error type", next.err, err_types());
-  ImGui::BeginDisabled(!relaxes(next.err));
+  ImGui::EndDisabled();
+  race_controls(next);
+  const std::vector<ErrType> raced = next.raced();
+  ImGui::BeginDisabled(std::none_of(raced.begin(), raced.end(), relaxes));
   float eta = static_cast<float>(next.eta);
   if (ImGui::SliderFloat("eta", &eta, 0.01f, 1.5f, "%.3f", ImGuiSliderFlags_Logarithmic)) next.eta = eta;
   ImGui::SliderInt("n", &next.n, 1, 400, "%d", ImGuiSliderFlags_Logarithmic);
@@ -303,6 +353,35 @@ void Playground::controls(const Snapshot& s) {
   exports(s);
 }
 
+// The algorithms raced side by side, chosen in one combo (it stays open while
+// ticking): a second one starts a race beside the error type, unticking down
+// to one ends it.
+void Playground::race_controls(Settings& next) {
+  std::vector<ErrType> raced = next.raced();
+  std::string preview = "off";
+  if (raced.size() > 1) {
+    preview.clear();
+    for (ErrType e : raced) preview += (preview.empty() ? "" : ", ") + err_type_name(e);
+  }
+  if (ImGui::BeginCombo("race", preview.c_str())) {
+    ImGui::TextDisabled("up to %zu, from the same weights on the same batches", kMaxRaced);
+    for (const Named<ErrType>& o : err_types()) {
+      auto at = std::find(raced.begin(), raced.end(), o.value);
+      bool on = at != raced.end();
+      ImGui::BeginDisabled((!on && raced.size() >= kMaxRaced) || (on && raced.size() == 1));
+      if (ImGui::Selectable(o.label, on, ImGuiSelectableFlags_DontClosePopups)) {
+        if (on) raced.erase(at);
+        else raced.push_back(o.value);
+        next.compare = raced.size() > 1 ? raced : std::vector<ErrType>();
+        next.err = raced.front();
+      }
+      ImGui::EndDisabled();
+    }
+    ImGui::EndCombo();
+  }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Train several algorithms side by side");
+}
+
 // TensorFlow Playground's "+/- layers, +/- neurons" and activation, for dense
 // nets: edits the model into a dense:W1,W2,...:ACT name.
 void Playground::model_editor(const Snapshot& s, Settings& next) {
@@ -317,6 +396,25 @@ void Playground::model_editor(const Snapshot& s, Settings& next) {
     }
   } else if (next.model == "default" && s.weight_shapes.size() > 1 && s.weights.size() == s.weight_shapes.size()) {
     for (size_t k = 0; k + 1 < s.weight_shapes.size(); ++k) widths.push_back(s.weight_shapes[k].first);
+    const std::string& first = s.blocks.front();  // "linear+relu": the activation is the last layer
+    const std::string last = first.substr(first.rfind('+') + 1);
+    const auto& acts = dense_activations();
+    if (std::find(acts.begin(), acts.end(), last) != acts.end()) act = last;
+  } else if (is_residual_mlp_name(next.model)) {  // mupc:/resmlp: width, depth, activation
+    const std::string prefix = next.model.substr(0, next.model.find(':') + 1);
+    const size_t colon = next.model.find(':', prefix.size());
+    std::string mu_act = colon == std::string::npos ? "relu" : next.model.substr(colon + 1);
+    const ModelSpec spec = residual_mlp_model(next.model, {2}, 2);
+    int width = 0;
+    for (const LayerSpec& l : spec.blocks.front())
+      if (l.type == "linear") width = static_cast<int>(l.out);
+    int depth = static_cast<int>(spec.blocks.size());
+    bool changed = ImGui::SliderInt("width", &width, 4, 512, "%d", ImGuiSliderFlags_Logarithmic);
+    changed |= ImGui::SliderInt("depth", &depth, 2, 128, "%d", ImGuiSliderFlags_Logarithmic);
+    changed |= choice("activation", mu_act, dense_activations());
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("mupc: scales each block so that depth does not decay the signal");
+    if (changed) next.model = prefix + std::to_string(width) + "," + std::to_string(depth) + ":" + mu_act;
+    return;
   } else {
     return;  // convolutional presets are not edited here
   }
@@ -366,32 +464,40 @@ void Playground::numbers(const Snapshot& s) {
               ImGui::GetIO().Framerate);
   ImGui::Text("computing: %.0f samples/s, %.3f ms per inference iteration, %.3f ms per weight update",
               s.samples_per_second, s.ms_per_iteration, s.ms_per_update);
-  if (!history_.empty()) {
-    const StepRecord& r = history_.back();
-    if (s.settings.compare_bp)
-      ImGui::TextWrapped("batch loss %.4f, accuracy %.3f   test loss %.4f, accuracy %.3f   backprop: test loss %.4f, accuracy %.3f",
-                  r.train.loss, r.train.accuracy, r.test.loss, r.test.accuracy, r.bp_test.loss, r.bp_test.accuracy);
-    else
-      ImGui::Text("batch loss %.4f, accuracy %.3f   test loss %.4f, accuracy %.3f", r.train.loss, r.train.accuracy,
-                  r.test.loss, r.test.accuracy);
-    if (relaxes(s.settings.err)) {  // the stopping rule's effect: iterations per step, lately
-      double made = 0;
-      const size_t last = std::min<size_t>(history_.size(), 100);
-      for (size_t i = history_.size() - last; i < history_.size(); ++i) made += history_[i].iterations;
-      ImGui::Text("inference iterations: %d in the last step, %.1f per step over the last %zu (n = %d)", r.iterations,
-                  made / static_cast<double>(last), last, s.settings.n);
+  // Per lane: its losses and accuracies, and the iterations its steps made lately (the stopping rule's effect).
+  const std::vector<ErrType> raced = s.settings.raced();
+  const bool race = raced.size() > 1;
+  for (size_t lane = 0; lane < history_.size() && lane < raced.size(); ++lane) {
+    const std::vector<StepRecord>& h = history_[lane];
+    const LaneSnapshot* ls = lane < s.lanes.size() ? &s.lanes[lane] : nullptr;
+    if (race) {
+      ImGui::TextColored(lane_text_color(raced[lane]), "%s", err_type_label(raced[lane]).c_str());
+      ImGui::SameLine();
     }
+    if (ls && ls->diverged && race) {
+      ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "stopped at step %ld: %s", ls->step, ls->status.c_str());
+      continue;
+    }
+    if (h.empty()) {
+      ImGui::TextDisabled("no step yet");
+      continue;
+    }
+    const StepRecord& r = h.back();
+    double made = 0;
+    const size_t last = std::min<size_t>(h.size(), 100);
+    for (size_t i = h.size() - last; i < h.size(); ++i) made += h[i].iterations;
+    const std::string iterations = relaxes(raced[lane]) ? "   iterations " + std::to_string(r.iterations) + " (" +
+                                                              std::to_string(made / static_cast<double>(last)).substr(0, 4) +
+                                                              " per step lately, n = " + std::to_string(s.settings.n) + ")"
+                                                        : "";
+    ImGui::TextWrapped("batch loss %.4f, accuracy %.3f   test loss %.4f, accuracy %.3f%s", r.train.loss,
+                       r.train.accuracy, r.test.loss, r.test.accuracy, iterations.c_str());
   }
-  // The energy should fall during each relaxation (Strict, ePC); when it rises, say so.
-  long rose = 0;
-  const size_t recent = std::min<size_t>(history_.size(), 100);
-  for (size_t i = history_.size() - recent; i < history_.size(); ++i) rose += history_[i].energy_rose;
-  if (rose > 0) {
-    ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(170, 90, 0, 255));
-    ImGui::TextWrapped("The energy rose during %ld of the last %zu relaxations: eta is too large for these "
-                       "weights, and PC's updates there are far from backprop's. Try a smaller eta, or the MSE loss.",
-                       rose, recent);
-    ImGui::PopStyleColor();
+  if (draws_twin(s.settings) && !history_.empty() && !history_.front().empty()) {
+    const StepRecord& r = history_.front().back();
+    ImGui::TextColored(race ? lane_text_color(ErrType::Exact) : ImGui::ColorConvertU32ToFloat4(plot::color(1)), "backprop twin");
+    ImGui::SameLine();
+    ImGui::Text("test loss %.4f, accuracy %.3f", r.bp_test.loss, r.bp_test.accuracy);
   }
   ImGui::Separator();
 }
@@ -432,63 +538,150 @@ void Playground::exports(const Snapshot& s) {
 }
 
 void Playground::curves(const Snapshot& s) {
-  const std::vector<float> x = column(history_, step_of);
+  const std::vector<ErrType> raced = s.settings.raced();
+  const size_t lanes = std::min(history_.size(), raced.size());
+  const bool race = lanes > 1;
   const float avail = ImGui::GetContentRegionAvail().x;
-  // Each visible row of plots (loss, errors, relaxation) gets an equal share of the height.
+  const float spacing = ImGui::GetStyle().ItemSpacing.x;
+  // Each visible row of plots (loss, errors, relaxation) gets an equal share
+  // of the height left after the guidance lines.
   const int rows = int(settings_.panel_visible("loss")) + int(settings_.panel_visible("errors")) +
                    int(settings_.panel_visible("relaxation"));
-  const float h = std::max(150.0f, (ImGui::GetContentRegionAvail().y - 30) / rows);
-  const float half = (avail - ImGui::GetStyle().ItemSpacing.x) / 2;
+  // Guidance: the buttons, then the text wrapped beside them (two lines, mostly).
+  const float guidance_h = settings_.panel_visible("loss") ? guidance_.size() * 2 * ImGui::GetTextLineHeightWithSpacing() : 0;
+  const float h = std::max(150.0f, (ImGui::GetContentRegionAvail().y - 30 - guidance_h) / rows);
+  const float half = (avail - spacing) / 2;
   const bool bp = s.settings.compare_bp;
+  auto steps = [&](size_t lane) { return column(history_[lane], step_of); };
   if (settings_.panel_visible("loss")) {
-    std::vector<plot::Series> loss = {{"train", x, column(history_, train_loss), plot::color(0)},
-                                      {"test", x, column(history_, test_loss), plot::color(0, 0.5f), true}};
-    std::vector<plot::Series> acc = {{"train", x, column(history_, train_accuracy), plot::color(0)},
-                                     {"test", x, column(history_, test_accuracy), plot::color(0, 0.5f), true}};
-    if (bp) {
-      loss.push_back({"backprop", x, column(history_, bp_train_loss), plot::color(1)});
-      acc.push_back({"backprop", x, column(history_, bp_test_accuracy), plot::color(1)});
+    std::vector<plot::Series> loss, acc;
+    for (size_t lane = 0; lane < lanes; ++lane) {
+      const std::vector<StepRecord>& hl = history_[lane];
+      const std::vector<float> x = steps(lane);
+      const ImU32 c = race ? lane_color(raced[lane]) : plot::color(0);
+      const std::string name = race ? err_type_label(raced[lane]) : "train";
+      loss.push_back({name, x, column(hl, train_loss), c});
+      if (!race) {
+        loss.push_back({"test", x, column(hl, test_loss), plot::color(0, 0.5f), true});
+        acc.push_back({"train", x, column(hl, train_accuracy), c});
+      }
+      acc.push_back({race ? name : "test", x, column(hl, test_accuracy), race ? c : plot::color(0, 0.5f), !race});
     }
-    plot::lines("loss", {"Loss: PC vs backprop", "step", "", false, true}, loss, ImVec2(half, h));
+    if (bp && lanes > 0 && draws_twin(s.settings)) {  // the twin trains beside the lead on its batches
+      const std::vector<float> x = steps(0);
+      const ImU32 c = race ? lane_color(ErrType::Exact) : plot::color(1);
+      loss.push_back({"backprop", x, column(history_[0], bp_train_loss), c});
+      acc.push_back({"backprop", x, column(history_[0], bp_test_accuracy), c});
+    }
+    plot::lines("loss", {race ? "Batch loss" : "Loss: PC vs backprop", "step", "", false, true}, loss, ImVec2(half, h));
     ImGui::SameLine();
-    plot::lines("accuracy", {"Accuracy", "step", "", false, false, 0, 1}, acc, ImVec2(half, h));
+    plot::lines("accuracy", {race ? "Test accuracy" : "Accuracy", "step", "", false, false, 0, 1}, acc, ImVec2(half, h));
+    guidance_lines();
   }
   if (settings_.panel_visible("errors")) {
-    std::vector<plot::Series> rel, angle;
+    // Per layer, against backprop: one pair of plots, or a small pair per PC lane in a race.
+    std::vector<size_t> shown;
+    for (size_t lane = 0; lane < lanes; ++lane)
+      if (!race || raced[lane] != ErrType::Exact) shown.push_back(lane);
     const size_t L = s.shapes.empty() ? 0 : s.shapes.size() - 1;
-    for (size_t l = 0; l < L && bp; ++l) {
-      const std::string name = "layer " + std::to_string(l + 1);
-      const ImU32 colour = plot::color(static_cast<int>(l) + 2);
-      rel.push_back({name, x, column(history_, [l](const StepRecord& r) { return agreement_at(r, l).rel_error; }), colour});
-      angle.push_back({name, x, column(history_, [l](const StepRecord& r) { return agreement_at(r, l).angle_deg; }), colour});
+    const bool small = shown.size() > 1;  // small multiples: a row of relative errors, a row of angles
+    const float w = small ? (avail - spacing * (shown.size() - 1)) / shown.size() : half;
+    const float ph = small ? (h - spacing) / 2 : h;
+    for (int kind = 0; kind < 2; ++kind) {  // relative error, then angle
+      for (size_t k = 0; k < shown.size(); ++k) {
+        const size_t lane = shown[k];
+        std::vector<plot::Series> series;
+        const std::vector<float> x = steps(lane);
+        for (size_t l = 0; l < L && bp; ++l)
+          series.push_back({"layer " + std::to_string(l + 1), x,
+                            column(history_[lane],
+                                   [l, kind](const StepRecord& r) {
+                                     const GradientAgreement a = agreement_at(r, l);
+                                     return kind == 0 ? a.rel_error : a.angle_deg;
+                                   }),
+                            plot::color(static_cast<int>(l) + 2)});
+        const std::string who = race ? err_type_label(raced[lane]) + ": " : "";
+        const std::string title = who + (kind == 0 ? "relative error of the update vs backprop's"
+                                                   : "angle to backprop's update (degrees)");
+        const std::string id = (kind == 0 ? "rel" : "angle") + std::to_string(lane);
+        if (k > 0 || (!small && kind == 1)) ImGui::SameLine();
+        plot::Options options{title, "step", "", false, kind == 0};
+        options.legend = k == 0;  // the layers' colours are the same in every lane's plot
+        plot::lines(id.c_str(), options, series, ImVec2(w, ph));
+      }
     }
-    plot::lines("rel", {"Relative error of PC's update vs backprop's", "step", "", false, true}, rel, ImVec2(half, h));
-    ImGui::SameLine();
-    plot::lines("angle", {"Angle to backprop's update (degrees)", "step", "", false, false}, angle, ImVec2(half, h));
     if (!bp) ImGui::TextDisabled("Turn on \"compare with backprop\" to see these.");
+  }
+}
+
+// What the run is doing wrong, in one line per struggling lane, with the changes
+// that help as buttons beside it. Inline under the curves: it covers nothing.
+void Playground::guidance_lines() {
+  for (size_t i = 0; i < guidance_.size(); ++i) {
+    const Guidance& g = guidance_[i];
+    ImGui::PushID(static_cast<int>(i));
+    for (size_t k = 0; k < g.remedies.size(); ++k) {
+      ImGui::PushID(static_cast<int>(k));
+      if (ImGui::SmallButton(g.remedies[k].label.c_str())) {
+        const bool new_run = g.remedies[k].settings.needs_reset_from(settings_);
+        apply(g.remedies[k].settings);
+        if (new_run) play();
+      }
+      ImGui::SameLine();
+      // The text beside the buttons, or under them where the window is narrow.
+      if (k + 1 == g.remedies.size() && ImGui::GetContentRegionAvail().x < ImGui::GetFontSize() * 20) ImGui::NewLine();
+      ImGui::PopID();
+    }
+    ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(180, 90, 0, 255));
+    ImGui::TextWrapped("%s", g.text.c_str());
+    ImGui::PopStyleColor();
+    ImGui::PopID();
   }
 }
 
 void Playground::relaxation(const Snapshot& s) {
   const float avail = ImGui::GetContentRegionAvail().x;
-  const float half = (avail - ImGui::GetStyle().ItemSpacing.x) / 2;
+  const float spacing = ImGui::GetStyle().ItemSpacing.x;
+  const float half = (avail - spacing) / 2;
   const float h = std::max(150.0f, ImGui::GetContentRegionAvail().y - 4);
-  std::vector<float> it;
-  for (const SweepStats& st : s.sweeps) it.push_back(static_cast<float>(st.iteration));
-  std::vector<plot::Series> energy = {{"energy", it, {}, plot::color(0)}};
-  for (const SweepStats& st : s.sweeps) energy[0].y.push_back(static_cast<float>(st.energy));
-  std::vector<plot::Series> norms;
-  const size_t layers = s.sweeps.empty() ? 0 : s.sweeps.back().eps_norm.size();
-  for (size_t l = 0; l < layers; ++l) {
-    plot::Series ser{"||eps_" + std::to_string(l) + "||", it, {}, plot::color(static_cast<int>(l) + 1)};
-    for (const SweepStats& st : s.sweeps) ser.y.push_back(static_cast<float>(st.eps_norm[l]));
-    norms.push_back(ser);
+  const bool race = s.lanes.size() > 1;
+  // The energy of every lane overlaid; |eps| per layer, one small plot per lane in a race.
+  std::vector<plot::Series> energy;
+  std::vector<std::vector<plot::Series>> norms;
+  std::vector<std::string> titles;
+  std::string relaxing;
+  for (const LaneSnapshot& lane : s.lanes) {
+    if (!relaxes(lane.err)) continue;
+    std::vector<float> it;
+    for (const SweepStats& st : lane.sweeps) it.push_back(static_cast<float>(st.iteration));
+    plot::Series e{race ? err_type_label(lane.err) : "energy", it, {}, race ? lane_color(lane.err) : plot::color(0)};
+    for (const SweepStats& st : lane.sweeps) e.y.push_back(static_cast<float>(st.energy));
+    energy.push_back(e);
+    std::vector<plot::Series> layers;
+    const size_t count = lane.sweeps.empty() ? 0 : lane.sweeps.back().eps_norm.size();
+    for (size_t l = 0; l < count; ++l) {
+      plot::Series ser{"||eps_" + std::to_string(l) + "||", it, {}, plot::color(static_cast<int>(l) + 1)};
+      for (const SweepStats& st : lane.sweeps) ser.y.push_back(static_cast<float>(st.eps_norm[l]));
+      layers.push_back(ser);
+    }
+    norms.push_back(layers);
+    titles.push_back(race ? err_type_label(lane.err) + ": ||eps|| per layer" : "Prediction errors per layer");
+    if (lane.relaxing >= 0 && relaxing.empty())
+      relaxing = " (relaxing: " + std::to_string(lane.relaxing) + "/" + std::to_string(s.n) + ")";
   }
-  const std::string title = s.relaxing >= 0 ? "Energy (relaxing: " + std::to_string(s.relaxing) + "/" + std::to_string(s.n) + ")"
-                                            : "Energy over the last relaxation";
+  const std::string title = relaxing.empty() ? "Energy over the last relaxation" : "Energy" + relaxing;
   plot::lines("energy", {title, "inference iteration", "", false, true}, energy, ImVec2(half, h));
-  ImGui::SameLine();
-  plot::lines("eps", {"Prediction errors per layer", "inference iteration", "", false, true}, norms, ImVec2(half, h));
+  const float w = norms.empty() ? half : (avail - half - spacing * norms.size()) / norms.size();
+  for (size_t k = 0; k < norms.size(); ++k) {
+    ImGui::SameLine();
+    plot::Options options{titles[k], "inference iteration", "", false, true};
+    options.legend = k == 0;
+    plot::lines(("eps" + std::to_string(k)).c_str(), options, norms[k], ImVec2(w, h));
+  }
+  if (norms.empty()) {
+    ImGui::SameLine();
+    plot::lines("eps", {"Prediction errors per layer", "inference iteration", "", false, true}, {}, ImVec2(half, h));
+  }
 }
 
 void Playground::network(const Snapshot& s) {
@@ -554,29 +747,61 @@ void Playground::network(const Snapshot& s) {
 void Playground::output(const Snapshot& s) {
   section("Output");
   const float w = ImGui::GetContentRegionAvail().x;
+  const bool race = s.lanes.size() > 1;
   if (s.two_d && s.grid > 0) {
-    // The decision boundary, with train (filled) and test (ringed) points.
-    const float side = std::min(w, ImGui::GetContentRegionAvail().y - 30);
-    const ImVec2 p0 = ImGui::GetCursorScreenPos();
-    plot::heatmap("boundary", s.boundary.data(), s.grid, s.grid, 0, 1, ImVec2(side, side), plot::diverging);
-    ImDrawList* dl = ImGui::GetWindowDrawList();
-    auto at = [&](float x, float y) {
-      return ImVec2(p0.x + (x + s.extent) / (2 * s.extent) * side, p0.y + (s.extent - y) / (2 * s.extent) * side);
-    };
-    const std::vector<float> none;
-    const std::vector<float>& train = s.train_points ? *s.train_points : none;
-    const std::vector<float>& test = s.test_points ? *s.test_points : none;
-    for (size_t i = 0; i + 2 < train.size(); i += 3)
-      dl->AddCircleFilled(at(train[i], train[i + 1]), 3,
-                          train[i + 2] > 0.5f ? IM_COL32(10, 90, 200, 255) : IM_COL32(240, 120, 10, 255));
-    for (size_t i = 0; i + 2 < test.size(); i += 3)
-      dl->AddCircle(at(test[i], test[i + 1]), 3.5f,
-                    test[i + 2] > 0.5f ? IM_COL32(10, 90, 200, 255) : IM_COL32(240, 120, 10, 255), 0, 1.5f);
-    ImGui::TextDisabled("filled: training points; rings: test points");
+    // The decision boundary of each lane (small multiples in a race), with
+    // train (filled) and test (ringed) points.
+    const int columns = race ? 2 : 1;
+    const float spacing = ImGui::GetStyle().ItemSpacing.x;
+    const int rows = (static_cast<int>(s.lanes.size()) + columns - 1) / columns;
+    const float label_h = race ? ImGui::GetTextLineHeightWithSpacing() : 0;
+    const float side = std::max(40.0f, std::min((w - spacing * (columns - 1)) / columns,
+                                                (ImGui::GetContentRegionAvail().y - 30) / std::max(1, rows) - label_h));
+    const float dot = race ? 2.0f : 3.0f;
+    for (size_t k = 0; k < s.lanes.size(); ++k) {
+      const LaneSnapshot& lane = s.lanes[k];
+      if (k % columns) ImGui::SameLine();
+      ImGui::BeginGroup();
+      if (race) ImGui::TextColored(lane_text_color(lane.err), "%s", err_type_label(lane.err).c_str());
+      const ImVec2 p0 = ImGui::GetCursorScreenPos();
+      if (lane.boundary && lane.boundary->size() == static_cast<size_t>(s.grid * s.grid)) {
+        // A race's small plots at half the grid: a quarter of the cells to fill.
+        const int step = race ? 2 : 1, g = s.grid / step;
+        std::vector<float> cells(static_cast<size_t>(g * g));
+        for (int y = 0; y < g; ++y)
+          for (int x = 0; x < g; ++x) cells[y * g + x] = (*lane.boundary)[(y * step) * s.grid + x * step];
+        plot::heatmap(("boundary" + std::to_string(k)).c_str(), cells.data(), g, g, 0, 1, ImVec2(side, side),
+                      plot::diverging);
+      }
+      else
+        ImGui::Dummy(ImVec2(side, side));
+      ImDrawList* dl = ImGui::GetWindowDrawList();
+      auto at = [&](float x, float y) {
+        return ImVec2(p0.x + (x + s.extent) / (2 * s.extent) * side, p0.y + (s.extent - y) / (2 * s.extent) * side);
+      };
+      const std::vector<float> none;
+      const std::vector<float>& train = s.train_points ? *s.train_points : none;
+      const std::vector<float>& test = s.test_points ? *s.test_points : none;
+      auto colour = [](float label) { return label > 0.5f ? IM_COL32(10, 90, 200, 255) : IM_COL32(240, 120, 10, 255); };
+      if (race) {  // small multiples: a sample of the points, as squares (a circle costs a software renderer ten times more)
+        for (const std::vector<float>* points : {&train, &test}) {
+          const size_t stride = 3 * std::max<size_t>(1, points->size() / 3 / kRacePoints);
+          for (size_t i = 0; i + 2 < points->size(); i += stride) {
+            const ImVec2 p = at((*points)[i], (*points)[i + 1]);
+            dl->AddRectFilled(ImVec2(p.x - dot, p.y - dot), ImVec2(p.x + dot, p.y + dot), colour((*points)[i + 2]));
+          }
+        }
+      } else {
+        for (size_t i = 0; i + 2 < train.size(); i += 3) dl->AddCircleFilled(at(train[i], train[i + 1]), dot, colour(train[i + 2]));
+        for (size_t i = 0; i + 2 < test.size(); i += 3) dl->AddCircle(at(test[i], test[i + 1]), dot + 0.5f, colour(test[i + 2]), 0, 1.5f);
+      }
+      ImGui::EndGroup();
+    }
+    ImGui::TextDisabled(race ? "a sample of the training and test points" : "filled: training points; rings: test points");
     return;
   }
-  if (!s.images) return;
-  const ImageViews& v = *s.images;
+  if (s.lanes.empty() || !s.lanes.front().images) return;
+  const ImageViews& v = *s.lanes.front().images;
   // Test images with their predictions (red when wrong); click one for its maps.
   const int per_row = 8;
   const float cell = std::max(4.0f, (w - 8) / per_row);
@@ -591,20 +816,30 @@ void Playground::output(const Snapshot& s) {
                        static_cast<int>(k) == v.chosen ? ">" : "", v.predictions[k]);
     ImGui::EndGroup();
   }
-  // Confusion matrix over the first test images.
-  if (v.classes > 0 && !v.confusion.empty()) {
-    ImGui::TextUnformatted("Confusion (rows: true class)");
-    std::vector<float> share(v.confusion.size());
-    for (int i = 0; i < v.classes; ++i) {
+  // Confusion matrices over the first test images, one per lane.
+  ImGui::TextUnformatted("Confusion (rows: true class)");
+  const float spacing = ImGui::GetStyle().ItemSpacing.x;
+  const float side = std::max(10.0f, std::min(race ? (w - spacing * (s.lanes.size() - 1)) / s.lanes.size() : w * 0.5f, 150.0f));
+  for (size_t k = 0; k < s.lanes.size(); ++k) {
+    if (!s.lanes[k].images) continue;
+    const ImageViews& lv = *s.lanes[k].images;
+    if (lv.classes <= 0 || lv.confusion.empty()) continue;
+    if (k) ImGui::SameLine();
+    ImGui::BeginGroup();
+    if (race) ImGui::TextColored(lane_text_color(s.lanes[k].err), "%s", err_type_label(s.lanes[k].err).c_str());
+    std::vector<float> share(lv.confusion.size());
+    for (int i = 0; i < lv.classes; ++i) {
       int total = 0;
-      for (int j = 0; j < v.classes; ++j) total += v.confusion[i * v.classes + j];
-      for (int j = 0; j < v.classes; ++j)
-        share[i * v.classes + j] = total ? static_cast<float>(v.confusion[i * v.classes + j]) / total : 0.0f;
+      for (int j = 0; j < lv.classes; ++j) total += lv.confusion[i * lv.classes + j];
+      for (int j = 0; j < lv.classes; ++j)
+        share[i * lv.classes + j] = total ? static_cast<float>(lv.confusion[i * lv.classes + j]) / total : 0.0f;
     }
-    const float side = std::max(10.0f, std::min(w * 0.5f, 150.0f));
-    const int hovered = plot::heatmap("confusion", share.data(), v.classes, v.classes, 0, 1, ImVec2(side, side));
+    const int hovered = plot::heatmap(("confusion" + std::to_string(k)).c_str(), share.data(), lv.classes, lv.classes, 0,
+                                      1, ImVec2(side, side));
     if (hovered >= 0)
-      ImGui::SetTooltip("true %d, predicted %d: %d images", hovered / v.classes, hovered % v.classes, v.confusion[hovered]);
+      ImGui::SetTooltip("true %d, predicted %d: %d images", hovered / lv.classes, hovered % lv.classes,
+                        lv.confusion[hovered]);
+    ImGui::EndGroup();
   }
   // For the chosen image: |eps| of this error type and backprop's gradient, per layer.
   ImGui::Text("Image %d: |eps| (left) and |dLoss/dv| (right) per layer", v.chosen);
@@ -626,30 +861,50 @@ void Playground::output(const Snapshot& s) {
   }
 }
 
+// The metrics' CSV; a race's adds a first column naming each row's algorithm.
 std::string Playground::export_metrics_csv() const {
   const Index depth = snapshot_->shapes.empty() ? 0 : static_cast<Index>(snapshot_->shapes.size()) - 1;
-  std::string csv = metrics_csv_header(depth, settings_.compare_bp);
-  for (const StepRecord& r : history_) csv += metrics_csv_row(r, depth, settings_.compare_bp);
+  const std::vector<ErrType> raced = snapshot_->settings.raced();
+  const bool race = raced.size() > 1;
+  std::string csv = (race ? "algorithm," : "") + metrics_csv_header(depth, snapshot_->settings.compare_bp);
+  for (size_t lane = 0; lane < history_.size() && lane < raced.size(); ++lane)
+    for (const StepRecord& r : history_[lane])
+      csv += (race ? err_type_name(raced[lane]) + "," : "") + metrics_csv_row(r, depth, snapshot_->settings.compare_bp);
   return csv;
 }
 
 std::string Playground::export_plots_svg() const {
-  const std::vector<double> x = column<double>(history_, step_of);
+  const std::vector<ErrType> raced = snapshot_->settings.raced();
+  const size_t lanes = std::min(history_.size(), raced.size());
   PlotPanel loss{"Loss", "step", "loss", false, true, 0, 0, {}};
-  loss.series = {{"PC train", x, column<double>(history_, train_loss), false, 0},
-                 {"PC test", x, column<double>(history_, test_loss), true, 0}};
   PlotPanel acc{"Accuracy", "step", "accuracy", false, false, 0, 1, {}};
-  acc.series = {{"PC test", x, column<double>(history_, test_accuracy), false, 0}};
-  if (settings_.compare_bp) {
-    loss.series.push_back({"backprop train", x, column<double>(history_, bp_train_loss), false, 1});
-    acc.series.push_back({"backprop test", x, column<double>(history_, bp_test_accuracy), false, 1});
+  PlotPanel rel{"Relative error of layer 1 vs backprop", "step", "relative error", false, true, 0, 0, {}};
+  for (size_t lane = 0; lane < lanes; ++lane) {
+    const std::vector<StepRecord>& h = history_[lane];
+    const std::vector<double> x = column<double>(h, step_of);
+    const std::string name = lanes > 1 ? err_type_label(raced[lane]) : "PC";
+    const int colour = lanes > 1 ? palette_index(raced[lane]) : 0;
+    loss.series.push_back({name + " train", x, column<double>(h, train_loss), false, colour});
+    if (lanes == 1) loss.series.push_back({name + " test", x, column<double>(h, test_loss), true, colour});
+    acc.series.push_back({name + " test", x, column<double>(h, test_accuracy), false, colour});
+    if (lanes == 1) {  // every layer of the one run
+      const size_t L = h.empty() ? 0 : h.back().agreement.size();
+      rel.title = "Relative error vs backprop";
+      for (size_t l = 0; l < L; ++l)
+        rel.series.push_back({"layer " + std::to_string(l + 1), x,
+                              column<double>(h, [l](const StepRecord& r) { return agreement_at(r, l).rel_error; }),
+                              false, static_cast<int>(l) + 2});
+    } else if (raced[lane] != ErrType::Exact) {
+      rel.series.push_back({name, x, column<double>(h, [](const StepRecord& r) { return agreement_at(r, 0).rel_error; }),
+                            false, colour});
+    }
   }
-  PlotPanel rel{"Relative error vs backprop", "step", "relative error", false, true, 0, 0, {}};
-  const size_t L = history_.empty() ? 0 : history_.back().agreement.size();
-  for (size_t l = 0; l < L; ++l)
-    rel.series.push_back({"layer " + std::to_string(l + 1), x,
-                          column<double>(history_, [l](const StepRecord& r) { return agreement_at(r, l).rel_error; }),
-                          false, static_cast<int>(l) + 2});
+  if (lanes > 0 && draws_twin(snapshot_->settings)) {
+    const std::vector<double> x = column<double>(history_[0], step_of);
+    const int colour = lanes > 1 ? palette_index(ErrType::Exact) : 1;
+    loss.series.push_back({"backprop train", x, column<double>(history_[0], bp_train_loss), false, colour});
+    acc.series.push_back({"backprop test", x, column<double>(history_[0], bp_test_accuracy), false, colour});
+  }
   return svg_figure("pcplay: " + to_query(settings_), {loss, acc, rel}, 3);
 }
 

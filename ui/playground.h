@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "guidance.h"
 #include "run.h"
 #include "settings.h"
 
@@ -33,9 +34,11 @@ class Playground {
   const Settings& settings() const { return settings_; }
   // Changes the settings as the controls do: live where it can, else a new run.
   void set_settings(const Settings& next) { apply(next); }
-  // What the last frame showed: the run's snapshot and the per-step history.
+  // What the last frame showed: the run's snapshot, the per-step history of
+  // each lane (settings().raced()'s order), and the guidance under the curves.
   const Snapshot& snapshot() const { return *snapshot_; }
-  const std::vector<StepRecord>& history() const { return history_; }
+  const std::vector<std::vector<StepRecord>>& history() const { return history_; }
+  const std::vector<Guidance>& guidance() const { return guidance_; }
   // Not yet showing the latest settings: a data set downloads, or a change or
   // reset is still being carried out.
   bool settling() const { return waiting_.has_value() || !run_->settled(*snapshot_); }
@@ -56,12 +59,14 @@ class Playground {
   std::vector<std::string> notices;
 
  private:
-  void controls(const Snapshot& s);
+  void controls(const Snapshot& s, bool with_run_buttons = true);
   void run_buttons(const Snapshot& s, bool compact);
   void check_data();
   void model_editor(const Snapshot& s, Settings& next);
   void numbers(const Snapshot& s);
   void curves(const Snapshot& s);
+  void guidance_lines();
+  void race_controls(Settings& next);
   void relaxation(const Snapshot& s);
   void network(const Snapshot& s);
   void output(const Snapshot& s);
@@ -73,10 +78,11 @@ class Playground {
   Settings settings_;
   std::string data_dir_, export_dir_;
   std::unique_ptr<Run> run_;
-  std::vector<StepRecord> history_;
+  std::vector<std::vector<StepRecord>> history_;  // per lane
+  std::vector<Guidance> guidance_;
   uint64_t history_generation_ = ~uint64_t(0);
   std::shared_ptr<const Snapshot> snapshot_;
-  float speed_ = 30;  // steps per second; 0 = as fast as it goes
+  float speed_ = 0;  // steps per second; 0 = as fast as it goes (a small net trains as fast as frames are drawn)
   std::string message_;
   char data_path_[512] = "";     // the own-data field
   char weights_path_[512] = "";  // the weights-import field

@@ -101,7 +101,7 @@ void lines(const char* id, const Options& o, const std::vector<Series>& series, 
   // Legend, top right.
   float ly = top + 4;
   for (const Series& s : series) {
-    if (s.label.empty()) continue;
+    if (s.label.empty() || !o.legend) continue;
     const float w = ImGui::CalcTextSize(s.label.c_str()).x;
     dl->AddRectFilled(ImVec2(right - w - 30, ly - 1), ImVec2(right - 2, ly + font + 1), IM_COL32(255, 255, 255, 200));
     dl->AddLine(ImVec2(right - w - 26, ly + font / 2), ImVec2(right - w - 10, ly + font / 2), s.color, 2.5f);

@@ -21,6 +21,7 @@ struct Options {
   std::string title, x_label, y_label;
   bool log_x = false, log_y = false;
   float y_min = 0, y_max = 0;  // a fixed y range when y_min < y_max
+  bool legend = true;          // small multiples show it once
 };
 
 // The palette, by index (tab10), and two colour maps.

@@ -11,6 +11,12 @@
 #include "trainer.h"
 #include "views.h"
 
+#if defined(__linux__) && !defined(__EMSCRIPTEN__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace pcplay::ui {
 
 namespace {
@@ -18,16 +24,36 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxPoints = 2000;      // points drawn per split of 2-D data
 constexpr size_t kMaxHistory = 20000;    // then older records are thinned
 constexpr double kPublishSeconds = 0.05;
+// While playing, the views that cost a forward pass over many points are
+// renewed less often than snapshots are published: a single-threaded browser
+// build pays for them out of its training slices.
+constexpr double kBoundarySeconds = 0.2, kImagesSeconds = 0.5;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 }  // namespace
 
+// One algorithm of the run, with its own trainer; a race has several, all
+// started from the same weights and fed the same batches (the same seed).
+struct Lane {
+  ErrType err;
+  std::unique_ptr<Trainer<float>> trainer;
+  double step_compute = 0, step_seconds = 0;  // this step's compute so far; a step's, smoothed
+  std::vector<SweepStats> last_sweeps;
+  std::string status;  // why it stopped
+  // The views: renewed at most kBoundarySeconds (2-D) or kImagesSeconds apart while playing.
+  std::shared_ptr<const std::vector<float>> boundary;
+  std::shared_ptr<const ImageViews> images;
+  ConfusionCache confusion;
+
+  bool live() const { return trainer && !trainer->diverged(); }
+};
+
 struct Run::Worker {
   Run& run;
   Settings settings;
   std::string data_dir;
-  std::unique_ptr<Trainer<float>> trainer;
+  std::vector<Lane> lanes;  // settings.raced(), in order
   std::string status = "loading", notice;
   uint64_t commands_done = 0;  // carried out, in the order sent
   bool failed = false;
@@ -37,37 +63,33 @@ struct Run::Worker {
   std::shared_ptr<const DataSplit> data;
   std::shared_ptr<const std::vector<float>> train_points, test_points;
 
-  // Rates: compute time of each stage, and when steps finished.
-  double step_compute = 0, step_seconds = 0, update_seconds = 0, iteration_seconds = 0;
+  // Rates: compute time of the lead's updates and of every lane's inference
+  // iterations, and when race steps finished.
+  double update_seconds = 0, iteration_seconds = 0;
   long timed_iterations = 0;
   std::deque<Clock::time_point> recent_steps;
-  std::vector<SweepStats> last_sweeps;
-  Clock::time_point last_step = Clock::now(), last_publish;
+  Clock::time_point last_step = Clock::now(), last_publish, last_boundaries, last_images;
 
   // Steps or an epoch to reach (step(Update, k), step(Epoch)); -1: none.
   long target_steps = -1;
   double target_epoch = -1;
 
-  // The image views, renewed at most twice a second while playing.
-  std::shared_ptr<const ImageViews> images;
-  Clock::time_point last_images;
-  ConfusionCache confusion;
-
   explicit Worker(Run& r) : run(r) {}
 
-  // Builds data, model and trainer from the settings (starting from `initial`
-  // weights when given); errors become the status.
+  Trainer<float>* lead() { return lanes.empty() ? nullptr : lanes.front().trainer.get(); }
+
+  // Builds data, models and trainers from the settings (starting from
+  // `initial` weights when given); errors become the status.
   void build(const Model<float>* initial = nullptr) {
-    trainer.reset();
+    lanes.clear();
     clear_targets();  // a new run has no steps to reach yet
     failed = false;
     notice.clear();
-    step_compute = step_seconds = update_seconds = iteration_seconds = 0;
+    update_seconds = iteration_seconds = 0;
     timed_iterations = 0;
     recent_steps.clear();
-    last_sweeps.clear();
-    images.reset();
-    confusion = ConfusionCache();
+    const std::vector<ErrType> raced = settings.raced();
+    run.clear_history(raced.size());
     try {
       const std::string key = settings.dataset + "|" + std::to_string(settings.noise) + "|" +
                               std::to_string(settings.ratio) + "|" + std::to_string(settings.seed);
@@ -89,28 +111,37 @@ struct Run::Worker {
       const Shape& shape = data->train.sample_shape;
       ModelSpec spec = model_for_data(settings.model, shape, data->train.num_classes);
       spec.loss = settings.loss;
-      TrainConfig config;
-      config.err = settings.err;
-      config.eta = settings.eta;
-      config.n = settings.n;
-      config.tol = settings.tol;
-      config.optimizer.kind = settings.optimizer;
-      config.optimizer.lr = settings.lr;
-      config.batch = settings.batch;
-      config.seed = settings.seed;
-      config.compare_bp = settings.compare_bp;
-      // With a thread of its own, the run also splits each step across the
-      // machine's other threads; in slices of the UI's frames it has only the one.
-      config.threads = run.mode_ == Mode::Sliced ? 1 : 0;
-      trainer = std::make_unique<Trainer<float>>(spec, data, config, initial);
+      for (ErrType err : raced) {
+        TrainConfig config;
+        config.err = err;
+        config.eta = settings.eta;
+        config.n = settings.n;
+        config.tol = settings.tol;
+        config.optimizer.kind = settings.optimizer;
+        config.optimizer.lr = settings.lr;
+        config.batch = settings.batch;
+        config.seed = settings.seed;  // the same initial weights and batches in every lane
+        config.compare_bp = settings.compare_bp;
+        // With a thread of its own, the run also splits each step across the
+        // machine's other threads; in slices of the UI's frames it has only the one.
+        config.threads = run.mode_ == Mode::Sliced ? 1 : 0;
+        Lane lane;
+        lane.err = err;
+        lane.trainer = std::make_unique<Trainer<float>>(spec, data, config, initial);
+        lanes.push_back(std::move(lane));
+      }
       status = "ready";
     } catch (const std::exception& e) {
+      lanes.clear();
       status = e.what();
       failed = true;
     }
   }
 
-  bool diverged() const { return trainer && trainer->diverged(); }
+  // Nothing left to train: no lanes, or every one diverged.
+  bool diverged() const {
+    return std::none_of(lanes.begin(), lanes.end(), [](const Lane& l) { return l.live(); });
+  }
 
   template <typename F>
   auto timed(double& seconds, F f) {
@@ -120,61 +151,86 @@ struct Run::Worker {
     return result;
   }
 
-  void begin() {
-    step_compute = 0;
-    timed(step_compute, [&] {
-      trainer->begin_step();
+  void begin(Lane& lane) {
+    lane.step_compute = 0;
+    timed(lane.step_compute, [&] {
+      lane.trainer->begin_step();
       return 0;
     });
   }
 
-  bool relax(int k) {
-    const int before = trainer->relaxation()->iterations();
+  bool relax(Lane& lane, int k) {
+    Trainer<float>& t = *lane.trainer;
+    const int before = t.relaxation()->iterations();
     double spent = 0;
-    const bool done = timed(spent, [&] { return trainer->relax(k); });
-    step_compute += spent;
-    if (trainer->relaxation()->iterations() > before) {
+    const bool done = timed(spent, [&] { return t.relax(k); });
+    lane.step_compute += spent;
+    if (t.relaxation()->iterations() > before) {
       iteration_seconds += spent;
-      timed_iterations += trainer->relaxation()->iterations() - before;
+      timed_iterations += t.relaxation()->iterations() - before;
     }
     return done;
   }
 
-  void finish() {
+  void finish(size_t index) {
+    Lane& lane = lanes[index];
     double spent = 0;
-    StepMetrics m = timed(spent, [&] { return trainer->finish_step(); });
-    step_compute += spent;
-    update_seconds = update_seconds > 0 ? 0.8 * update_seconds + 0.2 * spent : spent;
-    step_seconds = step_seconds > 0 ? 0.8 * step_seconds + 0.2 * step_compute : step_compute;
-    last_sweeps = m.sweeps;
-    last_step = Clock::now();
+    StepMetrics m = timed(spent, [&] { return lane.trainer->finish_step(); });
+    lane.step_compute += spent;
+    if (index == 0) update_seconds = update_seconds > 0 ? 0.8 * update_seconds + 0.2 * spent : spent;
+    lane.step_seconds = lane.step_seconds > 0 ? 0.8 * lane.step_seconds + 0.2 * lane.step_compute : lane.step_compute;
+    lane.last_sweeps = m.sweeps;
     if (m.diverged) {
-      status = m.divergence;
+      lane.status = m.divergence;
       return;
     }
-    recent_steps.push_back(last_step);
-    while (recent_steps.size() > 2 && seconds_since(recent_steps.front()) > 2.0) recent_steps.pop_front();
-    run.append_history(std::move(static_cast<StepRecord&>(m)));
+    if (index + 1 == lanes.size() || std::none_of(lanes.begin() + index + 1, lanes.end(), [](const Lane& l) { return l.live(); })) {
+      last_step = Clock::now();  // a step of the whole race
+      recent_steps.push_back(last_step);
+      while (recent_steps.size() > 2 && seconds_since(recent_steps.front()) > 2.0) recent_steps.pop_front();
+    }
+    run.append_history(index, std::move(static_cast<StepRecord&>(m)));
+  }
+
+  // Steps made by the lanes still training (they keep in step).
+  long steps_behind() const {
+    long behind = -1;
+    for (const Lane& l : lanes)
+      if (l.live()) behind = behind < 0 ? l.trainer->steps() : std::min(behind, l.trainer->steps());
+    return behind;
   }
 
   // One iteration or the rest of the relaxation (finishing the step when
   // there is nothing left to relax), or one whole update. Returns early when
   // interrupted (quitting, a command waiting, the end of a slice); a step left
   // under way goes on next time.
-  void advance(StepLevel level) {
-    if (!trainer || diverged()) return;
-    if (!trainer->relaxation()) begin();
+  void advance(size_t index, StepLevel level) {
+    Lane& lane = lanes[index];
+    Trainer<float>& t = *lane.trainer;
+    if (!t.relaxation()) begin(lane);
     if (level == StepLevel::Update) {
-      while (!relax(1))
+      while (!relax(lane, 1))
         if (run.interrupted()) return;
-      finish();
-    } else if (trainer->relaxed()) {  // also a relaxation stopped at a non-finite value, and Exact
-      finish();
+      finish(index);
+    } else if (t.relaxed()) {  // also a relaxation stopped at a non-finite value, and Exact
+      finish(index);
     } else if (level == StepLevel::Iteration) {
-      relax(1);
+      relax(lane, 1);
     } else {
-      while (!relax(1) && !run.interrupted()) {
+      while (!relax(lane, 1) && !run.interrupted()) {
       }
+    }
+  }
+
+  // The same for every lane: a lane that has made the race's step waits for
+  // the others, so that the lanes stay on the same batch.
+  void advance(StepLevel level) {
+    const long behind = steps_behind();
+    for (size_t i = 0; i < lanes.size(); ++i) {
+      const Lane& lane = lanes[i];
+      if (!lane.live() || (lane.trainer->steps() > behind && !lane.trainer->relaxation())) continue;
+      advance(i, level);
+      if (level == StepLevel::Update && run.interrupted()) return;
     }
   }
 
@@ -186,13 +242,18 @@ struct Run::Worker {
 
   // Clears the targets that are reached (or can no longer be).
   void check_targets() {
-    if (!trainer || diverged()) {
+    if (diverged()) {
       clear_targets();
       return;
     }
-    const bool between_steps = trainer->relaxation() == nullptr;
-    if (target_steps >= 0 && between_steps && trainer->steps() >= target_steps) target_steps = -1;
-    if (target_epoch >= 0 && between_steps && trainer->epoch() >= target_epoch - 1e-9) target_epoch = -1;
+    bool between_steps = true;
+    for (const Lane& l : lanes) between_steps &= !(l.live() && l.trainer->relaxation());
+    const long steps = steps_behind();
+    double epoch = 0;
+    for (const Lane& l : lanes)
+      if (l.live() && l.trainer->steps() == steps) epoch = l.trainer->epoch();
+    if (target_steps >= 0 && between_steps && steps >= target_steps) target_steps = -1;
+    if (target_epoch >= 0 && between_steps && epoch >= target_epoch - 1e-9) target_epoch = -1;
   }
 
   std::shared_ptr<const Snapshot> make_snapshot(bool playing, bool busy) {
@@ -205,17 +266,21 @@ struct Run::Worker {
     s->busy = busy;
     s->loading = false;
     s->commands_done = commands_done;
-    if (!trainer) return s;
-    Trainer<float>& t = *trainer;
+    if (lanes.empty()) return s;
+    Trainer<float>& t = *lead();
     Model<float>& model = t.model();
-    s->diverged = t.diverged();
-    s->step = t.steps();
+    s->diverged = diverged();
+    if (s->diverged) s->status = lanes.front().status;
+    s->step = std::max(0L, steps_behind());
+    if (s->diverged) s->step = t.steps();
     s->epoch = t.epoch();
-    s->n = relaxes(t.config().err) ? t.config().n : 0;
+    s->n = settings.n;
     if (recent_steps.size() > 1 && seconds_since(recent_steps.back()) < 1.0)
       s->steps_per_second = (recent_steps.size() - 1) /
                             std::chrono::duration<double>(recent_steps.back() - recent_steps.front()).count();
-    s->samples_per_second = step_seconds > 0 ? t.config().batch / step_seconds : 0;
+    double race_step = 0;  // the compute of one step of every lane
+    for (const Lane& l : lanes) race_step += l.step_seconds;
+    s->samples_per_second = race_step > 0 ? t.config().batch / race_step : 0;
     s->ms_per_iteration = timed_iterations ? 1000 * iteration_seconds / timed_iterations : 0;
     s->ms_per_update = 1000 * update_seconds;
     for (Index l = 0; l <= model.depth(); ++l) s->shapes.push_back(model.shape_at(l));
@@ -225,12 +290,6 @@ struct Run::Worker {
       s->blocks.push_back(block.residual ? "z + (" + line + ")" : line);
     }
     s->parameters = static_cast<long>(model.num_parameters());
-    if (const PCInference<float>* r = t.relaxation()) {
-      s->relaxing = r->iterations();
-      s->sweeps = t.relaxation_stats();
-    } else {
-      s->sweeps = last_sweeps;
-    }
     if (model.num_parameters() <= 5000)
       for (const NamedParam<float>& p : model.parameters())
         if (p.param->value.rank() == 2) {
@@ -241,20 +300,42 @@ struct Run::Worker {
     s->two_d = data->train.sample_shape == Shape{2};
     if (s->two_d) {
       s->grid = kBoundaryGrid;
-      s->boundary = decision_boundary(model, kBoundaryGrid, s->extent);
       s->train_points = train_points;
       s->test_points = test_points;
-    } else if (data->train.sample_shape.size() == 3) {
-      if (!playing || !images || seconds_since(last_images) > 0.5) {
-        const TrainConfig& c = t.config();
-        images = image_views(model, data->test, run.chosen_.load(), c.err, static_cast<float>(c.eta), c.n, confusion);
-        last_images = Clock::now();
+    }
+    const bool renew_boundaries = !playing || seconds_since(last_boundaries) > kBoundarySeconds;
+    const bool renew_images = !playing || seconds_since(last_images) > kImagesSeconds;
+    if (renew_boundaries) last_boundaries = Clock::now();
+    if (renew_images) last_images = Clock::now();
+    for (Lane& lane : lanes) {
+      Trainer<float>& lt = *lane.trainer;
+      LaneSnapshot ls;
+      ls.err = lane.err;
+      ls.step = lt.steps();
+      ls.diverged = lt.diverged();
+      ls.status = lane.status;
+      if (const PCInference<float>* r = lt.relaxation()) {
+        ls.relaxing = r->iterations();
+        ls.sweeps = lt.relaxation_stats();
+      } else {
+        ls.sweeps = lane.last_sweeps;
       }
-      s->images = images;
+      if (s->two_d) {
+        if (renew_boundaries || !lane.boundary)
+          lane.boundary = std::make_shared<const std::vector<float>>(decision_boundary(lt.model(), kBoundaryGrid, s->extent));
+        ls.boundary = lane.boundary;
+      } else if (data->train.sample_shape.size() == 3) {
+        if (renew_images || !lane.images) {
+          const TrainConfig& c = lt.config();
+          lane.images = image_views(lt.model(), data->test, run.chosen_.load(), c.err, static_cast<float>(c.eta), c.n,
+                                    lane.confusion);
+        }
+        ls.images = lane.images;
+      }
+      s->lanes.push_back(std::move(ls));
     }
     return s;
   }
-
 };
 
 Run::Run(Settings settings, std::string data_dir, Mode mode) : worker_(std::make_unique<Worker>(*this)), mode_(mode) {
@@ -298,22 +379,23 @@ bool Run::interrupted() const {
 
 bool Run::has_work() const { return !commands_.empty() || playing_ || pursuing_; }
 
-void Run::append_history(StepRecord&& record) {
+void Run::append_history(size_t lane, StepRecord&& record) {
   std::lock_guard<std::mutex> lock(mutex_);
-  history_.push_back(std::move(record));
-  if (history_.size() > kMaxHistory) {  // keep every other record of the older half
+  std::vector<StepRecord>& history = history_.at(lane);
+  history.push_back(std::move(record));
+  if (history.size() > kMaxHistory) {  // keep every other record of the older half
     std::vector<StepRecord> thinned;
-    const size_t half = history_.size() / 2;
-    for (size_t i = 0; i < history_.size(); ++i)
-      if (i >= half || i % 2 == 0) thinned.push_back(std::move(history_[i]));
-    history_ = std::move(thinned);
+    const size_t half = history.size() / 2;
+    for (size_t i = 0; i < history.size(); ++i)
+      if (i >= half || i % 2 == 0) thinned.push_back(std::move(history[i]));
+    history = std::move(thinned);
     ++generation_;
   }
 }
 
-void Run::clear_history() {
+void Run::clear_history(size_t lanes) {
   std::lock_guard<std::mutex> lock(mutex_);
-  history_.clear();
+  history_.assign(lanes, {});
   ++generation_;
 }
 
@@ -350,11 +432,11 @@ void Run::pause() {
 void Run::step(StepLevel level, int count) {
   playing_ = false;
   enqueue([this, level, count](Worker& w) {
-    if (!w.trainer || w.diverged()) return;
+    if (w.diverged()) return;
     if (level == StepLevel::Update) {  // targets, pursued like play (and resumed after an interruption)
-      w.target_steps = w.trainer->steps() + count;
+      w.target_steps = w.steps_behind() + count;
     } else if (level == StepLevel::Epoch) {
-      w.target_epoch = std::floor(w.trainer->epoch() + 1e-9) + count;
+      w.target_epoch = std::floor(w.lead()->epoch() + 1e-9) + count;
     } else {
       for (int i = 0; i < count && !quit_; ++i) w.advance(level);
     }
@@ -381,16 +463,19 @@ void Run::apply(const Settings& settings) {
       next = *pending_settings_;
       pending_settings_.reset();
     }
-    const bool new_run = next.needs_reset_from(w.settings) || !w.trainer;
+    const bool new_run = next.needs_reset_from(w.settings) || w.lanes.empty();
     w.settings = next;
     if (new_run) {
-      clear_history();
       w.build();
       return;
     }
     try {
-      w.trainer->set_learning_rate(next.lr);
-      w.trainer->set_inference(next.err, next.eta, next.n, next.tol);
+      const std::vector<ErrType> raced = next.raced();  // the same list, or a lone run's new error type
+      for (size_t i = 0; i < w.lanes.size(); ++i) {
+        w.lanes[i].err = raced.at(i);
+        w.lanes[i].trainer->set_learning_rate(next.lr);
+        w.lanes[i].trainer->set_inference(raced[i], next.eta, next.n, next.tol);
+      }
       w.notice.clear();
     } catch (const std::exception& e) {
       w.notice = e.what();
@@ -400,25 +485,24 @@ void Run::apply(const Settings& settings) {
 
 void Run::reset() {
   playing_ = false;
-  enqueue([this](Worker& w) {
-    clear_history();
-    w.build();
-  });
+  enqueue([](Worker& w) { w.build(); });
 }
 
 void Run::set_speed(double steps_per_second) { speed_ = std::max(0.0, steps_per_second); }
 
 void Run::choose_image(int index) {
   chosen_ = index;
-  enqueue([](Worker& w) { w.images.reset(); });  // renew the views now
+  enqueue([](Worker& w) {  // renew the views now
+    for (Lane& lane : w.lanes) lane.images.reset();
+  });
 }
 
 void Run::save_weights(const std::string& path) {
   enqueue([path](Worker& w) {
-    if (!w.trainer) return;
+    if (!w.lead()) return;
     try {
       TensorFile file;
-      store_parameters(w.trainer->model(), file);
+      store_parameters(w.lead()->model(), file);
       write_safetensors(path, file);
       w.notice = "saved the weights to " + path;
     } catch (const std::exception& e) {
@@ -429,12 +513,11 @@ void Run::save_weights(const std::string& path) {
 
 void Run::load_weights(const std::string& path) {
   playing_ = false;
-  enqueue([this, path](Worker& w) {
-    if (!w.trainer) return;
+  enqueue([path](Worker& w) {
+    if (!w.lead()) return;
     try {
-      Model<float> initial(w.trainer->model().spec());
+      Model<float> initial(w.lead()->model().spec());
       load_parameters(initial, read_safetensors(path));
-      clear_history();
       w.build(&initial);
       w.notice = "started from the weights in " + path;
     } catch (const std::exception& e) {
@@ -450,18 +533,20 @@ std::shared_ptr<const Snapshot> Run::snapshot() const {
   return snapshot_;
 }
 
-void Run::update_history(std::vector<StepRecord>& out, uint64_t& generation) const {
+void Run::update_history(std::vector<std::vector<StepRecord>>& out, uint64_t& generation) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (generation != generation_ || out.size() > history_.size()) {
-    out.clear();
+  if (generation != generation_ || out.size() != history_.size()) {
+    out.assign(history_.size(), {});
     generation = generation_;
   }
-  out.insert(out.end(), history_.begin() + static_cast<std::ptrdiff_t>(out.size()), history_.end());
+  for (size_t lane = 0; lane < history_.size(); ++lane)
+    out[lane].insert(out[lane].end(), history_[lane].begin() + static_cast<std::ptrdiff_t>(out[lane].size()),
+                     history_[lane].end());
 }
 
 size_t Run::history_size() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return history_.size();
+  return history_.empty() ? 0 : history_.front().size();
 }
 
 void Run::wait_idle() {
@@ -488,6 +573,12 @@ void Run::tick(double budget_seconds) {
 }
 
 void Run::loop() {
+#if defined(__linux__) && !defined(__EMSCRIPTEN__)
+  // Training yields to drawing: on busy cores the UI thread (and the GL
+  // driver's) run first. Linux's nice is per thread, and the trainers' thread
+  // pools, made on this thread, inherit it.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);  // if refused, training only competes harder
+#endif
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -519,7 +610,7 @@ bool Run::work_once() {
   try {
     if (command) {
       command(w);
-    } else if (!w.trainer || w.diverged()) {
+    } else if (w.diverged()) {
       playing_ = false;  // nothing to play
       w.check_targets();
     } else {
@@ -541,7 +632,7 @@ bool Run::work_once() {
   }
   if (command) ++w.commands_done;  // done, or failed and reported
   if (w.diverged()) playing_ = false;
-  if (playing_ && stop_at_ > 0 && w.trainer && w.trainer->steps() >= stop_at_ && !w.trainer->relaxation())
+  if (playing_ && stop_at_ > 0 && !w.diverged() && w.steps_behind() >= stop_at_ && !w.lead()->relaxation())
     playing_ = false;  // the stop condition
   pursuing_ = w.pursuing();
   if (command || !(playing_ || pursuing_) || seconds_since(w.last_publish) > kPublishSeconds) publish(w);

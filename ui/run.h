@@ -29,11 +29,25 @@ namespace pcplay::ui {
 
 enum class StepLevel { Iteration, Relaxation, Update, Epoch };
 
+// One algorithm of a run: a race trains up to kMaxRaced side by side.
+struct LaneSnapshot {
+  ErrType err = ErrType::FixedPred;
+  long step = 0;
+  bool diverged = false;  // this lane stopped; the others go on
+  std::string status;     // why it stopped
+  // The relaxation under way, or the last one: stats per inference iteration.
+  std::vector<SweepStats> sweeps;
+  int relaxing = -1;  // iterations done in a step under way; -1 between steps
+  std::shared_ptr<const std::vector<float>> boundary;  // 2-D data: P(class 1) on the snapshot's grid
+  std::shared_ptr<const ImageViews> images;  // image data only
+};
+
 struct Snapshot {
   Settings settings;
   std::string status;  // what the run is doing, or why it stopped
   std::string notice;  // the outcome of the last save or live change
-  bool loading = true, playing = false, busy = false, diverged = false, failed = false;
+  bool loading = true, playing = false, busy = false, failed = false;
+  bool diverged = false;  // every lane diverged: nothing left to train
   uint64_t commands_done = 0;  // how many of the commands sent had been carried out
   long step = 0;
   double epoch = 0;
@@ -45,24 +59,21 @@ struct Snapshot {
   std::vector<std::string> blocks;
   long parameters = 0;
 
-  // The relaxation under way, or the last one: stats per inference iteration.
-  std::vector<SweepStats> sweeps;
-  int relaxing = -1;  // iterations done in a step under way; -1 between steps
+  // Each algorithm trained (lanes[0] leads: the network view and the weights
+  // are its), in the order of settings.raced().
+  std::vector<LaneSnapshot> lanes;
   int n = 0;
 
   // Small dense nets: the weights of each linear layer ([out][in], row-major).
   std::vector<std::vector<float>> weights;
   std::vector<std::pair<int, int>> weight_shapes;  // (out, in)
 
-  // 2-D data: the model's P(class 1) on a grid over [-extent, extent]², and (a
+  // 2-D data: the grid of each lane's boundary over [-extent, extent]², and (a
   // sample of) the points as x, y, label triples.
   bool two_d = false;
   int grid = 0;
   float extent = 1.4f;
-  std::vector<float> boundary;
   std::shared_ptr<const std::vector<float>> train_points, test_points;
-
-  std::shared_ptr<const ImageViews> images;  // image data only
 };
 
 class Run {
@@ -97,10 +108,10 @@ class Run {
   // Whether every command sent before now is reflected in `s` (a snapshot of
   // this run): false while an apply or reset waits or runs.
   bool settled(const Snapshot& s) const { return s.commands_done >= commands_sent_; }
-  // Brings `out` up to date with the history: appends what is new, or starts
-  // over when `generation` (the caller's copy) is behind a reset.
-  void update_history(std::vector<StepRecord>& out, uint64_t& generation) const;
-  // For tests: how many steps the history holds, and a wait until the worker
+  // Brings `out` (one history per lane) up to date: appends what is new, or
+  // starts over when `generation` (the caller's copy) is behind a reset.
+  void update_history(std::vector<std::vector<StepRecord>>& out, uint64_t& generation) const;
+  // For tests: how many steps the lead's history holds, and a wait until the worker
   // has nothing queued, no steps or epoch to reach, and is not playing (in
   // sliced mode it ticks until then). A front end never waits for the run.
   size_t history_size() const;
@@ -109,8 +120,8 @@ class Run {
  private:
   struct Worker;
   void enqueue(std::function<void(Worker&)> command);
-  void append_history(StepRecord&& record);
-  void clear_history();
+  void append_history(size_t lane, StepRecord&& record);
+  void clear_history(size_t lanes);
   void publish(Worker& w);
   bool interrupted() const;
   bool has_work() const;  // under mutex_
@@ -125,7 +136,7 @@ class Run {
   Settings latest_settings_;                  // the caller's newest settings (applied or not)
   std::atomic<uint64_t> commands_sent_{0};
   std::shared_ptr<const Snapshot> snapshot_;
-  std::vector<StepRecord> history_;
+  std::vector<std::vector<StepRecord>> history_;  // per lane
   uint64_t generation_ = 0;
   bool busy_ = false;
   std::atomic<bool> quit_{false}, playing_{false};

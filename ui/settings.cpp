@@ -86,7 +86,8 @@ bool Settings::operator==(const Settings& o) const { return to_query(*this) == t
 
 bool Settings::needs_reset_from(const Settings& o) const {
   return dataset != o.dataset || noise != o.noise || ratio != o.ratio || seed != o.seed || model != o.model ||
-         loss != o.loss || optimizer != o.optimizer || batch != o.batch || compare_bp != o.compare_bp;
+         loss != o.loss || optimizer != o.optimizer || batch != o.batch || compare_bp != o.compare_bp ||
+         compare != o.compare;
 }
 
 bool Settings::panel_visible(const std::string& name) const { return panels.empty() || one_of(name, panels); }
@@ -131,6 +132,10 @@ std::string to_query(const Settings& s) {
     << "&optimizer=" << optimizer_name(s.optimizer) << "&lr=" << number(s.lr)
     << "&batch=" << s.batch << "&compare_bp=" << (s.compare_bp ? 1 : 0);
   if (s.tol > 0) q << "&tol=" << number(s.tol);
+  if (!s.compare.empty()) {
+    q << "&compare=";
+    for (size_t i = 0; i < s.compare.size(); ++i) q << (i ? "," : "") << err_type_name(s.compare[i]);
+  }
   if (!panels.empty()) q << "&panels=" << url_encode(panels);
   if (s.embed) q << "&embed=1";
   return q.str();
@@ -192,6 +197,18 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
       if (parse_number(value, 1e-7, 10, v)) s.lr = v; else bad("a number in (0, 10]");
     } else if (key == "batch") {
       if (parse_number(value, 1, 4096, v) && v == std::floor(v)) s.batch = static_cast<int>(v); else bad("1 to 4096");
+    } else if (key == "compare") {  // a comma list of error types; empty: no race
+      std::vector<ErrType> raced;
+      std::stringstream list(value);
+      std::string name;
+      bool ok = true;
+      while (ok && std::getline(list, name, ',')) {
+        ErrType e = ErrType::Exact;
+        take_named(err_types(), name, e, [&](const std::string&) { ok = false; });
+        if (ok && std::find(raced.begin(), raced.end(), e) == raced.end()) raced.push_back(e);
+      }
+      if (ok && raced.size() <= kMaxRaced) s.compare = raced;
+      else bad("a comma list of up to " + std::to_string(kMaxRaced) + " of " + name_list(names_of(err_types())));
     } else if (key == "compare_bp") {
       if (!parse_flag(value, s.compare_bp)) bad("0 or 1");
     } else if (key == "panels") {

@@ -12,7 +12,9 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <emscripten.h>
+#include <emscripten/heap.h>
 #include <emscripten/html5.h>
+#include <malloc.h>
 #include <imgui.h>
 
 #include <algorithm>
@@ -178,12 +180,14 @@ EMSCRIPTEN_KEEPALIVE int pcplay_step(const char* level, int count) {
   return -1;
 }
 
-// Where the run is, as JSON (the numbers of the last frame drawn): its state,
-// and the metrics of its last step under their CSV column names (null before
-// the first step, and for a number that is not finite).
+// Where the run is, as JSON (the numbers of the last frame drawn): its state;
+// the metrics of the lead's last step under their CSV column names (null
+// before the first step, and for a number that is not finite); `lanes`, the
+// same per raced algorithm with its name, per-layer errors and energy; and the
+// guidance lines shown under the curves.
 EMSCRIPTEN_KEEPALIVE const char* pcplay_metrics() {
   const Snapshot& s = app->playground->snapshot();
-  const std::vector<pcplay::StepRecord>& history = app->playground->history();
+  const std::vector<std::vector<pcplay::StepRecord>>& history = app->playground->history();
   auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
   nlohmann::json m = {{"playing", s.playing},
                       {"loading", s.loading || app->playground->settling()},
@@ -195,18 +199,50 @@ EMSCRIPTEN_KEEPALIVE const char* pcplay_metrics() {
                       {"samples_per_second", s.samples_per_second},
                       {"ms_per_iteration", s.ms_per_iteration},
                       {"ms_per_update", s.ms_per_update},
-                      {"frame_ms", app->frame_ms}};
-  // The record of the snapshot's step (the history runs ahead of the
-  // snapshots, which are published at most 20 times a second).
+                      {"frame_ms", app->frame_ms},
+                      // memory: the bytes malloc has handed out, and the wasm memory's size (it never shrinks)
+                      {"wasm_heap_used", static_cast<double>(mallinfo().uordblks)},
+                      {"wasm_memory", static_cast<double>(emscripten_get_heap_size())}};
   const pcplay::Index depth = s.shapes.empty() ? 0 : static_cast<pcplay::Index>(s.shapes.size()) - 1;
-  auto r = std::find_if(history.rbegin(), history.rend(), [&](const pcplay::StepRecord& h) { return h.step <= s.step; });
-  for (const auto& [name, value] : pcplay::metrics_fields(r != history.rend() ? *r : pcplay::StepRecord(), depth,
-                                                           s.settings.compare_bp))
-    m[name] = r != history.rend() ? number(value) : nlohmann::json();
+  // A lane's record of the snapshot's step (the history runs ahead of the
+  // snapshots, which are published at most 20 times a second).
+  auto lane_metrics = [&](size_t lane) {
+    nlohmann::json out;
+    const LaneSnapshot* ls = lane < s.lanes.size() ? &s.lanes[lane] : nullptr;
+    const std::vector<pcplay::StepRecord> none;
+    const std::vector<pcplay::StepRecord>& h = lane < history.size() ? history[lane] : none;
+    const long step = ls ? ls->step : s.step;
+    auto r = std::find_if(h.rbegin(), h.rend(), [&](const pcplay::StepRecord& rec) { return rec.step <= step; });
+    for (const auto& [name, value] :
+         pcplay::metrics_fields(r != h.rend() ? *r : pcplay::StepRecord(), depth, s.settings.compare_bp))
+      out[name] = r != h.rend() ? number(value) : nlohmann::json();
+    out["step"] = step;
+    out["energy"] = nlohmann::json::array();
+    if (ls) {
+      out["name"] = pcplay::err_type_name(ls->err);
+      out["label"] = pcplay::err_type_label(ls->err);
+      out["diverged"] = ls->diverged;
+      out["status"] = ls->status;
+      for (const pcplay::SweepStats& st : ls->sweeps) out["energy"].push_back(number(st.energy));
+      out["eps_norm"] = nlohmann::json::array();
+      if (!ls->sweeps.empty())
+        for (double e : ls->sweeps.back().eps_norm) out["eps_norm"].push_back(number(e));
+    }
+    return out;
+  };
+  const nlohmann::json lead = lane_metrics(0);  // the lead's columns at the top level, as before races
+  for (auto it = lead.begin(); it != lead.end(); ++it)
+    if (!m.contains(it.key()) && it.key() != "name" && it.key() != "label" && it.key() != "eps_norm") m[it.key()] = *it;
   m["step"] = s.step;
   m["epoch"] = s.epoch;
-  m["energy"] = nlohmann::json::array();
-  for (const pcplay::SweepStats& st : s.sweeps) m["energy"].push_back(number(st.energy));
+  m["lanes"] = nlohmann::json::array();
+  for (size_t lane = 0; lane < s.lanes.size(); ++lane) m["lanes"].push_back(lane_metrics(lane));
+  m["guidance"] = nlohmann::json::array();
+  for (const Guidance& g : app->playground->guidance()) {
+    nlohmann::json remedies = nlohmann::json::array();
+    for (const Remedy& r : g.remedies) remedies.push_back({{"label", r.label}, {"settings", to_query(r.settings)}});
+    m["guidance"].push_back({{"lane", g.lane}, {"text", g.text}, {"remedies", remedies}});
+  }
   return reply(m.dump());
 }
 
@@ -294,6 +330,8 @@ int main(int argc, char** argv) {
   app->playground->notices = problems;
   app->playground->data_availability = availability;
   app->playground->share_link = [](const std::string& query) { page_share_link(query.c_str()); };
+  // A visit shows a network learning at once; a tutorial's embedded playground waits for its page.
+  if (!settings.embed) app->playground->play();
   std::printf("pcplay: ready (%s)\n", kRunMode == Run::Mode::Thread ? "threaded" : "single-threaded");
   emscripten_set_main_loop(frame, 0, false);  // the browser's frame rate
   return 0;

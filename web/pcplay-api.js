@@ -59,6 +59,7 @@
     const out = {};
     for (const [key, value] of new URLSearchParams(query)) {
       if (FLAGS.has(key)) out[key] = value === '1' || value === 'true';
+      else if (key === 'compare') out[key] = value.split(',').filter(Boolean);  // the raced algorithms
       else if (value !== '' && !isNaN(Number(value)) && key !== 'dataset' && key !== 'model') out[key] = Number(value);
       else out[key] = value;
     }
