@@ -65,9 +65,13 @@ async function measure(page) {
       }
       console.log(`${tag}: first frame ${loads.join(', ')} ms after navigation (3 loads)`);
       const scenarios = [
-        ['spiral, paused', { dataset: 'spiral', model: 'dense:32,32:relu', batch: 64 }, false],
-        ['spiral, FixedPred n=20, training', { dataset: 'spiral', model: 'dense:32,32:relu', batch: 64 }, true],
-        ['MNIST MLP, FixedPred n=20, training', { dataset: 'mnist', model: 'mlp-mnist', batch: 64 }, true],
+        ['spiral, paused', { dataset: 'spiral', model: 'dense:32,32:relu', batch: 64, compare: [] }, false],
+        ['spiral, FixedPred n=20, training', { dataset: 'spiral', model: 'dense:32,32:relu', batch: 64, compare: [] }, true],
+        ['MNIST MLP, FixedPred n=20, training', { dataset: 'mnist', model: 'mlp-mnist', batch: 64, compare: [] }, true],
+        // A race on the paper's CNN: steps/s counts race steps (every lane made one).
+        ...[['fixedpred'], ['strict', 'fixedpred'], ['strict', 'fixedpred', 'epc', 'exact']].map((lanes) =>
+          [`paper-mnist CNN, race of ${lanes.length} (${lanes.join(', ')}), n=20, training`,
+           { dataset: 'mnist', model: 'paper-mnist', batch: 64, err: lanes[0], compare: lanes.length > 1 ? lanes : [] }, true]),
       ];
       for (const [name, settings, play] of scenarios) {
         await page.evaluate((s) => pcplay.set(s), settings);

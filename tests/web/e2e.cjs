@@ -128,7 +128,7 @@ async function playground(browser, url, threaded, errors) {
   check(mn.step >= 20 && mn.test_accuracy !== null, `${tag}: MNIST arrives on demand and trains (step ${mn.step})`);
   // An export arrives as a download: the "metrics (CSV)" button of the controls.
   const download = page.waitForEvent('download', { timeout: 10000 }).catch(() => null);
-  await page.mouse.click(78, 616);  // below the Algorithm section (error type, eta, n, tol, optimizer...)
+  await page.mouse.click(78, 641);  // below the Algorithm section (error type, race, eta, n, tol, optimizer...)
   const file = await download;
   check(file !== null && file.suggestedFilename() === 'pcplay-metrics.csv',
         `${tag}: the metrics export arrives as a download`);
@@ -146,6 +146,126 @@ async function playground(browser, url, threaded, errors) {
   } catch (e) {
     check(false, `${tag}: the screenshot has PC's and backprop's curves in the loss plots (${shot})`);
   }
+  await page.close();
+}
+
+// A first visit: the page with no settings, and every link in the README,
+// trains within 10 s of opening: each lane reaches test accuracy 0.9 (the
+// mean of the last 10 steps reported), or the page says why it does not (a
+// link that shows a failure on purpose).
+const README = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+const README_LINKS = [...new Set(README.match(/http:\/\/127\.0\.0\.1:8080\/[^\s)`'"]*/g))];
+
+async function firstVisits(browser, url, errors, threaded) {
+  const tag = threaded ? 'threaded' : 'single-threaded';
+  check(README_LINKS.length >= 2, `${tag}: the README has links to the page (${README_LINKS.join(' ')})`);
+  for (const link of README_LINKS) {
+    const address = url + 'index.html' + link.replace(/^http:\/\/127\.0\.0\.1:8080\//, '').replace(/^index\.html/, '');
+    const page = await newPage(browser, errors);
+    await page.goto(address);
+    await page.evaluate(() => pcplay.ready);
+    const seen = await page.evaluate(() => new Promise((resolve) => {
+      const accuracies = [];  // per lane, what the page showed step by step
+      const deadline = performance.timeOrigin + 10000;
+      const look = () => {
+        const m = pcplay.metrics();
+        m.lanes.forEach((lane, i) => {
+          (accuracies[i] = accuracies[i] || []);
+          if (lane.test_accuracy !== null && (accuracies[i].length === 0 || accuracies[i].at(-1)[0] !== lane.step))
+            accuracies[i].push([lane.step, lane.test_accuracy]);
+        });
+        const lanes = m.lanes.map((lane, i) => {
+          const last = (accuracies[i] || []).slice(-10).map(([, a]) => a);
+          const accuracy = last.length === 10 ? last.reduce((a, b) => a + b) / 10 : 0;
+          return { name: lane.name, step: lane.step, accuracy, learned: accuracy >= 0.9,
+                   told: m.guidance.some((g) => g.lane === i) };
+        });
+        const settled = lanes.length > 0 && lanes.every((l) => l.learned || l.told);
+        if (settled || Date.now() > deadline) resolve({ lanes, seconds: (Date.now() - performance.timeOrigin) / 1000,
+                                                        guidance: m.guidance.map((g) => g.text) });
+        else setTimeout(look, 50);
+      };
+      look();
+    }));
+    console.log(`info ${tag} first visit ${link}: after ${seen.seconds.toFixed(1)} s ${JSON.stringify(seen.lanes)} ` +
+                JSON.stringify(seen.guidance));
+    check(seen.seconds <= 10.5 && seen.lanes.every((l) => l.learned || l.told) && seen.lanes.some((l) => l.learned),
+          `${tag}: ${link} shows learning within 10 s of opening (test accuracy 0.9), and says why where a lane does not`);
+    if (link === README_LINKS[0]) await page.screenshot({ path: path.join(shots, `${threaded ? 'mt' : 'st'}-first-visit.png`) });
+    await page.close();
+  }
+}
+
+// A race through the API: two algorithms from the same weights on spiral, both
+// learning; metrics() reports each; Strict on the deep spiral net gets a
+// guidance line with a remedy; the wasm and JS heaps stay flat over a long race.
+async function race(browser, url, errors, threaded) {
+  const tag = threaded ? 'threaded' : 'single-threaded';
+  const page = await openPlayground(browser, errors, url + 'index.html#dataset=xor');
+  const set = await page.evaluate(() => pcplay.set({ dataset: 'spiral', model: 'dense:32,32:relu', compare: ['epc', 'exact'],
+                                                      eta: 0.01, n: 20, lr: 0.01, seed: 3, compare_bp: true }));
+  const compare = await page.evaluate(() => pcplay.get().compare);
+  await waitFor(page, () => location.hash.includes('compare=epc,exact'), undefined, 5000).catch(() => {});
+  check(set.problems.length === 0 && JSON.stringify(compare) === '["epc","exact"]' &&
+        (await page.evaluate(() => location.hash)).includes('compare=epc,exact'),
+        `${tag} race: set({compare: [...]}) starts a race, kept in get() and the hash (${JSON.stringify(compare)})`);
+  await page.evaluate(() => {
+    window.raceLosses = [[], []];
+    pcplay.on('step', (m) => m.lanes.forEach((l, i) => { if (l.train_loss !== null) window.raceLosses[i].push(l.train_loss); }));
+    pcplay.play();
+  });
+  // A thousand steps (ePC passes 0.9 near step 900 here), reported at least 20 times.
+  await waitFor(page, () => pcplay.metrics().step >= 1000 && window.raceLosses[1].length >= 20, undefined, 120000);
+  const m = await page.evaluate(() => { pcplay.pause(); return pcplay.metrics(); });
+  const lanes = m.lanes.map((l) => l.name).join();
+  check(lanes === 'epc,exact' && m.lanes.every((l) => l.step >= 1000 && typeof l.rel_error_1 === 'number' &&
+        l.iterations >= 0 && l.test_accuracy !== null && Array.isArray(l.eps_norm)),
+        `${tag} race: metrics().lanes has each raced algorithm's name, step, losses, per-layer errors and iterations (${lanes})`);
+  const losses = await page.evaluate(() => window.raceLosses);
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  losses.forEach((l, i) => {  // the first report (its step depends on the build's speed) against the last ten
+    const early = l[0], late = mean(l.slice(-10));
+    console.log(`info ${tag} race: ${m.lanes[i].name} train loss ${early.toFixed(4)} -> ${late.toFixed(4)} (${l.length} events)`);
+    check(l.length >= 10 && late < 0.6 * early, `${tag} race: ${m.lanes[i].name}'s loss falls on spiral`);
+  });
+  await page.screenshot({ path: path.join(shots, `${threaded ? 'mt' : 'st'}-race.png`) });
+
+  // Strict PC on the deep spiral net: the page says what is wrong, and offers a remedy.
+  await page.evaluate(() => pcplay.set({ model: 'mlp-2d-deep', compare: [], err: 'strict', eta: 0.1, lr: 0.01 }));
+  await page.evaluate(() => pcplay.play());
+  await waitFor(page, () => pcplay.metrics().guidance.length > 0, undefined, 120000).catch(() => {});
+  const g = await page.evaluate(() => pcplay.metrics().guidance);
+  console.log(`info ${tag} guidance: ${JSON.stringify(g)}`);
+  check(g.length === 1 && g[0].text.startsWith('Strict PC: ') && g[0].remedies.length > 0,
+        `${tag} race: Strict PC on the deep spiral net gets a guidance line with a remedy`);
+  await page.screenshot({ path: path.join(shots, `${threaded ? 'mt' : 'st'}-guidance.png`) });
+  await page.close();
+}
+
+// A long race (four algorithms on xor): after a warm-up that fills the
+// history to its cap, the wasm heap in use and the JS heap stay flat.
+async function longRace(browser, url, errors, threaded, seconds) {
+  const tag = threaded ? 'threaded' : 'single-threaded';
+  const page = await openPlayground(browser, errors, url + 'index.html#dataset=xor&model=dense:8:tanh&batch=8&n=5' +
+                                    '&compare=strict,fixedpred,epc,exact');
+  const client = await page.context().newCDPSession(page);
+  const sample = async () => {
+    await client.send('HeapProfiler.collectGarbage');
+    const js = (await client.send('Runtime.getHeapUsage')).usedSize;
+    const m = await page.evaluate(() => pcplay.metrics());
+    return { step: m.step, wasm: m.wasm_heap_used, memory: m.wasm_memory, js };
+  };
+  const samples = [];
+  const start = Date.now();
+  while (Date.now() - start < seconds * 1000) {
+    await page.waitForTimeout(seconds * 1000 / 6);
+    samples.push(await sample());
+  }
+  console.log(`info ${tag} long race: ${JSON.stringify(samples)}`);
+  const warm = samples[2], last = samples.at(-1);
+  check(last.step > warm.step && last.wasm <= warm.wasm * 1.05 + 65536 && last.js <= warm.js * 1.2 + 1e6,
+        `${tag} long race: from step ${warm.step} to ${last.step} the wasm heap in use (${warm.wasm} -> ${last.wasm} ` +
+        `bytes) and the JS heap (${warm.js} -> ${last.js} bytes) stay flat`);
   await page.close();
 }
 
@@ -211,7 +331,7 @@ const INJECTIONS = [
   'data/<iframe src=javascript:window.__pwned=1>/x.json',
 ];
 const SETTINGS_KEYS = ['dataset', 'noise', 'ratio', 'seed', 'model', 'err', 'eta', 'n', 'loss', 'optimizer', 'lr',
-                       'batch', 'compare_bp', 'panels', 'embed'];
+                       'batch', 'compare_bp', 'panels', 'embed', 'tol', 'compare'];
 function hostileHash(shift, encode) {
   const pairs = SETTINGS_KEYS.map((key, i) => {
     const value = INJECTIONS[(i + shift) % INJECTIONS.length];
@@ -316,6 +436,32 @@ async function tutorial(browser, url, errors, threaded) {
   await page.close();
 }
 
+// The depth tutorial: the signal-decay figure measured live, and a short race
+// that fills the table with every lane and the backprop twin.
+async function depthTutorial(browser, url, errors, threaded) {
+  const tag = threaded ? 'threaded' : 'single-threaded';
+  const page = await newPage(browser, errors);
+  await page.goto(url + 'examples/depth.html?steps=300');
+  await waitFor(page, () => document.body.dataset.ready === 'yes');
+  await page.click('#decay');
+  await waitFor(page, () => document.getElementById('decay-table').dataset.done === 'yes', undefined, 120000);
+  const decay = await page.evaluate(() => Array.from(document.querySelectorAll('#decay-table tr')).slice(1)
+    .map((r) => Array.from(r.cells).map((c) => Number(c.textContent))));
+  console.log(`info ${tag} depth tutorial decay: ` + JSON.stringify(decay));
+  const [shallow, deep] = [decay[0], decay.at(-1)];
+  check(decay.length === 5 && deep[1] > shallow[1] && deep[1] > 0.9 && deep[2] < 0.5,
+        `${tag} depth tutorial: Strict PC's layer-1 error grows with depth to ${deep[1]}, ePC's stays at ${deep[2]}`);
+  await page.selectOption('#eta', '0.01');
+  await page.click('#race');
+  await waitFor(page, () => document.getElementById('race-table').dataset.done === 'yes', undefined, 180000);
+  const rows = await page.evaluate(() => Array.from(document.querySelectorAll('#race-table tr')).slice(1)
+    .map((r) => Array.from(r.cells).map((c) => c.textContent)));
+  console.log(`info ${tag} depth tutorial race: ` + JSON.stringify(rows));
+  check(rows.length === 5 && rows.every((r) => r[1] !== '–'), `${tag} depth tutorial: the race reports four lanes and the twin`);
+  await page.screenshot({ path: path.join(shots, `${threaded ? 'mt' : 'st'}-depth.png`), fullPage: true });
+  await page.close();
+}
+
 (async () => {
   const browser = await launch();
   const servers = [];
@@ -324,10 +470,14 @@ async function tutorial(browser, url, errors, threaded) {
       const { url, server } = await serve(site, threaded);
       servers.push(server);
       const errors = [];
+      await firstVisits(browser, url, errors, threaded);
       await playground(browser, url, threaded, errors);
+      await race(browser, url, errors, threaded);
+      if (threaded) await longRace(browser, url, errors, threaded, Number(process.env.PCPLAY_LONG_RACE_SECONDS || 60));
       await embed(browser, url, errors, threaded);
       await display(browser, url, errors, threaded);
       await tutorial(browser, url, errors, threaded);
+      await depthTutorial(browser, url, errors, threaded);
       await hostile(browser, url, errors, threaded);
       await divergence(browser, url, errors, threaded);
       for (const e of errors) console.log('     ' + e);

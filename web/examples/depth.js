@@ -1,0 +1,127 @@
+'use strict';
+// The depth tutorial's script: it waits for the playground in the frame, then
+// drives it through pcplay.set / step / play / metrics / on('step'). Every
+// number on the page is measured here, in the reader's browser.
+const frame = document.getElementById('pg');
+const live = document.getElementById('live');
+const DEPTHS = [2, 4, 6, 8, 10];
+const COLOURS = { strict: '#1f77b4', epc: '#d62728' };  // the playground's palette for the two
+let pcplay = null;
+let busy = false;
+let recent = [];  // per lane: its last test accuracies (one test batch each), for a steadier figure
+
+const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+
+const f = (v, d = 3) => (v === null || v === undefined ? '–' : v.toFixed(d));
+
+function show(m) {
+  m.lanes.forEach((l, i) => {
+    recent[i] = (recent[i] || []).concat(l.test_accuracy === null ? [] : [l.test_accuracy]).slice(-20);
+  });
+  const lanes = m.lanes.map((l) => `${l.label}: test accuracy ${f(l.test_accuracy)}`).join('   ');
+  live.textContent = `step ${m.step}   ${lanes}` + (m.guidance.length ? '\n' + m.guidance.map((g) => g.text).join('\n') : '');
+}
+
+// Resolves with the metrics once the run has made `steps` weight updates (or diverged).
+function untilStep(steps) {
+  return new Promise((resolve) => {
+    const off = pcplay.on('step', (m) => {
+      if (m.step >= steps || m.diverged) { off(); resolve(m); }
+    });
+  });
+}
+
+// One batch through a dense tanh net of this depth with Strict PC and ePC
+// raced from the same weights: layer 1's relative error against backprop's.
+async function layerOneError(depth) {
+  pcplay.pause();
+  const widths = Array(depth - 1).fill(16).join(',');
+  await pcplay.set({ model: `dense:${widths}:tanh`, compare: ['strict', 'epc'], eta: 0.1, n: 20, compare_bp: true, seed: 1 });
+  pcplay.reset();
+  await pcplay.set({});  // a frame for the new run to start
+  const done = untilStep(1);
+  pcplay.step('update', 1);
+  const m = await done;
+  return m.lanes.map((l) => l.rel_error_1);
+}
+
+function drawDecay(rows) {
+  const canvas = document.getElementById('decay-figure');
+  const ctx = canvas.getContext('2d');
+  const w = canvas.width, h = canvas.height, left = 44, top = 10, right = w - 12, bottom = h - 30;
+  ctx.clearRect(0, 0, w, h);
+  ctx.strokeStyle = '#bbb';
+  ctx.strokeRect(left, top, right - left, bottom - top);
+  ctx.fillStyle = '#555';
+  ctx.font = '12px sans-serif';
+  ctx.fillText('1', 28, top + 10);
+  ctx.fillText('0', 28, bottom);
+  ctx.fillText('depth (PC layers)', (left + right) / 2 - 40, h - 6);
+  const x = (depth) => left + (right - left) * (depth - DEPTHS[0]) / (DEPTHS.at(-1) - DEPTHS[0]);
+  const y = (v) => bottom - (bottom - top) * Math.min(1, Math.max(0, v));
+  for (const d of DEPTHS) ctx.fillText(String(d), x(d) - 4, bottom + 14);
+  ['strict', 'epc'].forEach((name, k) => {
+    ctx.strokeStyle = ctx.fillStyle = COLOURS[name];
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    rows.forEach(([depth, errors], i) => (i ? ctx.lineTo(x(depth), y(errors[k])) : ctx.moveTo(x(depth), y(errors[k]))));
+    ctx.stroke();
+    for (const [depth, errors] of rows) ctx.fillRect(x(depth) - 3, y(errors[k]) - 3, 6, 6);
+    ctx.fillText(name === 'strict' ? 'Strict PC' : 'ePC', left + 12 + 90 * k, top + 18);
+  });
+}
+
+async function decay() {
+  if (busy) return;
+  busy = true;
+  const table = document.getElementById('decay-table');
+  while (table.rows.length > 1) table.deleteRow(1);
+  const rows = [];
+  for (const depth of DEPTHS) {
+    const errors = await layerOneError(depth);
+    rows.push([depth, errors]);
+    const row = table.insertRow();
+    for (const text of [String(depth), f(errors[0]), f(errors[1])]) row.insertCell().textContent = text;
+    drawDecay(rows);
+  }
+  table.dataset.done = 'yes';
+  busy = false;
+}
+
+async function race() {
+  if (busy) return;
+  busy = true;
+  const table = document.getElementById('race-table');
+  while (table.rows.length > 1) table.deleteRow(1);
+  delete table.dataset.done;
+  const steps = Number(new URLSearchParams(location.search).get('steps')) || 1500;  // the tests run a shorter race
+  pcplay.pause();
+  await pcplay.set({ model: 'dense:32,32,32,32:relu', compare: ['strict', 'fixedpred', 'ipc', 'epc'],
+                     eta: Number(document.getElementById('eta').value), n: 20, lr: 0.01, compare_bp: true, seed: 1 });
+  pcplay.reset();
+  await pcplay.set({});
+  recent = [];
+  const done = untilStep(steps);
+  pcplay.step('update', steps);
+  const m = await done;
+  for (const [i, lane] of m.lanes.entries()) {
+    const guidance = m.guidance.filter((g) => g.lane === i).map((g) => g.text.replace(/^[^:]*: /, '')).join(' ');
+    const row = table.insertRow();
+    for (const text of [lane.label, f(mean(recent[i] || [])), f(lane.rel_error_1), guidance || '–'])
+      row.insertCell().textContent = text;
+  }
+  const twin = table.insertRow();  // the backprop twin trains beside the lead on the same batches
+  for (const text of ['backprop twin', f(m.bp_test_accuracy), '0', '–']) twin.insertCell().textContent = text;
+  table.dataset.done = 'yes';
+  busy = false;
+}
+
+frame.addEventListener('load', async () => {
+  pcplay = await frame.contentWindow.pcplay.ready;
+  pcplay.on('step', show);
+  show(pcplay.metrics());
+  document.getElementById('decay').addEventListener('click', decay);
+  document.getElementById('race').addEventListener('click', race);
+  document.getElementById('pause').addEventListener('click', () => pcplay.pause());
+  document.body.dataset.ready = 'yes';
+});
