@@ -8,6 +8,7 @@ namespace pcplay::ui {
 namespace {
 constexpr int kSampleImages = 16;  // test images shown with their predictions
 constexpr Index kConfusionImages = 2000;
+constexpr Index kConfusionChunk = 250;  // per call: a few ms of the paper's CNN in wasm
 constexpr int kMaxConfusionClasses = 100;
 
 // An image-shaped view of one sample's activation-sized tensor: [C, H, W]
@@ -81,24 +82,24 @@ std::shared_ptr<const ImageViews> image_views(const Model<float>& model, const D
     const float* first_channel = x.data() + k * per;
     v->images.insert(v->images.end(), first_channel, first_channel + v->width * v->height);
   }
-  // The confusion matrix over the first test images, renewed every second.
+  // The confusion matrix over the first test images, kConfusionChunk more per call.
   if (v->classes <= kMaxConfusionClasses) {
-    const auto now = std::chrono::steady_clock::now();
-    if (confusion.counts.empty() || now - confusion.made > std::chrono::seconds(1)) {
-      confusion.counts.assign(static_cast<size_t>(v->classes) * v->classes, 0);
-      const Index count = std::min(kConfusionImages, test.size());
-      for (Index start = 0; start < count; start += 500) {
-        std::vector<Index> chunk;
-        for (Index i = start; i < std::min(count, start + 500); ++i) chunk.push_back(i);
-        gather_batch(test, chunk.data(), static_cast<Index>(chunk.size()), x, labels);
-        const Tensor<float> out = model.predict(x);
-        for (size_t k = 0; k < chunk.size(); ++k) {
-          Index best;
-          out.matrix().row(k).maxCoeff(&best);
-          if (labels[k] < v->classes) ++confusion.counts[static_cast<size_t>(labels[k]) * v->classes + best];
-        }
-      }
-      confusion.made = now;
+    const size_t cells = static_cast<size_t>(v->classes) * v->classes;
+    if (confusion.partial.size() != cells || confusion.next == 0) confusion.partial.assign(cells, 0), confusion.next = 0;
+    const Index count = std::min(kConfusionImages, test.size());
+    std::vector<Index> chunk;
+    for (Index i = confusion.next; i < std::min(count, confusion.next + kConfusionChunk); ++i) chunk.push_back(i);
+    gather_batch(test, chunk.data(), static_cast<Index>(chunk.size()), x, labels);
+    const Tensor<float> out = model.predict(x);
+    for (size_t k = 0; k < chunk.size(); ++k) {
+      Index best;
+      out.matrix().row(k).maxCoeff(&best);
+      if (labels[k] < v->classes) ++confusion.partial[static_cast<size_t>(labels[k]) * v->classes + best];
+    }
+    confusion.next += static_cast<Index>(chunk.size());
+    if (confusion.next >= count || confusion.counts.size() != cells) {  // a whole count (or the first partial one)
+      confusion.counts = confusion.partial;
+      if (confusion.next >= count) confusion.next = 0;
     }
     v->confusion = confusion.counts;
   }

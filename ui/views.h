@@ -41,10 +41,12 @@ std::vector<float> decision_boundary(const Model<float>& model, int grid, float 
 // At most `most` of a 2-D data set's points as x, y, label triples (evenly spaced).
 std::shared_ptr<const std::vector<float>> point_sample(const Dataset& d, size_t most);
 
-// The confusion matrix is renewed at most once a second; this keeps it between.
+// The confusion matrix, counted a chunk of test images per call (a call must
+// fit in a single-threaded browser build's slice of a frame): `counts` is the
+// last whole count, `partial` the one under way up to image `next`.
 struct ConfusionCache {
-  std::vector<int> counts;
-  std::chrono::steady_clock::time_point made;
+  std::vector<int> counts, partial;
+  Index next = 0;
 };
 
 // Image data: the first test images with their predictions, the confusion
