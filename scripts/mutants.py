@@ -85,6 +85,13 @@ MUTANTS = [
      "    if (begin < covered) throw fail(\"two tensors' data overlap\");\n", "\n"),
     ("the metrics columns angle and rel_error swapped", "core/metrics.cpp",
      "r.agreement[l - 1].rel_error : none);", "r.agreement[l - 1].angle_deg : none);"),
+    ("a race's lanes seeded apart (other weights and batches per algorithm)", "ui/run.cpp",
+     "config.seed = settings.seed;", "config.seed = settings.seed + lanes.size();"),
+    ("a race's lane that finished its step does not wait for the others", "ui/run.cpp",
+     "if (!lane.live() || (lane.trainer->steps() > behind && !lane.trainer->relaxation())) continue;",
+     "if (!lane.live()) continue;"),
+    ("guidance ignores the energy rising", "ui/guidance.cpp",
+     "rose > static_cast<long>(kRecent / 10)", "rose > static_cast<long>(kRecent)"),
 ]
 
 EXCLUDED = "^(torch2pc_reference|train_reference|compare_torch_runs|micro_bench_runs|gui_smoke)$"
