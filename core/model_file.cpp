@@ -228,6 +228,10 @@ bool parse_count(const std::string& item, long least, long most, Index& out) {
 
 bool is_dense_name(const std::string& name) { return name.rfind("dense:", 0) == 0; }
 
+std::string residual_mlp_name(bool mupc, Index width, Index depth, const std::string& activation) {
+  return (mupc ? "mupc:" : "resmlp:") + std::to_string(width) + "," + std::to_string(depth) + ":" + activation;
+}
+
 std::string dense_name(const std::vector<Index>& widths, const std::string& activation) {
   std::string s = "dense:";
   for (size_t i = 0; i < widths.size(); ++i) s += (i ? "," : "") + std::to_string(widths[i]);

@@ -44,6 +44,7 @@ std::string dense_name(const std::vector<Index>& widths, const std::string& acti
 // in the standard parameterisation (PyTorch's initialisation, no scales).
 bool is_residual_mlp_name(const std::string& name);
 ModelSpec residual_mlp_model(const std::string& name, const Shape& input_shape, Index classes);
+std::string residual_mlp_name(bool mupc, Index width, Index depth, const std::string& activation);
 
 // A preset name or a model file path.
 ModelSpec resolve_model(const std::string& name_or_path);

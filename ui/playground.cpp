@@ -83,6 +83,8 @@ int palette_index(ErrType e) {
 ImU32 lane_color(ErrType e, float alpha = 1.0f) { return plot::color(palette_index(e), alpha); }
 
 ImVec4 lane_text_color(ErrType e) { return ImGui::ColorConvertU32ToFloat4(lane_color(e)); }
+// The backprop twin's: Exact's in a race, else the second colour beside PC's first.
+ImU32 twin_color(bool race) { return race ? lane_color(ErrType::Exact) : plot::color(1); }
 
 // "Strict PC", or "Strict PC vs ePC vs Exact" for a race.
 std::string race_label(const Settings& s) {
@@ -323,7 +325,7 @@ void Playground::controls(const Snapshot& s, bool with_run_buttons) {
   for (const std::string& m : model_preset_names()) models.push_back(m);
   if (is_dense_name(next.model) || is_residual_mlp_name(next.model)) models.push_back(next.model);
   for (const char* deep : {"mupc:64,16", "resmlp:64,16"})  // the same deep net in muPC's and the standard parameterisation
-    if (next.model.rfind(std::string(deep).substr(0, 4), 0) != 0) models.push_back(deep);
+    if (next.model != deep) models.push_back(deep);
   choice("model", next.model, models);
   model_editor(s, next);
   choice("loss", next.loss, loss_kinds());
@@ -400,20 +402,16 @@ void Playground::model_editor(const Snapshot& s, Settings& next) {
     const std::string last = first.substr(first.rfind('+') + 1);
     const auto& acts = dense_activations();
     if (std::find(acts.begin(), acts.end(), last) != acts.end()) act = last;
-  } else if (is_residual_mlp_name(next.model)) {  // mupc:/resmlp: width, depth, activation
-    const std::string prefix = next.model.substr(0, next.model.find(':') + 1);
-    const size_t colon = next.model.find(':', prefix.size());
-    std::string mu_act = colon == std::string::npos ? "relu" : next.model.substr(colon + 1);
-    const ModelSpec spec = residual_mlp_model(next.model, {2}, 2);
-    int width = 0;
-    for (const LayerSpec& l : spec.blocks.front())
-      if (l.type == "linear") width = static_cast<int>(l.out);
+  } else if (is_residual_mlp_name(next.model)) {  // mupc:/resmlp: width, depth, activation, read from the net
+    const ModelSpec spec = residual_mlp_model(next.model, {2}, 2);  // 2-D inputs: block 1 opens with its linear
+    int width = static_cast<int>(spec.blocks.front().front().out);
     int depth = static_cast<int>(spec.blocks.size());
+    std::string activation = spec.blocks.back().front().type;  // the last block is activation, linear(, scale)
     bool changed = ImGui::SliderInt("width", &width, 4, 512, "%d", ImGuiSliderFlags_Logarithmic);
     changed |= ImGui::SliderInt("depth", &depth, 2, 128, "%d", ImGuiSliderFlags_Logarithmic);
-    changed |= choice("activation", mu_act, dense_activations());
+    changed |= choice("activation", activation, dense_activations());
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("mupc: scales each block so that depth does not decay the signal");
-    if (changed) next.model = prefix + std::to_string(width) + "," + std::to_string(depth) + ":" + mu_act;
+    if (changed) next.model = residual_mlp_name(next.model.rfind("mupc:", 0) == 0, width, depth, activation);
     return;
   } else {
     return;  // convolutional presets are not edited here
@@ -495,7 +493,7 @@ void Playground::numbers(const Snapshot& s) {
   }
   if (draws_twin(s.settings) && !history_.empty() && !history_.front().empty()) {
     const StepRecord& r = history_.front().back();
-    ImGui::TextColored(race ? lane_text_color(ErrType::Exact) : ImGui::ColorConvertU32ToFloat4(plot::color(1)), "backprop twin");
+    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(twin_color(race)), "backprop twin");
     ImGui::SameLine();
     ImGui::Text("test loss %.4f, accuracy %.3f", r.bp_test.loss, r.bp_test.accuracy);
   }
@@ -552,12 +550,13 @@ void Playground::curves(const Snapshot& s) {
   const float h = std::max(150.0f, (ImGui::GetContentRegionAvail().y - 30 - guidance_h) / rows);
   const float half = (avail - spacing) / 2;
   const bool bp = s.settings.compare_bp;
-  auto steps = [&](size_t lane) { return column(history_[lane], step_of); };
+  std::vector<std::vector<float>> steps(lanes);  // each lane's x axis, shared by its plots
+  for (size_t lane = 0; lane < lanes; ++lane) steps[lane] = column(history_[lane], step_of);
   if (settings_.panel_visible("loss")) {
     std::vector<plot::Series> loss, acc;
     for (size_t lane = 0; lane < lanes; ++lane) {
       const std::vector<StepRecord>& hl = history_[lane];
-      const std::vector<float> x = steps(lane);
+      const std::vector<float>& x = steps[lane];
       const ImU32 c = race ? lane_color(raced[lane]) : plot::color(0);
       const std::string name = race ? err_type_label(raced[lane]) : "train";
       loss.push_back({name, x, column(hl, train_loss), c});
@@ -568,10 +567,8 @@ void Playground::curves(const Snapshot& s) {
       acc.push_back({race ? name : "test", x, column(hl, test_accuracy), race ? c : plot::color(0, 0.5f), !race});
     }
     if (bp && lanes > 0 && draws_twin(s.settings)) {  // the twin trains beside the lead on its batches
-      const std::vector<float> x = steps(0);
-      const ImU32 c = race ? lane_color(ErrType::Exact) : plot::color(1);
-      loss.push_back({"backprop", x, column(history_[0], bp_train_loss), c});
-      acc.push_back({"backprop", x, column(history_[0], bp_test_accuracy), c});
+      loss.push_back({"backprop", steps[0], column(history_[0], bp_train_loss), twin_color(race)});
+      acc.push_back({"backprop", steps[0], column(history_[0], bp_test_accuracy), twin_color(race)});
     }
     plot::lines("loss", {race ? "Batch loss" : "Loss: PC vs backprop", "step", "", false, true}, loss, ImVec2(half, h));
     ImGui::SameLine();
@@ -591,9 +588,8 @@ void Playground::curves(const Snapshot& s) {
       for (size_t k = 0; k < shown.size(); ++k) {
         const size_t lane = shown[k];
         std::vector<plot::Series> series;
-        const std::vector<float> x = steps(lane);
         for (size_t l = 0; l < L && bp; ++l)
-          series.push_back({"layer " + std::to_string(l + 1), x,
+          series.push_back({"layer " + std::to_string(l + 1), steps[lane],
                             column(history_[lane],
                                    [l, kind](const StepRecord& r) {
                                      const GradientAgreement a = agreement_at(r, l);
@@ -667,7 +663,7 @@ void Playground::relaxation(const Snapshot& s) {
     norms.push_back(layers);
     titles.push_back(race ? err_type_label(lane.err) + ": ||eps|| per layer" : "Prediction errors per layer");
     if (lane.relaxing >= 0 && relaxing.empty())
-      relaxing = " (relaxing: " + std::to_string(lane.relaxing) + "/" + std::to_string(s.n) + ")";
+      relaxing = " (relaxing: " + std::to_string(lane.relaxing) + "/" + std::to_string(s.settings.n) + ")";
   }
   const std::string title = relaxing.empty() ? "Energy over the last relaxation" : "Energy" + relaxing;
   plot::lines("energy", {title, "inference iteration", "", false, true}, energy, ImVec2(half, h));

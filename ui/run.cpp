@@ -36,8 +36,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // One algorithm of the run, with its own trainer; a race has several, all
 // started from the same weights and fed the same batches (the same seed).
 struct Lane {
-  ErrType err;
-  std::unique_ptr<Trainer<float>> trainer;
+  std::unique_ptr<Trainer<float>> trainer;  // its config().err says which algorithm
   double step_compute = 0, step_seconds = 0;  // this step's compute so far; a step's, smoothed
   std::vector<SweepStats> last_sweeps;
   std::string status;  // why it stopped
@@ -126,7 +125,6 @@ struct Run::Worker {
         // machine's other threads; in slices of the UI's frames it has only the one.
         config.threads = run.mode_ == Mode::Sliced ? 1 : 0;
         Lane lane;
-        lane.err = err;
         lane.trainer = std::make_unique<Trainer<float>>(spec, data, config, initial);
         lanes.push_back(std::move(lane));
       }
@@ -274,7 +272,6 @@ struct Run::Worker {
     s->step = std::max(0L, steps_behind());
     if (s->diverged) s->step = t.steps();
     s->epoch = t.epoch();
-    s->n = settings.n;
     if (recent_steps.size() > 1 && seconds_since(recent_steps.back()) < 1.0)
       s->steps_per_second = (recent_steps.size() - 1) /
                             std::chrono::duration<double>(recent_steps.back() - recent_steps.front()).count();
@@ -310,7 +307,7 @@ struct Run::Worker {
     for (Lane& lane : lanes) {
       Trainer<float>& lt = *lane.trainer;
       LaneSnapshot ls;
-      ls.err = lane.err;
+      ls.err = lt.config().err;
       ls.step = lt.steps();
       ls.diverged = lt.diverged();
       ls.status = lane.status;
@@ -472,9 +469,8 @@ void Run::apply(const Settings& settings) {
     try {
       const std::vector<ErrType> raced = next.raced();  // the same list, or a lone run's new error type
       for (size_t i = 0; i < w.lanes.size(); ++i) {
-        w.lanes[i].err = raced.at(i);
         w.lanes[i].trainer->set_learning_rate(next.lr);
-        w.lanes[i].trainer->set_inference(raced[i], next.eta, next.n, next.tol);
+        w.lanes[i].trainer->set_inference(raced.at(i), next.eta, next.n, next.tol);
       }
       w.notice.clear();
     } catch (const std::exception& e) {

@@ -62,7 +62,6 @@ struct Snapshot {
   // Each algorithm trained (lanes[0] leads: the network view and the weights
   // are its), in the order of settings.raced().
   std::vector<LaneSnapshot> lanes;
-  int n = 0;
 
   // Small dense nets: the weights of each linear layer ([out][in], row-major).
   std::vector<std::vector<float>> weights;

@@ -46,29 +46,10 @@ async function layerOneError(depth) {
 }
 
 function drawDecay(rows) {
-  const canvas = document.getElementById('decay-figure');
-  const ctx = canvas.getContext('2d');
-  const w = canvas.width, h = canvas.height, left = 44, top = 10, right = w - 12, bottom = h - 30;
-  ctx.clearRect(0, 0, w, h);
-  ctx.strokeStyle = '#bbb';
-  ctx.strokeRect(left, top, right - left, bottom - top);
-  ctx.fillStyle = '#555';
-  ctx.font = '12px sans-serif';
-  ctx.fillText('1', 28, top + 10);
-  ctx.fillText('0', 28, bottom);
-  ctx.fillText('depth (PC layers)', (left + right) / 2 - 40, h - 6);
-  const x = (depth) => left + (right - left) * (depth - DEPTHS[0]) / (DEPTHS.at(-1) - DEPTHS[0]);
-  const y = (v) => bottom - (bottom - top) * Math.min(1, Math.max(0, v));
-  for (const d of DEPTHS) ctx.fillText(String(d), x(d) - 4, bottom + 14);
-  ['strict', 'epc'].forEach((name, k) => {
-    ctx.strokeStyle = ctx.fillStyle = COLOURS[name];
-    ctx.lineWidth = 2;
-    ctx.beginPath();
-    rows.forEach(([depth, errors], i) => (i ? ctx.lineTo(x(depth), y(errors[k])) : ctx.moveTo(x(depth), y(errors[k]))));
-    ctx.stroke();
-    for (const [depth, errors] of rows) ctx.fillRect(x(depth) - 3, y(errors[k]) - 3, 6, 6);
-    ctx.fillText(name === 'strict' ? 'Strict PC' : 'ePC', left + 12 + 90 * k, top + 18);
-  });
+  const fig = unitFigure(document.getElementById('decay-figure'), 'depth (PC layers)', [DEPTHS[0], DEPTHS.at(-1)]);
+  for (const d of DEPTHS) fig.ctx.fillText(String(d), fig.x(d) - 4, fig.bottom + 14);
+  ['strict', 'epc'].forEach((name, k) =>
+    fig.series(name === 'strict' ? 'Strict PC' : 'ePC', COLOURS[name], rows.map(([depth, errors]) => [depth, errors[k]]), true));
 }
 
 async function decay() {

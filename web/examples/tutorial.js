@@ -13,33 +13,10 @@ const layerErrors = (m) => Object.keys(m).filter((k) => /^rel_error_\d+$/.test(k
   .sort((a, b) => a.slice(10) - b.slice(10)).map((k) => m[k]);
 
 function draw() {
-  const ctx = figure.getContext('2d');
-  const w = figure.width, h = figure.height, left = 34, top = 6, right = w - 8, bottom = h - 24;
-  ctx.clearRect(0, 0, w, h);
-  ctx.strokeStyle = '#bbb';
-  ctx.strokeRect(left, top, right - left, bottom - top);
-  ctx.fillStyle = '#555';
-  ctx.font = '12px sans-serif';
-  ctx.fillText('1', 20, top + 10);
-  ctx.fillText('0', 20, bottom);
-  ctx.fillText('step', right - 28, h - 6);
   let last = 1;
   for (const points of traces.values()) if (points.length) last = Math.max(last, points[points.length - 1][0]);
-  let legend = left + 10;
-  for (const [err, points] of traces) {
-    ctx.strokeStyle = COLOURS[err];
-    ctx.lineWidth = 2;
-    ctx.beginPath();
-    points.forEach(([step, value], i) => {
-      const x = left + (right - left) * step / last;
-      const y = bottom - (bottom - top) * Math.min(1, value);
-      if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y);
-    });
-    ctx.stroke();
-    ctx.fillStyle = COLOURS[err];
-    ctx.fillText(NAMES[err], legend, top + 16);
-    legend += ctx.measureText(NAMES[err]).width + 16;
-  }
+  const fig = unitFigure(figure, 'step', [0, last]);
+  for (const [err, points] of traces) fig.series(NAMES[err], COLOURS[err], points);
 }
 
 function show(m) {
