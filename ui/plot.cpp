@@ -98,16 +98,25 @@ void lines(const char* id, const Options& o, const std::vector<Series>& series, 
   }
   dl->PopClipRect();
 
-  // Legend, top right.
+  // Legend, top right, inside the frame: a deep net's many layers end in
+  // "+k more" where the rows run out (the hover read-out names them all).
+  std::vector<const Series*> labelled;
+  for (const Series& s : series)
+    if (!s.label.empty() && o.legend) labelled.push_back(&s);
+  const size_t rows = static_cast<size_t>(std::max(0.0f, (bottom - top - 4) / (font + 2)));
+  const size_t drawn = labelled.size() <= rows ? labelled.size() : rows > 0 ? rows - 1 : 0;
+  dl->PushClipRect(ImVec2(left, top), ImVec2(right + 1, bottom + 1), true);
   float ly = top + 4;
-  for (const Series& s : series) {
-    if (s.label.empty() || !o.legend) continue;
-    const float w = ImGui::CalcTextSize(s.label.c_str()).x;
+  auto legend_row = [&](const std::string& text, const ImU32* swatch) {
+    const float w = ImGui::CalcTextSize(text.c_str()).x;
     dl->AddRectFilled(ImVec2(right - w - 30, ly - 1), ImVec2(right - 2, ly + font + 1), IM_COL32(255, 255, 255, 200));
-    dl->AddLine(ImVec2(right - w - 26, ly + font / 2), ImVec2(right - w - 10, ly + font / 2), s.color, 2.5f);
-    dl->AddText(ImVec2(right - w - 6, ly), ink, s.label.c_str());
+    if (swatch) dl->AddLine(ImVec2(right - w - 26, ly + font / 2), ImVec2(right - w - 10, ly + font / 2), *swatch, 2.5f);
+    dl->AddText(ImVec2(right - w - 6, ly), ink, text.c_str());
     ly += font + 2;
-  }
+  };
+  for (size_t k = 0; k < drawn; ++k) legend_row(labelled[k]->label, &labelled[k]->color);
+  if (drawn < labelled.size() && rows > 0) legend_row("+" + std::to_string(labelled.size() - drawn) + " more", nullptr);
+  dl->PopClipRect();
 
   // Hover read-out: a cursor line and each series' value nearest to it.
   const ImVec2 mouse = ImGui::GetIO().MousePos;
