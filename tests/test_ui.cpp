@@ -419,18 +419,18 @@ TEST_CASE("compare= names a race of up to four algorithms, kept in the query str
   std::vector<std::string> problems;
   const Settings s = from_query("compare=strict,epc,exact&dataset=spiral", Settings(), &problems);
   CHECK(problems.empty());
-  CHECK(s.compare == std::vector<ErrType>{ErrType::Strict, ErrType::ErrorBased, ErrType::Exact});
+  CHECK(s.compare == std::vector<Racer>{{ErrType::Strict, false}, {ErrType::ErrorBased, false}, {ErrType::Exact, false}});
   CHECK(s.raced() == s.compare);
   CHECK(from_query(to_query(s), Settings(), nullptr) == s);
   CHECK(to_query(s).find("compare=strict,epc,exact") != std::string::npos);
-  CHECK(Settings().raced() == std::vector<ErrType>{Settings().err});  // no race: err alone
+  CHECK(Settings().raced() == std::vector<Racer>{{Settings().err, false}});  // no race: err alone
   CHECK(to_query(Settings()).find("compare=") == std::string::npos);
   Settings t = s;
   t.compare.pop_back();
   CHECK(t.needs_reset_from(s));  // another race is another run
   CHECK(from_query("compare=ipc,ipc,strict", Settings(), nullptr).compare.size() == 2);  // repeats count once
   CHECK(from_query("compare=", s, nullptr).compare.empty());                            // ends a race
-  for (const char* bad : {"compare=strict,epc,exact,ipc,fixedpred", "compare=strict,backprop"}) {
+  for (const char* bad : {"compare=strict,epc,exact,ipc,fixedpred", "compare=strict,backprop", "compare=strict:sp"}) {
     problems.clear();
     CHECK(from_query(bad, s, &problems).compare == s.compare);  // refused whole: the race stays as it was
     REQUIRE(problems.size() == 1);
@@ -452,11 +452,11 @@ TEST_CASE("a race trains each algorithm exactly as it would train alone") {
   REQUIRE(raced.size() == 4);
   for (size_t lane = 0; lane < 4; ++lane) {
     CAPTURE(lane);
-    CHECK(s->lanes[lane].err == race.compare[lane]);
+    CHECK(s->lanes[lane].racer == race.compare[lane]);
     CHECK(s->lanes[lane].step == 6);
     Settings one = race;
     one.compare.clear();
-    one.err = race.compare[lane];
+    one.err = race.compare[lane].err;
     Run alone(one, "/nonexistent");
     alone.step(StepLevel::Update, 6);
     alone.wait_idle();
@@ -475,6 +475,62 @@ TEST_CASE("a race trains each algorithm exactly as it would train alone") {
     CHECK(raced[lane][0].train.loss == raced[0][0].train.loss);  // one initial model, one first batch
   }
   CHECK(raced[2][3].agreement.at(0).rel_error == 0);  // backprop against itself
+}
+
+TEST_CASE("a resmlp: net races in muPC's parameterisation too, named epc:mupc") {
+  std::vector<std::string> problems;
+  const Settings s = from_query("model=resmlp:16,4&compare=strict,strict:mupc,EPC:MUPC", Settings(), &problems);
+  CHECK(problems.empty());
+  CHECK(s.compare == std::vector<Racer>{{ErrType::Strict, false}, {ErrType::Strict, true}, {ErrType::ErrorBased, true}});
+  CHECK(to_query(s).find("compare=strict,strict:mupc,epc:mupc") != std::string::npos);
+  CHECK(from_query(to_query(s), Settings(), nullptr) == s);
+  CHECK(racer_model("resmlp:16,4:tanh", {ErrType::Strict, true}) == "mupc:16,4:tanh");
+  CHECK(racer_model("resmlp:16,4:tanh", {ErrType::Strict, false}) == "resmlp:16,4:tanh");
+  CHECK(racer_label({ErrType::ErrorBased, true}) == "ePC (error-based), muPC");
+
+  // Elsewhere μPC has no second form: a dense net drops those racers and
+  // says so; on mupc: itself the flag repeats the model, and counts once.
+  problems.clear();
+  Settings dense = from_query("model=dense:8:tanh&compare=strict:mupc,exact", Settings(), &problems);
+  CHECK(dense.compare == std::vector<Racer>{{ErrType::Strict, false}, {ErrType::Exact, false}});
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].find("needs a resmlp:") != std::string::npos);
+  problems.clear();
+  const Settings mu = from_query("model=mupc:16,4&compare=strict,strict:mupc", Settings(), &problems);
+  CHECK(problems.empty());
+  CHECK(mu.compare.empty());
+  CHECK(mu.err == ErrType::Strict);
+  Settings switched = s;  // the playground's model combo: from resmlp: to a dense net
+  switched.model = "dense:8:tanh";
+  CHECK_FALSE(switched.fit_race_to_model().empty());
+  CHECK(switched.compare == std::vector<Racer>{{ErrType::Strict, false}, {ErrType::ErrorBased, false}});
+}
+
+TEST_CASE("a muPC lane trains the mupc: net exactly as it would alone, on the race's batches") {
+  const Settings race = toy("model=resmlp:8,3:tanh&compare=strict,strict:mupc&compare_bp=1");
+  Run run(race, "/nonexistent");
+  run.step(StepLevel::Update, 5);
+  run.wait_idle();
+  std::vector<std::vector<StepRecord>> raced;
+  uint64_t generation = ~uint64_t(0);
+  run.update_history(raced, generation);
+  REQUIRE(raced.size() == 2);
+  REQUIRE(raced[1].size() == 5);
+  CHECK(run.snapshot()->lanes.at(1).racer == Racer{ErrType::Strict, true});
+  CHECK(raced[0][0].train.loss != raced[1][0].train.loss);  // its own initial weights
+
+  Run alone(toy("model=mupc:8,3:tanh&err=strict&compare_bp=1"), "/nonexistent");
+  alone.step(StepLevel::Update, 5);
+  alone.wait_idle();
+  std::vector<std::vector<StepRecord>> solo;
+  uint64_t g = ~uint64_t(0);
+  alone.update_history(solo, g);
+  REQUIRE(solo.size() == 1);
+  REQUIRE(solo[0].size() == 5);
+  for (size_t k = 0; k < 5; ++k) {  // the same batches and updates, to the bit
+    CHECK(raced[1][k].train.loss == solo[0][k].train.loss);
+    CHECK(raced[1][k].agreement.at(0).rel_error == solo[0][k].agreement.at(0).rel_error);
+  }
 }
 
 TEST_CASE("a race steps its lanes together, and a lane that diverges stops alone") {
@@ -545,7 +601,7 @@ TEST_CASE("guidance names what keeps a lane from learning, and offers the change
   REQUIRE(g[0].remedies.size() == 2);
   CHECK(g[0].remedies[0].settings.eta == doctest::Approx(0.01));
   CHECK(g[0].remedies[1].settings.raced() ==
-        std::vector<ErrType>{ErrType::Strict, ErrType::ErrorBased, ErrType::Exact});  // the race that explains it
+        std::vector<Racer>{{ErrType::Strict, false}, {ErrType::ErrorBased, false}, {ErrType::Exact, false}});  // the race that explains it
 
   g = guidance(strict, {made_up(400, 0.5, 0, 0.9, 120, false)});
   REQUIRE(g.size() == 1);
@@ -558,6 +614,23 @@ TEST_CASE("guidance names what keeps a lane from learning, and offers the change
   CHECK(g[0].lane == 1);
   CHECK(g[0].text.find("Strict PC: the loss has not fallen in the last 100 steps") == 0);
   CHECK(g[0].remedies.at(0).settings.lr == 0.01);
+}
+
+TEST_CASE("guidance offers muPC's parameterisation to a resmlp: net whose signal decays") {
+  const Settings deep = toy("model=resmlp:16,8&compare=strict,exact&compare_bp=1");
+  const std::vector<Guidance> g =
+      guidance(deep, {made_up(400, 0.5, 0, 0.05, 5, false), made_up(400, 0.98, 0, 1, 0, false)});
+  REQUIRE(g.size() == 1);
+  const auto with_mupc = std::find_if(g[0].remedies.begin(), g[0].remedies.end(),
+                                      [](const Remedy& r) { return r.label == "race it in muPC's parameterisation"; });
+  REQUIRE(with_mupc != g[0].remedies.end());
+  CHECK(with_mupc->settings.compare ==
+        std::vector<Racer>{{ErrType::Strict, false}, {ErrType::Exact, false}, {ErrType::Strict, true}});
+  // A dense net has no such form to offer.
+  const std::vector<Guidance> dense = guidance(toy("model=dense:16,16:tanh&compare=strict,exact&compare_bp=1"),
+                                               {made_up(400, 0.5, 0, 0.05, 5, false), made_up(400, 0.98, 0, 1, 0, false)});
+  REQUIRE(dense.size() == 1);
+  for (const auto& r : dense[0].remedies) CHECK(r.label.find("muPC") == std::string::npos);
 }
 
 TEST_CASE("Strict PC on the deep spiral net is told why it does not learn") {

@@ -46,7 +46,7 @@ std::string format(const char* pattern, double value) {
 
 std::vector<Guidance> guidance(const Settings& s, const std::vector<std::vector<StepRecord>>& history) {
   std::vector<Guidance> out;
-  const std::vector<ErrType> raced = s.raced();
+  const std::vector<Racer> raced = s.raced();
   for (size_t lane = 0; lane < history.size() && lane < raced.size(); ++lane) {
     const std::vector<StepRecord>& h = history[lane];
     if (h.size() < kGuidanceWindow) continue;
@@ -58,8 +58,9 @@ std::vector<Guidance> guidance(const Settings& s, const std::vector<std::vector<
     const bool stuck = !(loss_now < loss_before * (1 - kFlat));  // flat, rising or not finite
     if (!stuck) continue;
 
-    const ErrType err = raced[lane];
-    const std::string name = err_type_label(err);
+    const Racer racer = raced[lane];
+    const ErrType err = racer.err;
+    const std::string name = racer_label(racer);
     Guidance g;
     g.lane = lane;
     auto remedy = [&](const std::string& label, auto change) {
@@ -75,9 +76,9 @@ std::vector<Guidance> guidance(const Settings& s, const std::vector<std::vector<
     auto race = [&] {
       if (raced.size() > 1) return;
       remedy("race it against ePC and backprop", [&](Settings& n) {
-        n.compare = {err};
+        n.compare = {racer};
         for (ErrType other : {ErrType::ErrorBased, ErrType::Exact})
-          if (other != err) n.compare.push_back(other);
+          if (other != err) n.compare.push_back({other, false});
       });
     };
 
@@ -111,9 +112,18 @@ std::vector<Guidance> guidance(const Settings& s, const std::vector<std::vector<
                accuracy_text + "): the error decays on its way down.";
       if (err == ErrType::Strict || err == ErrType::Incremental)
         remedy("try ePC", [&](Settings& n) {
+          const Racer epc{ErrType::ErrorBased, racer.mupc};
           if (n.compare.empty()) n.err = ErrType::ErrorBased;
-          else if (std::find(n.compare.begin(), n.compare.end(), ErrType::ErrorBased) == n.compare.end())
-            n.compare[lane] = ErrType::ErrorBased;
+          else if (std::find(n.compare.begin(), n.compare.end(), epc) == n.compare.end())
+            n.compare[lane] = epc;
+        });
+      // A residual MLP keeps the signal through depth in μPC's parameterisation: race the two.
+      const Racer mu{err, true};
+      if (!racer.mupc && races_mupc(s.model) && std::find(raced.begin(), raced.end(), mu) == raced.end() &&
+          raced.size() < kMaxRaced)
+        remedy("race it in muPC's parameterisation", [&](Settings& n) {
+          n.compare = raced;
+          n.compare.push_back(mu);
         });
       remedy(format("n = %g", std::min(400.0, 5.0 * s.n)), [&](Settings& n) { n.n = std::min(400, 5 * s.n); });
     } else {

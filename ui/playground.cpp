@@ -72,32 +72,36 @@ std::vector<double> layer_errors(const Snapshot& s) {
   return s.lanes.front().sweeps.back().eps_norm;
 }
 
-// Each algorithm keeps its colour in every race, here and in the SVG export:
-// the palette's entry at its place in err_types().
-int palette_index(ErrType e) {
+// Each racer keeps its colour in every race, here and in the SVG export: the
+// palette's entry at its error type's place in err_types(), the next five for μPC's.
+int palette_index(const Racer& r) {
   const auto& types = err_types();
   for (size_t i = 0; i < types.size(); ++i)
-    if (types[i].value == e) return static_cast<int>(i);
+    if (types[i].value == r.err) return static_cast<int>(i + (r.mupc ? types.size() : 0));
   return 0;
 }
-ImU32 lane_color(ErrType e, float alpha = 1.0f) { return plot::color(palette_index(e), alpha); }
+ImU32 lane_color(const Racer& r, float alpha = 1.0f) { return plot::color(palette_index(r), alpha); }
 
-ImVec4 lane_text_color(ErrType e) { return ImGui::ColorConvertU32ToFloat4(lane_color(e)); }
+ImVec4 lane_text_color(const Racer& r) { return ImGui::ColorConvertU32ToFloat4(lane_color(r)); }
+
+constexpr Racer kBackprop{ErrType::Exact, false};
 // The backprop twin's: Exact's in a race, else the second colour beside PC's first.
-ImU32 twin_color(bool race) { return race ? lane_color(ErrType::Exact) : plot::color(1); }
+ImU32 twin_color(bool race) { return race ? lane_color(kBackprop) : plot::color(1); }
 
 // "Strict PC", or "Strict PC vs ePC vs Exact" for a race.
 std::string race_label(const Settings& s) {
   std::string label;
-  for (ErrType e : s.raced()) label += (label.empty() ? "" : " vs ") + err_type_label(e);
+  for (const Racer& r : s.raced()) label += (label.empty() ? "" : " vs ") + racer_label(r);
   return label;
 }
 
 // The backprop twin's curves are drawn when backprop is compared and no lane is backprop itself.
 bool draws_twin(const Settings& s) {
-  const std::vector<ErrType> raced = s.raced();
-  return s.compare_bp && std::find(raced.begin(), raced.end(), ErrType::Exact) == raced.end();
+  const std::vector<Racer> raced = s.raced();
+  return s.compare_bp && std::find(raced.begin(), raced.end(), kBackprop) == raced.end();
 }
+
+bool relaxes_racer(const Racer& r) { return relaxes(r.err); }
 
 // A titled separator (ImGui 1.86 has no SeparatorText).
 void section(const char* title) {
@@ -117,6 +121,7 @@ Playground::Playground(Settings settings, std::string data_dir, std::string expo
 
 void Playground::apply(const Settings& next) {
   settings_ = next;
+  settings_.fit_race_to_model();  // a model without μPC's form drops its racers
   run_->apply(settings_);
 }
 
@@ -268,8 +273,8 @@ void Playground::run_buttons(const Snapshot& s, bool compact) {
                           {"+1 epoch", "steps until the next pass over the training set", StepLevel::Epoch}};
   for (int i = 0; i < 4; ++i) {
     if (i % 2 || compact) ImGui::SameLine();
-    const std::vector<ErrType> raced = settings_.raced();
-    const bool pc_only = i < 2 && std::none_of(raced.begin(), raced.end(), relaxes);  // backprop has no relaxation
+    const std::vector<Racer> raced = settings_.raced();
+    const bool pc_only = i < 2 && std::none_of(raced.begin(), raced.end(), relaxes_racer);  // backprop has no relaxation
     ImGui::BeginDisabled(pc_only);
     if (ImGui::Button(levels[i].label, ImVec2(button_w, 0))) run_->step(levels[i].level);
     ImGui::EndDisabled();
@@ -335,8 +340,8 @@ void Playground::controls(const Snapshot& s, bool with_run_buttons) {
   choice("error type", next.err, err_types());
   ImGui::EndDisabled();
   race_controls(next);
-  const std::vector<ErrType> raced = next.raced();
-  ImGui::BeginDisabled(std::none_of(raced.begin(), raced.end(), relaxes));
+  const std::vector<Racer> raced = next.raced();
+  ImGui::BeginDisabled(std::none_of(raced.begin(), raced.end(), relaxes_racer));
   float eta = static_cast<float>(next.eta);
   if (ImGui::SliderFloat("eta", &eta, 0.01f, 1.5f, "%.3f", ImGuiSliderFlags_Logarithmic)) next.eta = eta;
   ImGui::SliderInt("n", &next.n, 1, 400, "%d", ImGuiSliderFlags_Logarithmic);
@@ -359,25 +364,32 @@ void Playground::controls(const Snapshot& s, bool with_run_buttons) {
 // ticking): a second one starts a race beside the error type, unticking down
 // to one ends it.
 void Playground::race_controls(Settings& next) {
-  std::vector<ErrType> raced = next.raced();
+  std::vector<Racer> raced = next.raced();
   std::string preview = "off";
   if (raced.size() > 1) {
     preview.clear();
-    for (ErrType e : raced) preview += (preview.empty() ? "" : ", ") + err_type_name(e);
+    for (const Racer& r : raced) preview += (preview.empty() ? "" : ", ") + racer_name(r);
   }
   if (ImGui::BeginCombo("race", preview.c_str())) {
     ImGui::TextDisabled("up to %zu, from the same weights on the same batches", kMaxRaced);
-    for (const Named<ErrType>& o : err_types()) {
-      auto at = std::find(raced.begin(), raced.end(), o.value);
-      bool on = at != raced.end();
-      ImGui::BeginDisabled((!on && raced.size() >= kMaxRaced) || (on && raced.size() == 1));
-      if (ImGui::Selectable(o.label, on, ImGuiSelectableFlags_DontClosePopups)) {
-        if (on) raced.erase(at);
-        else raced.push_back(o.value);
-        next.compare = raced.size() > 1 ? raced : std::vector<ErrType>();
-        next.err = raced.front();
+    // A resmlp: net also races in μPC's parameterisation (its own weights, the same batches).
+    for (bool mupc : {false, true}) {
+      if (mupc && !races_mupc(next.model)) break;
+      if (mupc) ImGui::TextDisabled("in muPC's parameterisation (%s)", racer_model(next.model, {ErrType::Exact, true}).c_str());
+      for (const Named<ErrType>& o : err_types()) {
+        const Racer racer{o.value, mupc};
+        auto at = std::find(raced.begin(), raced.end(), racer);
+        bool on = at != raced.end();
+        ImGui::BeginDisabled((!on && raced.size() >= kMaxRaced) || (on && raced.size() == 1));
+        if (ImGui::Selectable(racer_label(racer).c_str(), on, ImGuiSelectableFlags_DontClosePopups)) {
+          if (on) raced.erase(at);
+          else raced.push_back(racer);
+          // One racer left: a lone run of its error type (μPC's alone is the mupc: model).
+          next.compare = raced.size() > 1 || raced.front().mupc ? raced : std::vector<Racer>();
+          next.err = raced.front().err;
+        }
+        ImGui::EndDisabled();
       }
-      ImGui::EndDisabled();
     }
     ImGui::EndCombo();
   }
@@ -463,13 +475,13 @@ void Playground::numbers(const Snapshot& s) {
   ImGui::Text("computing: %.0f samples/s, %.3f ms per inference iteration, %.3f ms per weight update",
               s.samples_per_second, s.ms_per_iteration, s.ms_per_update);
   // Per lane: its losses and accuracies, and the iterations its steps made lately (the stopping rule's effect).
-  const std::vector<ErrType> raced = s.settings.raced();
+  const std::vector<Racer> raced = s.settings.raced();
   const bool race = raced.size() > 1;
   for (size_t lane = 0; lane < history_.size() && lane < raced.size(); ++lane) {
     const std::vector<StepRecord>& h = history_[lane];
     const LaneSnapshot* ls = lane < s.lanes.size() ? &s.lanes[lane] : nullptr;
     if (race) {
-      ImGui::TextColored(lane_text_color(raced[lane]), "%s", err_type_label(raced[lane]).c_str());
+      ImGui::TextColored(lane_text_color(raced[lane]), "%s", racer_label(raced[lane]).c_str());
       ImGui::SameLine();
     }
     if (ls && ls->diverged && race) {
@@ -484,7 +496,7 @@ void Playground::numbers(const Snapshot& s) {
     double made = 0;
     const size_t last = std::min<size_t>(h.size(), 100);
     for (size_t i = h.size() - last; i < h.size(); ++i) made += h[i].iterations;
-    const std::string iterations = relaxes(raced[lane]) ? "   iterations " + std::to_string(r.iterations) + " (" +
+    const std::string iterations = relaxes(raced[lane].err) ? "   iterations " + std::to_string(r.iterations) + " (" +
                                                               std::to_string(made / static_cast<double>(last)).substr(0, 4) +
                                                               " per step lately, n = " + std::to_string(s.settings.n) + ")"
                                                         : "";
@@ -536,7 +548,7 @@ void Playground::exports(const Snapshot& s) {
 }
 
 void Playground::curves(const Snapshot& s) {
-  const std::vector<ErrType> raced = s.settings.raced();
+  const std::vector<Racer> raced = s.settings.raced();
   const size_t lanes = std::min(history_.size(), raced.size());
   const bool race = lanes > 1;
   const float avail = ImGui::GetContentRegionAvail().x;
@@ -558,7 +570,7 @@ void Playground::curves(const Snapshot& s) {
       const std::vector<StepRecord>& hl = history_[lane];
       const std::vector<float>& x = steps[lane];
       const ImU32 c = race ? lane_color(raced[lane]) : plot::color(0);
-      const std::string name = race ? err_type_label(raced[lane]) : "train";
+      const std::string name = race ? racer_label(raced[lane]) : "train";
       loss.push_back({name, x, column(hl, train_loss), c});
       if (!race) {
         loss.push_back({"test", x, column(hl, test_loss), plot::color(0, 0.5f), true});
@@ -579,7 +591,7 @@ void Playground::curves(const Snapshot& s) {
     // Per layer, against backprop: one pair of plots, or a small pair per PC lane in a race.
     std::vector<size_t> shown;
     for (size_t lane = 0; lane < lanes; ++lane)
-      if (!race || raced[lane] != ErrType::Exact) shown.push_back(lane);
+      if (!race || raced[lane].err != ErrType::Exact) shown.push_back(lane);  // backprop against itself says nothing
     const size_t L = s.shapes.empty() ? 0 : s.shapes.size() - 1;
     const bool small = shown.size() > 1;  // small multiples: a row of relative errors, a row of angles
     const float w = small ? (avail - spacing * (shown.size() - 1)) / shown.size() : half;
@@ -596,7 +608,7 @@ void Playground::curves(const Snapshot& s) {
                                      return kind == 0 ? a.rel_error : a.angle_deg;
                                    }),
                             plot::color(static_cast<int>(l) + 2)});
-        const std::string who = race ? err_type_label(raced[lane]) + ": " : "";
+        const std::string who = race ? racer_label(raced[lane]) + ": " : "";
         const std::string title = who + (kind == 0 ? "relative error of the update vs backprop's"
                                                    : "angle to backprop's update (degrees)");
         const std::string id = (kind == 0 ? "rel" : "angle") + std::to_string(lane);
@@ -647,10 +659,10 @@ void Playground::relaxation(const Snapshot& s) {
   std::vector<std::string> titles;
   std::string relaxing;
   for (const LaneSnapshot& lane : s.lanes) {
-    if (!relaxes(lane.err)) continue;
+    if (!relaxes(lane.racer.err)) continue;
     std::vector<float> it;
     for (const SweepStats& st : lane.sweeps) it.push_back(static_cast<float>(st.iteration));
-    plot::Series e{race ? err_type_label(lane.err) : "energy", it, {}, race ? lane_color(lane.err) : plot::color(0)};
+    plot::Series e{race ? racer_label(lane.racer) : "energy", it, {}, race ? lane_color(lane.racer) : plot::color(0)};
     for (const SweepStats& st : lane.sweeps) e.y.push_back(static_cast<float>(st.energy));
     energy.push_back(e);
     std::vector<plot::Series> layers;
@@ -661,7 +673,7 @@ void Playground::relaxation(const Snapshot& s) {
       layers.push_back(ser);
     }
     norms.push_back(layers);
-    titles.push_back(race ? err_type_label(lane.err) + ": ||eps|| per layer" : "Prediction errors per layer");
+    titles.push_back(race ? racer_label(lane.racer) + ": ||eps|| per layer" : "Prediction errors per layer");
     if (lane.relaxing >= 0 && relaxing.empty())
       relaxing = " (relaxing: " + std::to_string(lane.relaxing) + "/" + std::to_string(s.settings.n) + ")";
   }
@@ -758,7 +770,7 @@ void Playground::output(const Snapshot& s) {
       const LaneSnapshot& lane = s.lanes[k];
       if (k % columns) ImGui::SameLine();
       ImGui::BeginGroup();
-      if (race) ImGui::TextColored(lane_text_color(lane.err), "%s", err_type_label(lane.err).c_str());
+      if (race) ImGui::TextColored(lane_text_color(lane.racer), "%s", racer_label(lane.racer).c_str());
       const ImVec2 p0 = ImGui::GetCursorScreenPos();
       if (lane.boundary && lane.boundary->size() == static_cast<size_t>(s.grid * s.grid)) {
         // A race's small plots at half the grid: a quarter of the cells to fill.
@@ -822,7 +834,7 @@ void Playground::output(const Snapshot& s) {
     if (lv.classes <= 0 || lv.confusion.empty()) continue;
     if (k) ImGui::SameLine();
     ImGui::BeginGroup();
-    if (race) ImGui::TextColored(lane_text_color(s.lanes[k].err), "%s", err_type_label(s.lanes[k].err).c_str());
+    if (race) ImGui::TextColored(lane_text_color(s.lanes[k].racer), "%s", racer_label(s.lanes[k].racer).c_str());
     std::vector<float> share(lv.confusion.size());
     for (int i = 0; i < lv.classes; ++i) {
       int total = 0;
@@ -860,17 +872,17 @@ void Playground::output(const Snapshot& s) {
 // The metrics' CSV; a race's adds a first column naming each row's algorithm.
 std::string Playground::export_metrics_csv() const {
   const Index depth = snapshot_->shapes.empty() ? 0 : static_cast<Index>(snapshot_->shapes.size()) - 1;
-  const std::vector<ErrType> raced = snapshot_->settings.raced();
+  const std::vector<Racer> raced = snapshot_->settings.raced();
   const bool race = raced.size() > 1;
   std::string csv = (race ? "algorithm," : "") + metrics_csv_header(depth, snapshot_->settings.compare_bp);
   for (size_t lane = 0; lane < history_.size() && lane < raced.size(); ++lane)
     for (const StepRecord& r : history_[lane])
-      csv += (race ? err_type_name(raced[lane]) + "," : "") + metrics_csv_row(r, depth, snapshot_->settings.compare_bp);
+      csv += (race ? racer_name(raced[lane]) + "," : "") + metrics_csv_row(r, depth, snapshot_->settings.compare_bp);
   return csv;
 }
 
 std::string Playground::export_plots_svg() const {
-  const std::vector<ErrType> raced = snapshot_->settings.raced();
+  const std::vector<Racer> raced = snapshot_->settings.raced();
   const size_t lanes = std::min(history_.size(), raced.size());
   PlotPanel loss{"Loss", "step", "loss", false, true, 0, 0, {}};
   PlotPanel acc{"Accuracy", "step", "accuracy", false, false, 0, 1, {}};
@@ -878,7 +890,7 @@ std::string Playground::export_plots_svg() const {
   for (size_t lane = 0; lane < lanes; ++lane) {
     const std::vector<StepRecord>& h = history_[lane];
     const std::vector<double> x = column<double>(h, step_of);
-    const std::string name = lanes > 1 ? err_type_label(raced[lane]) : "PC";
+    const std::string name = lanes > 1 ? racer_label(raced[lane]) : "PC";
     const int colour = lanes > 1 ? palette_index(raced[lane]) : 0;
     loss.series.push_back({name + " train", x, column<double>(h, train_loss), false, colour});
     if (lanes == 1) loss.series.push_back({name + " test", x, column<double>(h, test_loss), true, colour});
@@ -890,14 +902,14 @@ std::string Playground::export_plots_svg() const {
         rel.series.push_back({"layer " + std::to_string(l + 1), x,
                               column<double>(h, [l](const StepRecord& r) { return agreement_at(r, l).rel_error; }),
                               false, static_cast<int>(l) + 2});
-    } else if (raced[lane] != ErrType::Exact) {
+    } else if (raced[lane].err != ErrType::Exact) {
       rel.series.push_back({name, x, column<double>(h, [](const StepRecord& r) { return agreement_at(r, 0).rel_error; }),
                             false, colour});
     }
   }
   if (lanes > 0 && draws_twin(snapshot_->settings)) {
     const std::vector<double> x = column<double>(history_[0], step_of);
-    const int colour = lanes > 1 ? palette_index(ErrType::Exact) : 1;
+    const int colour = lanes > 1 ? palette_index(kBackprop) : 1;
     loss.series.push_back({"backprop train", x, column<double>(history_[0], bp_train_loss), false, colour});
     acc.series.push_back({"backprop test", x, column<double>(history_[0], bp_test_accuracy), false, colour});
   }

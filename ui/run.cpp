@@ -36,7 +36,8 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // One algorithm of the run, with its own trainer; a race has several, all
 // started from the same weights and fed the same batches (the same seed).
 struct Lane {
-  std::unique_ptr<Trainer<float>> trainer;  // its config().err says which algorithm
+  Racer racer;
+  std::unique_ptr<Trainer<float>> trainer;
   double step_compute = 0, step_seconds = 0;  // this step's compute so far; a step's, smoothed
   std::vector<SweepStats> last_sweeps;
   std::string status;  // why it stopped
@@ -78,7 +79,8 @@ struct Run::Worker {
   Trainer<float>* lead() { return lanes.empty() ? nullptr : lanes.front().trainer.get(); }
 
   // Builds data, models and trainers from the settings (starting from
-  // `initial` weights when given); errors become the status.
+  // `initial` weights when given: the lanes that train the lead's model start
+  // from them, a μPC racer from its own); errors become the status.
   void build(const Model<float>* initial = nullptr) {
     lanes.clear();
     clear_targets();  // a new run has no steps to reach yet
@@ -87,7 +89,7 @@ struct Run::Worker {
     update_seconds = iteration_seconds = 0;
     timed_iterations = 0;
     recent_steps.clear();
-    const std::vector<ErrType> raced = settings.raced();
+    const std::vector<Racer> raced = settings.raced();
     run.clear_history(raced.size());
     try {
       const std::string key = settings.dataset + "|" + std::to_string(settings.noise) + "|" +
@@ -108,11 +110,12 @@ struct Run::Worker {
         }
       }
       const Shape& shape = data->train.sample_shape;
-      ModelSpec spec = model_for_data(settings.model, shape, data->train.num_classes);
-      spec.loss = settings.loss;
-      for (ErrType err : raced) {
+      for (const Racer& racer : raced) {
+        const std::string model = racer_model(settings.model, racer);
+        ModelSpec spec = model_for_data(model, shape, data->train.num_classes);
+        spec.loss = settings.loss;
         TrainConfig config;
-        config.err = err;
+        config.err = racer.err;
         config.eta = settings.eta;
         config.n = settings.n;
         config.tol = settings.tol;
@@ -125,7 +128,9 @@ struct Run::Worker {
         // machine's other threads; in slices of the UI's frames it has only the one.
         config.threads = run.mode_ == Mode::Sliced ? 1 : 0;
         Lane lane;
-        lane.trainer = std::make_unique<Trainer<float>>(spec, data, config, initial);
+        lane.racer = racer;
+        const bool leads_model = model == racer_model(settings.model, raced.front());
+        lane.trainer = std::make_unique<Trainer<float>>(spec, data, config, leads_model ? initial : nullptr);
         lanes.push_back(std::move(lane));
       }
       status = "ready";
@@ -307,7 +312,7 @@ struct Run::Worker {
     for (Lane& lane : lanes) {
       Trainer<float>& lt = *lane.trainer;
       LaneSnapshot ls;
-      ls.err = lt.config().err;
+      ls.racer = lane.racer;
       ls.step = lt.steps();
       ls.diverged = lt.diverged();
       ls.status = lane.status;
@@ -467,10 +472,11 @@ void Run::apply(const Settings& settings) {
       return;
     }
     try {
-      const std::vector<ErrType> raced = next.raced();  // the same list, or a lone run's new error type
+      const std::vector<Racer> raced = next.raced();  // the same list, or a lone run's new error type
       for (size_t i = 0; i < w.lanes.size(); ++i) {
+        w.lanes[i].racer = raced.at(i);
         w.lanes[i].trainer->set_learning_rate(next.lr);
-        w.lanes[i].trainer->set_inference(raced.at(i), next.eta, next.n, next.tol);
+        w.lanes[i].trainer->set_inference(raced.at(i).err, next.eta, next.n, next.tol);
       }
       w.notice.clear();
     } catch (const std::exception& e) {

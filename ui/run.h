@@ -31,7 +31,7 @@ enum class StepLevel { Iteration, Relaxation, Update, Epoch };
 
 // One algorithm of a run: a race trains up to kMaxRaced side by side.
 struct LaneSnapshot {
-  ErrType err = ErrType::FixedPred;
+  Racer racer;
   long step = 0;
   bool diverged = false;  // this lane stopped; the others go on
   std::string status;     // why it stopped

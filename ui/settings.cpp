@@ -76,6 +76,40 @@ void take_named(const std::vector<Named<E>>& list, const std::string& value, E& 
 
 }  // namespace
 
+std::string racer_name(const Racer& r) { return err_type_name(r.err) + (r.mupc ? ":mupc" : ""); }
+
+std::string racer_label(const Racer& r) { return err_type_label(r.err) + (r.mupc ? ", muPC" : ""); }
+
+bool parse_racer(const std::string& name, Racer& out) {
+  const size_t colon = name.find(':');
+  const std::string suffix = colon == std::string::npos ? "" : name.substr(colon + 1);
+  if (!suffix.empty() && !same_name(suffix, "mupc")) return false;
+  const Named<ErrType>* e = find_named(err_types(), name.substr(0, colon));
+  if (!e || (colon != std::string::npos && suffix.empty())) return false;
+  out = {e->value, !suffix.empty()};
+  return true;
+}
+
+bool races_mupc(const std::string& model) { return model.rfind("resmlp:", 0) == 0; }
+
+std::string racer_model(const std::string& model, const Racer& r) {
+  return r.mupc && races_mupc(model) ? "mupc:" + model.substr(std::string("resmlp:").size()) : model;
+}
+
+std::string Settings::fit_race_to_model() {
+  const bool any_mupc = std::any_of(compare.begin(), compare.end(), [](const Racer& r) { return r.mupc; });
+  if (races_mupc(model) || !any_mupc) return "";
+  std::vector<Racer> fitted;
+  for (Racer r : compare) {
+    r.mupc = false;
+    if (std::find(fitted.begin(), fitted.end(), r) == fitted.end()) fitted.push_back(r);
+  }
+  compare = fitted.size() > 1 ? fitted : std::vector<Racer>();
+  err = fitted.front().err;
+  // On a mupc: model the flag only repeated the model.
+  return is_residual_mlp_name(model) ? "" : "settings: racing without muPC: it needs a resmlp:WIDTH,DEPTH model";
+}
+
 const std::vector<std::string>& panel_names() {
   static const std::vector<std::string> names = {"controls", "run",    "loss",   "errors",
                                                  "relaxation", "network", "output", "numbers"};
@@ -134,7 +168,7 @@ std::string to_query(const Settings& s) {
   if (s.tol > 0) q << "&tol=" << number(s.tol);
   if (!s.compare.empty()) {
     q << "&compare=";
-    for (size_t i = 0; i < s.compare.size(); ++i) q << (i ? "," : "") << err_type_name(s.compare[i]);
+    for (size_t i = 0; i < s.compare.size(); ++i) q << (i ? "," : "") << racer_name(s.compare[i]);
   }
   if (!panels.empty()) q << "&panels=" << url_encode(panels);
   if (s.embed) q << "&embed=1";
@@ -197,18 +231,19 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
       if (parse_number(value, 1e-7, 10, v)) s.lr = v; else bad("a number in (0, 10]");
     } else if (key == "batch") {
       if (parse_number(value, 1, 4096, v) && v == std::floor(v)) s.batch = static_cast<int>(v); else bad("1 to 4096");
-    } else if (key == "compare") {  // a comma list of error types; empty: no race
-      std::vector<ErrType> raced;
+    } else if (key == "compare") {  // a comma list of racers; empty: no race
+      std::vector<Racer> raced;
       std::stringstream list(value);
       std::string name;
       bool ok = true;
       while (ok && std::getline(list, name, ',')) {
-        ErrType e = ErrType::Exact;
-        take_named(err_types(), name, e, [&](const std::string&) { ok = false; });
-        if (ok && std::find(raced.begin(), raced.end(), e) == raced.end()) raced.push_back(e);
+        Racer r;
+        ok = parse_racer(name, r);
+        if (ok && std::find(raced.begin(), raced.end(), r) == raced.end()) raced.push_back(r);
       }
       if (ok && raced.size() <= kMaxRaced) s.compare = raced;
-      else bad("a comma list of up to " + std::to_string(kMaxRaced) + " of " + name_list(names_of(err_types())));
+      else bad("a comma list of up to " + std::to_string(kMaxRaced) + " of " + name_list(names_of(err_types())) +
+               ", each with :mupc for a resmlp: model");
     } else if (key == "compare_bp") {
       if (!parse_flag(value, s.compare_bp)) bad("0 or 1");
     } else if (key == "panels") {
@@ -227,6 +262,8 @@ Settings from_query(const std::string& query, const Settings& base, std::vector<
       problem("settings: ignoring unknown key \"" + printable(key) + "\"");
     }
   }
+  const std::string unfit = s.fit_race_to_model();
+  if (!unfit.empty()) problem(unfit);
   if (problems && count > 10) problems->push_back("settings: ... and " + std::to_string(count - 10) + " more problems");
   return s;
 }

@@ -14,6 +14,26 @@
 
 namespace pcplay::ui {
 
+// One algorithm of a race: an error type, and the parameterisation it trains
+// the model under. A residual MLP (resmlp:) can race in μPC's too ("epc:mupc":
+// the same width, depth and activation as mupc:, its own initial weights).
+struct Racer {
+  ErrType err = ErrType::FixedPred;
+  bool mupc = false;
+  bool operator==(const Racer& o) const { return err == o.err && mupc == o.mupc; }
+  bool operator!=(const Racer& o) const { return !(*this == o); }
+};
+
+std::string racer_name(const Racer& r);   // "epc", "epc:mupc"
+std::string racer_label(const Racer& r);  // "ePC (error-based)", "ePC (error-based), muPC"
+// Reads racer_name's form (the error type in any case); false when it is not one.
+bool parse_racer(const std::string& name, Racer& out);
+// The model a racer trains: the mupc: form of a resmlp: model for a μPC racer,
+// else `model` as chosen.
+std::string racer_model(const std::string& model, const Racer& r);
+// Whether a μPC racer differs from the standard one: the model is a resmlp: net.
+bool races_mupc(const std::string& model);
+
 struct Settings {
   std::string dataset = "spiral";  // a named data set (named_datasets()), or a path
   double noise = 0.0;              // toy sets: 0..0.5
@@ -26,8 +46,9 @@ struct Settings {
   std::string model = "dense:32,32:relu";
   ErrType err = ErrType::FixedPred;
   // A race: up to kMaxRaced algorithms trained side by side from the same
-  // initial weights on the same batches, with the same eta, n and tol (empty: err alone).
-  std::vector<ErrType> compare;
+  // initial weights (a μPC racer: its own) on the same batches, with the same
+  // eta, n and tol (empty: err alone).
+  std::vector<Racer> compare;
   double eta = 0.1;
   int n = 20;
   double tol = 0;  // the stopping rule; 0: every step makes n iterations
@@ -45,7 +66,10 @@ struct Settings {
   bool needs_reset_from(const Settings& o) const;
   bool panel_visible(const std::string& name) const;
   // The algorithms trained: the race, or err alone.
-  std::vector<ErrType> raced() const { return compare.empty() ? std::vector<ErrType>{err} : compare; }
+  std::vector<Racer> raced() const { return compare.empty() ? std::vector<Racer>{{err, false}} : compare; }
+  // Fits the race to the model: μPC racers only where races_mupc(model);
+  // returns a line saying what was dropped, or "".
+  std::string fit_race_to_model();
 };
 
 constexpr size_t kMaxRaced = 4;

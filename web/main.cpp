@@ -219,8 +219,8 @@ EMSCRIPTEN_KEEPALIVE const char* pcplay_metrics() {
     out["step"] = step;
     out["energy"] = nlohmann::json::array();
     if (ls) {
-      out["name"] = pcplay::err_type_name(ls->err);
-      out["label"] = pcplay::err_type_label(ls->err);
+      out["name"] = pcplay::ui::racer_name(ls->racer);
+      out["label"] = pcplay::ui::racer_label(ls->racer);
       out["diverged"] = ls->diverged;
       out["status"] = ls->status;
       for (const pcplay::SweepStats& st : ls->sweeps) out["energy"].push_back(number(st.energy));

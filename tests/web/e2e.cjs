@@ -464,6 +464,13 @@ async function depthTutorial(browser, url, errors, threaded) {
     .map((r) => Array.from(r.cells).map((c) => c.textContent)));
   console.log(`info ${tag} depth tutorial race: ` + JSON.stringify(rows));
   check(rows.length === 5 && rows.every((r) => r[1] !== '–'), `${tag} depth tutorial: the race reports four lanes and the twin`);
+  await page.click('#mupc-race');  // standard against μPC's parameterisation: four lanes, two nets
+  await waitFor(page, () => document.getElementById('mupc-table').dataset.done === 'yes', undefined, 180000);
+  const mu = await page.evaluate(() => Array.from(document.querySelectorAll('#mupc-table tr')).slice(1)
+    .map((r) => Array.from(r.cells).map((c) => c.textContent)));
+  console.log(`info ${tag} depth tutorial muPC race: ` + JSON.stringify(mu));
+  check(mu.length === 4 && mu.filter((r) => r[0].endsWith(', muPC')).length === 2 && mu.every((r) => r[1] !== '–'),
+        `${tag} depth tutorial: the muPC race reports Strict and backprop in both parameterisations`);
   await page.screenshot({ path: path.join(shots, `${threaded ? 'mt' : 'st'}-depth.png`), fullPage: true });
   await page.close();
 }
