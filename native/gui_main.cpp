@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
 
   int status = 0;
   {
+    pcplay::ui::GlHeatTextures heat_textures;  // gone before the GL context
     pcplay::ui::Playground playground(settings, data_dir, export_dir);
     playground.notices = problems;
     if (play) playground.run().play();

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "guidance.h"
+#include "plot.h"
 #include "playground.h"
 #include "run.h"
 #include "settings.h"
@@ -336,6 +338,65 @@ struct Frames {
     }
   }
 };
+
+namespace {
+
+// Textures in memory: what a renderer would be asked to make, upload and free.
+struct CountedTextures final : plot::HeatTextures {
+  int made = 0, uploads = 0, freed = 0;
+  std::vector<ImU32> last;
+  CountedTextures() { plot::use_heat_textures(this); }
+  ~CountedTextures() override {
+    plot::use_heat_textures(nullptr);
+    destroy_all();
+  }
+  ImTextureID create(int, int) override { return reinterpret_cast<ImTextureID>(static_cast<intptr_t>(++made)); }
+  void upload(ImTextureID, int w, int h, const ImU32* pixels) override {
+    ++uploads;
+    last.assign(pixels, pixels + w * h);
+  }
+  void destroy(ImTextureID) override { ++freed; }
+};
+
+}  // namespace
+
+TEST_CASE("heat maps become textures, uploaded when they change and freed when no longer drawn") {
+  Frames frames;
+  CountedTextures textures;
+  std::vector<float> cells = {0, 0.5f, 1, 0.25f, 0.75f, 1};  // 3 × 2
+  auto frame = [&](bool shown) {
+    ImGui::GetIO().DeltaTime = 1.0f / 60;
+    ImGui::NewFrame();
+    ImGui::Begin("heat");
+    if (shown) plot::heatmap("map", cells.data(), 3, 2, 0, 1, ImVec2(30, 20));
+    const size_t vertices = ImGui::GetWindowDrawList()->VtxBuffer.Size;
+    ImGui::End();
+    ImGui::Render();
+    textures.end_frame();
+    return vertices;
+  };
+  const size_t quad = frame(true);
+  CHECK(textures.made == 1);
+  CHECK(textures.uploads == 1);
+  REQUIRE(textures.last.size() == 6);
+  CHECK(textures.last[0] == plot::sequential(0));
+  CHECK(textures.last[5] == plot::sequential(1));
+  frame(true);
+  CHECK(textures.uploads == 1);  // the same pixels: nothing to send
+  cells[2] = 0;
+  frame(true);
+  CHECK(textures.uploads == 2);
+  CHECK(textures.last[2] == plot::sequential(0));
+  CHECK(textures.made == 1);
+  frame(false);
+  CHECK(textures.freed == 1);  // gone with its view
+  CHECK(textures.size() == 0);
+
+  plot::use_heat_textures(nullptr);  // no renderer: a rectangle per cell
+  const size_t cells_drawn = frame(true);
+  CHECK(cells_drawn >= quad + 5 * 4);
+  plot::use_heat_textures(&textures);
+}
 
 // In a browser the big data sets arrive after the page starts.
 TEST_CASE("a data set still downloading holds the run, which starts (and plays) once it has arrived") {

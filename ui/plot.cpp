@@ -138,6 +138,50 @@ void lines(const char* id, const Options& o, const std::vector<Series>& series, 
   ImGui::PopID();
 }
 
+namespace {
+HeatTextures* heat_textures = nullptr;
+}  // namespace
+
+void use_heat_textures(HeatTextures* textures) { heat_textures = textures; }
+HeatTextures* current_heat_textures() { return heat_textures; }
+
+ImTextureID HeatTextures::texture(ImGuiID id, int w, int h, const std::vector<ImU32>& pixels) {
+  auto at = std::find_if(cache_.begin(), cache_.end(), [id](const auto& e) { return e.first == id; });
+  if (at != cache_.end() && (at->second.w != w || at->second.h != h)) {
+    destroy(at->second.texture);
+    cache_.erase(at);
+    at = cache_.end();
+  }
+  if (at == cache_.end()) {
+    cache_.push_back({id, Entry{create(w, h), w, h, 0, {}}});
+    at = cache_.end() - 1;
+  }
+  Entry& e = at->second;
+  if (e.pixels != pixels) {
+    upload(e.texture, w, h, pixels.data());
+    e.pixels = pixels;
+  }
+  e.frame = ImGui::GetFrameCount();
+  return e.texture;
+}
+
+void HeatTextures::end_frame() {
+  const int frame = ImGui::GetFrameCount();
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    if (it->second.frame == frame) {
+      ++it;
+    } else {
+      destroy(it->second.texture);
+      it = cache_.erase(it);
+    }
+  }
+}
+
+void HeatTextures::destroy_all() {
+  for (auto& e : cache_) destroy(e.second.texture);
+  cache_.clear();
+}
+
 int heatmap(const char* id, const float* values, int w, int h, float lo, float hi, ImVec2 size, ImU32 (*map)(float)) {
   ImGui::PushID(id);
   size = ImVec2(std::max(size.x, 1.0f), std::max(size.y, 1.0f));
@@ -146,13 +190,19 @@ int heatmap(const char* id, const float* values, int w, int h, float lo, float h
   int cell = -1;
   if (w > 0 && h > 0) {
     ImDrawList* dl = ImGui::GetWindowDrawList();
-    const float cw = size.x / w, ch = size.y / h, span = hi > lo ? hi - lo : 1.0f;
-    for (int i = 0; i < h; ++i)
-      for (int j = 0; j < w; ++j) {
-        const float t = map == diverging ? 2 * (values[i * w + j] - lo) / span - 1 : (values[i * w + j] - lo) / span;
-        dl->AddRectFilled(ImVec2(p0.x + j * cw, p0.y + i * ch), ImVec2(p0.x + (j + 1) * cw + 0.5f, p0.y + (i + 1) * ch + 0.5f),
-                          map(t));
-      }
+    const float span = hi > lo ? hi - lo : 1.0f;
+    std::vector<ImU32> pixels(static_cast<size_t>(w) * h);
+    for (size_t i = 0; i < pixels.size(); ++i)
+      pixels[i] = map(map == diverging ? 2 * (values[i] - lo) / span - 1 : (values[i] - lo) / span);
+    const float cw = size.x / w, ch = size.y / h;
+    if (heat_textures) {
+      dl->AddImage(heat_textures->texture(ImGui::GetID("heat"), w, h, pixels), p0, ImVec2(p0.x + size.x, p0.y + size.y));
+    } else {
+      for (int i = 0; i < h; ++i)
+        for (int j = 0; j < w; ++j)
+          dl->AddRectFilled(ImVec2(p0.x + j * cw, p0.y + i * ch), ImVec2(p0.x + (j + 1) * cw + 0.5f, p0.y + (i + 1) * ch + 0.5f),
+                            pixels[static_cast<size_t>(i) * w + j]);
+    }
     if (ImGui::IsItemHovered()) {
       const ImVec2 m = ImGui::GetIO().MousePos;
       const int j = static_cast<int>((m.x - p0.x) / cw), i = static_cast<int>((m.y - p0.y) / ch);

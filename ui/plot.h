@@ -29,6 +29,38 @@ ImU32 color(int index, float alpha = 1.0f);
 ImU32 sequential(float t);  // t in [0, 1]: white to dark blue
 ImU32 diverging(float t);   // t in [-1, 1]: orange, white, blue (TensorFlow Playground's)
 
+// Heat maps as textures: one quad each where a rectangle per cell costs a
+// software renderer (llvmpipe, SwiftShader) dearly: a race's MNIST views are
+// 60,000 vertices drawn as cells. The front end's renderer makes the
+// textures; without one (the tests) the cells are drawn.
+class HeatTextures {
+ public:
+  virtual ~HeatTextures() = default;
+  // The texture showing `pixels` (w×h, row-major, IM_COL32) for the heat map
+  // `id`: made on first use, uploaded again only when the pixels change.
+  ImTextureID texture(ImGuiID id, int w, int h, const std::vector<ImU32>& pixels);
+  // After a frame is rendered: frees the textures of heat maps it did not draw.
+  void end_frame();
+  size_t size() const { return cache_.size(); }
+
+ protected:
+  virtual ImTextureID create(int w, int h) = 0;
+  virtual void upload(ImTextureID texture, int w, int h, const ImU32* pixels) = 0;
+  virtual void destroy(ImTextureID texture) = 0;
+  void destroy_all();  // a subclass's destructor calls it while its context lives
+
+ private:
+  struct Entry {
+    ImTextureID texture;
+    int w, h, frame;
+    std::vector<ImU32> pixels;
+  };
+  std::vector<std::pair<ImGuiID, Entry>> cache_;  // a few dozen: a list is enough
+};
+// The textures heat maps use (null: cells), like ImGui's current context.
+void use_heat_textures(HeatTextures* textures);
+HeatTextures* current_heat_textures();
+
 // Line plot of `size` (width -1: all the space left).
 void lines(const char* id, const Options& options, const std::vector<Series>& series, ImVec2 size);
 // A w×h grid of values (row-major, row 0 on top) mapped by sequential() from

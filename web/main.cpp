@@ -59,6 +59,7 @@ struct App {
   SDL_Window* window = nullptr;
   SDL_GLContext gl = nullptr;
   float pixel_ratio = 1;
+  std::unique_ptr<GlHeatTextures> heat_textures;  // the page's GL context lives as long
   std::unique_ptr<Playground> playground;
   std::map<std::string, DataAvailability> downloads;  // the data sets the page fetches
   std::string last_query;
@@ -326,6 +327,7 @@ int main(int argc, char** argv) {
   ImGui_ImplSDL2_InitForOpenGL(app->window, app->gl);
   ImGui_ImplOpenGL3_Init("#version 300 es");
 
+  app->heat_textures = std::make_unique<GlHeatTextures>();
   app->playground = std::make_unique<Playground>(settings, kDataDir, kDownloadDir, kRunMode);
   app->playground->notices = problems;
   app->playground->data_availability = availability;
