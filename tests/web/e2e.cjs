@@ -447,7 +447,7 @@ async function tutorial(browser, url, errors, threaded) {
 async function depthTutorial(browser, url, errors, threaded) {
   const tag = threaded ? 'threaded' : 'single-threaded';
   const page = await newPage(browser, errors);
-  await page.goto(url + 'examples/depth.html?steps=300');
+  await page.goto(url + 'examples/depth.html?steps=300&mupc_steps=100');
   await waitFor(page, () => document.body.dataset.ready === 'yes');
   await page.click('#decay');
   await waitFor(page, () => document.getElementById('decay-table').dataset.done === 'yes', undefined, 120000);
@@ -464,8 +464,10 @@ async function depthTutorial(browser, url, errors, threaded) {
     .map((r) => Array.from(r.cells).map((c) => c.textContent)));
   console.log(`info ${tag} depth tutorial race: ` + JSON.stringify(rows));
   check(rows.length === 5 && rows.every((r) => r[1] !== '–'), `${tag} depth tutorial: the race reports four lanes and the twin`);
+  const muStart = Date.now();
   await page.click('#mupc-race');  // standard against μPC's parameterisation: four lanes, two nets
   await waitFor(page, () => document.getElementById('mupc-table').dataset.done === 'yes', undefined, 180000);
+  console.log(`info ${tag} depth tutorial muPC race: 100 steps in ${((Date.now() - muStart) / 1000).toFixed(1)} s`);
   const mu = await page.evaluate(() => Array.from(document.querySelectorAll('#mupc-table tr')).slice(1)
     .map((r) => Array.from(r.cells).map((c) => c.textContent)));
   console.log(`info ${tag} depth tutorial muPC race: ` + JSON.stringify(mu));

@@ -69,15 +69,14 @@ async function decay() {
   busy = false;
 }
 
-// Races `settings` for the page's number of steps from the same seed, then
-// fills the table: each lane's test accuracy, layer-1 error and guidance.
-async function runRace(tableId, settings) {
+// Races `settings` for `steps` from the same seed, then fills the table:
+// each lane's test accuracy, layer-1 error and guidance.
+async function runRace(tableId, settings, steps) {
   if (busy) return;
   busy = true;
   const table = document.getElementById(tableId);
   while (table.rows.length > 1) table.deleteRow(1);
   delete table.dataset.done;
-  const steps = Number(new URLSearchParams(location.search).get('steps')) || 1500;  // the tests run a shorter race
   pcplay.pause();
   await pcplay.set({ ...settings, n: 20, lr: 0.01, compare_bp: true, seed: 1 });
   pcplay.reset();
@@ -100,13 +99,16 @@ async function runRace(tableId, settings) {
   busy = false;
 }
 
-const race = () => runRace('race-table', { model: 'dense:32,32,32,32:relu', compare: ['strict', 'fixedpred', 'ipc', 'epc'],
-                                           eta: Number(document.getElementById('eta').value) });
+// The tests run shorter races (?steps=N&mupc_steps=M).
+const stepsOf = (key, fallback) => Number(new URLSearchParams(location.search).get(key)) || fallback;
 
-// The 16-block residual net in the standard parameterisation and in μPC's,
+const race = () => runRace('race-table', { model: 'dense:32,32,32,32:relu', compare: ['strict', 'fixedpred', 'ipc', 'epc'],
+                                           eta: Number(document.getElementById('eta').value) }, stepsOf('steps', 1500));
+
+// The 12-block residual net in the standard parameterisation and in μPC's,
 // each trained by Strict PC and by backprop.
-const muRace = () => runRace('mupc-table', { model: 'resmlp:32,16:tanh', compare: ['strict', 'exact', 'strict:mupc', 'exact:mupc'],
-                                             eta: 0.1 });
+const muRace = () => runRace('mupc-table', { model: 'resmlp:32,12:tanh', compare: ['strict', 'exact', 'strict:mupc', 'exact:mupc'],
+                                             eta: 0.1 }, stepsOf('mupc_steps', 800));
 
 frame.addEventListener('load', async () => {
   pcplay = await frame.contentWindow.pcplay.ready;
