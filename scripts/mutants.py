@@ -92,6 +92,10 @@ MUTANTS = [
      "if (!lane.live()) continue;"),
     ("guidance ignores the energy rising", "ui/guidance.cpp",
      "rose > static_cast<long>(kRecent / 10)", "rose > static_cast<long>(kRecent)"),
+    ("a μPC racer trains the standard net", "ui/settings.cpp",
+     "return r.mupc && races_mupc(model)", "return false && races_mupc(model)"),
+    ("a heat map's texture keeps its first pixels", "ui/plot.cpp",
+     "if (e.pixels != pixels) {", "if (e.pixels.empty()) {"),
 ]
 
 EXCLUDED = "^(torch2pc_reference|train_reference|compare_torch_runs|micro_bench_runs|gui_smoke)$"
