@@ -324,6 +324,9 @@ struct Frames {
     ImGuiIO& io = ImGui::GetIO();
     io.IniFilename = nullptr;
     io.DisplaySize = ImVec2(1280, 800);
+    // As the renderers do (OpenGL 3's sets it; the browser's draws with 32-bit
+    // indices): a busy frame's window may pass 65,536 vertices.
+    io.BackendFlags |= ImGuiBackendFlags_RendererHasVtxOffset;
     unsigned char* pixels;
     int w, h;
     io.Fonts->GetTexDataAsRGBA32(&pixels, &w, &h);
