@@ -16,10 +16,17 @@ rows too.
 Several pcplay binaries may be given (the portable build, and one built with
 -DPCPLAY_NATIVE_ARCH=ON, say): each gets its own columns.
 
+--torch2pc FILE also times Torch2PC itself (its TorchSeq2PC.py, from a
+checkout of RobertRosenbaum/Torch2PC; not part of this repository) on the same
+model, batch and threads: the check that torch-vjp, the yardstick, is as fast
+as the code it stands for ("vjp/t2pc" at or under 1.00), and pcplay's ratio
+to Torch2PC's own time.
+
 Run with Debian's python3 (it has torch):
   /usr/bin/python3 bench/compare_torch.py build/native/pcplay [build/native-arch/pcplay] [--threads 1,2]
 """
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -65,6 +72,30 @@ def torch_step_time(spec, err, eta, n, batch, steps, warmup, autograd):
     return median_seconds(autograd_step if autograd else vjp_step, steps, warmup)
 
 
+def torch2pc_step_time(torch2pc, spec, err, eta, n, batch, steps, warmup):
+    torch.manual_seed(1)
+    model, classes = ref.build_torch(spec)
+    model = model.float()
+    X = torch.rand([batch] + spec["input_shape"], dtype=torch.float32)
+    Y = torch.randint(0, classes, (batch,))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    name = {"strict": "Strict", "fixedpred": "FixedPred", "exact": "Exact"}[err]
+    loss = torch.nn.CrossEntropyLoss()
+
+    def step():
+        torch2pc.PCInfer(model, loss, X, Y, name, eta=eta, n=n)
+        optimizer.step()
+
+    return median_seconds(step, steps, warmup)
+
+
+def load_torch2pc(path):
+    spec = importlib.util.spec_from_file_location("TorchSeq2PC", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def pcplay_step_time(pcplay, model, err, eta, n, batch, steps, warmup, threads):
     out = subprocess.run([pcplay, "bench", "--model", model, "--err", err, "--eta", str(eta), "--n", str(n),
                           "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup),
@@ -84,7 +115,9 @@ def main():
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--torch2pc", metavar="FILE", help="Torch2PC's TorchSeq2PC.py, timed too")
     args = parser.parse_args()
+    torch2pc = load_torch2pc(args.torch2pc) if args.torch2pc else None
 
     spec = MODELS[args.model]
     builds = [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in args.pcplay]
@@ -92,8 +125,11 @@ def main():
     print(f"{args.model}, batch {args.batch}, float32, eta {args.eta}, n {args.n}; "
           f"PyTorch {torch.__version__}; median of {args.steps} steps; ratio = PyTorch's time / pcplay's")
     header = f"{'err':10} {'threads':>7} {'torch-vjp ms':>13} {'torch-autograd ms':>18}"
+    if torch2pc:
+        header += f" {'torch2pc ms':>12} {'vjp/t2pc':>8}"
     for build in builds:
         header += f" {build + ' ms':>18} {'vs vjp':>7} {'vs autograd':>11}"
+        header += f" {'vs t2pc':>7}" if torch2pc else ""
     print(header)
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
@@ -105,6 +141,12 @@ def main():
             row = {"model": args.model, "batch": args.batch, "n": n, "err": err, "threads": threads,
                    "torch_vjp_ms": vjp * 1e3, "torch_autograd_ms": autograd * 1e3 if autograd else None}
             line = f"{err:10} {threads:7d} {vjp * 1e3:13.1f} {autograd * 1e3 if autograd else float('nan'):18.1f}"
+            t2pc = None
+            if torch2pc and err in ("strict", "fixedpred", "exact"):  # Torch2PC's three
+                t2pc = torch2pc_step_time(torch2pc, spec, err, args.eta, n, args.batch, args.steps, args.warmup)
+                row["torch2pc_ms"] = t2pc * 1e3
+            if torch2pc:
+                line += f" {t2pc * 1e3:12.1f} {vjp / t2pc:8.2f}" if t2pc else f" {'':>12} {'':>8}"
             for build, binary in zip(builds, args.pcplay):
                 ours = pcplay_step_time(binary, args.model, err, args.eta, max(n, 1), args.batch, args.steps,
                                         args.warmup, threads)
@@ -112,6 +154,9 @@ def main():
                               "vs_autograd": autograd / ours if autograd else None}
                 line += f" {ours * 1e3:18.1f} {vjp / ours:6.2f}x"
                 line += f" {autograd / ours:10.2f}x" if autograd else f" {'':>11}"
+                if t2pc:
+                    row[build]["vs_torch2pc"] = t2pc / ours
+                    line += f" {t2pc / ours:6.2f}x"
             rows.append(row)
             print(line, flush=True)
     if args.json:

@@ -16,12 +16,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 case "${1:-web}" in
   desktop)
     shift
-    build_native "$ROOT/build/native" >/dev/null
+    build_native "$ROOT/build/native" -DPCPLAY_NATIVE_ARCH=ON >/dev/null
     exec "$ROOT/build/native/pcplay-gui" "$@"
     ;;
   cli)
     shift
-    build_native "$ROOT/build/native" >/dev/null
+    build_native "$ROOT/build/native" -DPCPLAY_NATIVE_ARCH=ON >/dev/null
     PCPLAY="$ROOT/build/native/pcplay"
     for data in xor circle; do
       for err in strict fixedpred exact; do
