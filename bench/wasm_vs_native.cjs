@@ -2,9 +2,11 @@
 // `pcplay bench` natively (1 thread), compiled to single-threaded wasm
 // (1 thread) and to threaded wasm (2 threads), all under the same settings,
 // with the ratios the performance goals name.
-//   node bench/wasm_vs_native.cjs [--steps N] [--errs strict,fixedpred,exact] [-- extra pcplay bench options]
-// Needs the native build (build/native) and the web builds (build/web/{st,mt},
-// made by scripts/run.sh or scripts/test.sh).
+//   node bench/wasm_vs_native.cjs [--steps N] [--errs strict,fixedpred,exact] [--native PCPLAY] [-- extra pcplay bench options]
+// Needs the native build (build/native: scripts/run.sh and scripts/test.sh
+// build it for this CPU) and the web builds (build/web/{st,mt}). wasm's
+// SIMD is 128 bits wide, SSE's class: --native build/portable/pcplay (a
+// plain configure) compares like with like.
 'use strict';
 const { execFileSync } = require('child_process');
 const path = require('path');
@@ -20,7 +22,7 @@ const errs = option('--errs', 'strict,fixedpred,exact').split(',');
 const extra = args.includes('--') ? args.slice(args.indexOf('--') + 1) : [];
 
 const runs = [
-  { name: 'native', command: path.join(root, 'build/native/pcplay'), prefix: [], threads: 1 },
+  { name: 'native', command: path.resolve(option('--native', path.join(root, 'build/native/pcplay'))), prefix: [], threads: 1 },
   { name: 'wasm-st', command: process.execPath, threads: 1,
     prefix: ['--no-experimental-fetch', path.join(root, 'build/web/st/bench/pcplay-st-bench.js')] },
   { name: 'wasm-mt', command: process.execPath, threads: 2,
