@@ -52,13 +52,18 @@ def median_seconds(step, steps, warmup):
     return statistics.median(times)
 
 
-def torch_step_time(spec, err, eta, n, batch, steps, warmup, autograd):
+def torch_problem(spec, batch):
+    """The model (seeded), a random batch and Adam: the same for every PyTorch side."""
     torch.manual_seed(1)
     model, classes = ref.build_torch(spec)
     model = model.float()
     X = torch.rand([batch] + spec["input_shape"], dtype=torch.float32)
     Y = torch.randint(0, classes, (batch,))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    return model, X, Y, torch.optim.Adam(model.parameters(), lr=1e-3)
+
+
+def torch_step_time(spec, err, eta, n, batch, steps, warmup, autograd):
+    model, X, Y, optimizer = torch_problem(spec, batch)
 
     def vjp_step():
         ref.pc_infer(model, "cross_entropy", X, Y, err, eta, n)
@@ -73,12 +78,7 @@ def torch_step_time(spec, err, eta, n, batch, steps, warmup, autograd):
 
 
 def torch2pc_step_time(torch2pc, spec, err, eta, n, batch, steps, warmup):
-    torch.manual_seed(1)
-    model, classes = ref.build_torch(spec)
-    model = model.float()
-    X = torch.rand([batch] + spec["input_shape"], dtype=torch.float32)
-    Y = torch.randint(0, classes, (batch,))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model, X, Y, optimizer = torch_problem(spec, batch)
     name = {"strict": "Strict", "fixedpred": "FixedPred", "exact": "Exact"}[err]
     loss = torch.nn.CrossEntropyLoss()
 

@@ -87,9 +87,12 @@ class Layer {
   ThreadPool* pool = nullptr;  // splits the batch (or the outputs) across threads; none: all on the caller's
 };
 
-// Limits a model is held to when it is built: parameters in all (4 GiB of
-// float weights) and the values one layer outputs per sample.
-constexpr Index kMaxParameters = Index(1) << 30;
+// Limits a model is held to when it is built: parameters in all (512 MiB of
+// float weights, as much again for their gradients: 30 times paper-cifar's,
+// 4 times μPC's widest sweep, mupc:512,128) and the values one layer outputs
+// per sample. Reading a model file builds the model, so this also keeps the
+// reader under its fuzzer's 2.5 GB.
+constexpr Index kMaxParameters = Index(1) << 27;
 constexpr Index kMaxSampleElements = Index(1) << 28;
 
 // Builds the layer `spec` for per-sample input shape `in_shape`; throws Error

@@ -160,6 +160,16 @@ TEST_CASE("the model file parses, round trips, and rejects bad files naming the 
           "maxpool2d takes no \"padding\"");
 }
 
+TEST_CASE("a model file too large to hold is refused before its weights are made") {
+  // Found by the fuzzer: a 28 x 281111 image flattened into a linear layer,
+  // 548 million weights, once took 2.2 GB to be read.
+  const std::string wide = R"({"input_shape": [1, 28, 281111], "loss": "cross_entropy", "blocks": [
+    [{"type": "conv2d", "out": 10, "kernel": 3}, {"type": "relu"}, {"type": "maxpool2d", "kernel": 2}],
+    [{"type": "flatten"}, {"type": "linear", "out": 30}], [{"type": "linear", "out": 10}]]})";
+  CHECK_THROWS_WITH_AS(parse_model_json(wide, "wide.json"), doctest::Contains("would hold more than 134217728 weights"),
+                       Error);
+}
+
 TEST_CASE("conv and pool layers round trip through the model file") {
   const std::string text = R"({"input_shape": [3, 9, 9], "loss": "cross_entropy", "blocks": [
     [{"type":"conv2d","out":4,"kernel":3,"stride":2,"padding":1,"in":3}, {"type":"relu"}, {"type":"avgpool2d","kernel":2,"stride":1}],

@@ -37,6 +37,22 @@ Settings toy(const std::string& query = "") {
   return from_query("dataset=xor&batch=16&n=5&" + query, Settings(), nullptr);
 }
 
+// A run's whole history, one per lane.
+std::vector<std::vector<StepRecord>> history_of(const Run& run) {
+  std::vector<std::vector<StepRecord>> h;
+  uint64_t generation = ~uint64_t(0);
+  run.update_history(h, generation);
+  return h;
+}
+
+// The history of a run of `s` after `steps` weight updates.
+std::vector<std::vector<StepRecord>> trained(const Settings& s, int steps) {
+  Run run(s, "/nonexistent");
+  run.step(StepLevel::Update, steps);
+  run.wait_idle();
+  return history_of(run);
+}
+
 }  // namespace
 
 TEST_CASE("the settings round trip through their query string") {
@@ -510,9 +526,7 @@ TEST_CASE("a race trains each algorithm exactly as it would train alone") {
   const auto s = run.snapshot();
   REQUIRE(s->lanes.size() == 4);
   CHECK(s->step == 6);
-  std::vector<std::vector<StepRecord>> raced;
-  uint64_t generation = ~uint64_t(0);
-  run.update_history(raced, generation);
+  const std::vector<std::vector<StepRecord>> raced = history_of(run);
   REQUIRE(raced.size() == 4);
   for (size_t lane = 0; lane < 4; ++lane) {
     CAPTURE(lane);
@@ -521,12 +535,7 @@ TEST_CASE("a race trains each algorithm exactly as it would train alone") {
     Settings one = race;
     one.compare.clear();
     one.err = race.compare[lane].err;
-    Run alone(one, "/nonexistent");
-    alone.step(StepLevel::Update, 6);
-    alone.wait_idle();
-    std::vector<std::vector<StepRecord>> solo;
-    uint64_t g = ~uint64_t(0);
-    alone.update_history(solo, g);
+    const std::vector<std::vector<StepRecord>> solo = trained(one, 6);
     REQUIRE(solo.size() == 1);
     REQUIRE(raced[lane].size() == 6);
     REQUIRE(solo[0].size() == 6);
@@ -571,24 +580,16 @@ TEST_CASE("a resmlp: net races in muPC's parameterisation too, named epc:mupc") 
 }
 
 TEST_CASE("a muPC lane trains the mupc: net exactly as it would alone, on the race's batches") {
-  const Settings race = toy("model=resmlp:8,3:tanh&compare=strict,strict:mupc&compare_bp=1");
-  Run run(race, "/nonexistent");
+  Run run(toy("model=resmlp:8,3:tanh&compare=strict,strict:mupc&compare_bp=1"), "/nonexistent");
   run.step(StepLevel::Update, 5);
   run.wait_idle();
-  std::vector<std::vector<StepRecord>> raced;
-  uint64_t generation = ~uint64_t(0);
-  run.update_history(raced, generation);
+  const std::vector<std::vector<StepRecord>> raced = history_of(run);
   REQUIRE(raced.size() == 2);
   REQUIRE(raced[1].size() == 5);
   CHECK(run.snapshot()->lanes.at(1).racer == Racer{ErrType::Strict, true});
   CHECK(raced[0][0].train.loss != raced[1][0].train.loss);  // its own initial weights
 
-  Run alone(toy("model=mupc:8,3:tanh&err=strict&compare_bp=1"), "/nonexistent");
-  alone.step(StepLevel::Update, 5);
-  alone.wait_idle();
-  std::vector<std::vector<StepRecord>> solo;
-  uint64_t g = ~uint64_t(0);
-  alone.update_history(solo, g);
+  const std::vector<std::vector<StepRecord>> solo = trained(toy("model=mupc:8,3:tanh&err=strict&compare_bp=1"), 5);
   REQUIRE(solo.size() == 1);
   REQUIRE(solo[0].size() == 5);
   for (size_t k = 0; k < 5; ++k) {  // the same batches and updates, to the bit
@@ -698,13 +699,8 @@ TEST_CASE("guidance offers muPC's parameterisation to a resmlp: net whose signal
 }
 
 TEST_CASE("Strict PC on the deep spiral net is told why it does not learn") {
-  Run run(from_query("dataset=spiral&model=mlp-2d-deep&err=strict&lr=0.01", Settings(), nullptr), "/nonexistent");
-  run.step(StepLevel::Update, 400);
-  run.wait_idle();
-  std::vector<std::vector<StepRecord>> h;
-  uint64_t generation = ~uint64_t(0);
-  run.update_history(h, generation);
-  const std::vector<Guidance> g = guidance(run.snapshot()->settings, h);
+  const Settings deep = from_query("dataset=spiral&model=mlp-2d-deep&err=strict&lr=0.01", Settings(), nullptr);
+  const std::vector<Guidance> g = guidance(deep, trained(deep, 400));
   REQUIRE(g.size() == 1);
   CHECK(g[0].text.find("Strict PC: ") == 0);
   CHECK_FALSE(g[0].remedies.empty());
