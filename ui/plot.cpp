@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <utility>
 
 #include "axis.h"
 
@@ -145,7 +146,7 @@ HeatTextures* heat_textures = nullptr;
 void use_heat_textures(HeatTextures* textures) { heat_textures = textures; }
 HeatTextures* current_heat_textures() { return heat_textures; }
 
-ImTextureID HeatTextures::texture(ImGuiID id, int w, int h, const std::vector<ImU32>& pixels) {
+ImTextureID HeatTextures::texture(ImGuiID id, int w, int h, std::vector<ImU32> pixels) {
   auto at = std::find_if(cache_.begin(), cache_.end(), [id](const auto& e) { return e.first == id; });
   if (at != cache_.end() && (at->second.w != w || at->second.h != h)) {
     destroy(at->second.texture);
@@ -159,7 +160,7 @@ ImTextureID HeatTextures::texture(ImGuiID id, int w, int h, const std::vector<Im
   Entry& e = at->second;
   if (e.pixels != pixels) {
     upload(e.texture, w, h, pixels.data());
-    e.pixels = pixels;
+    e.pixels = std::move(pixels);  // kept to compare the next frame's with
   }
   e.frame = ImGui::GetFrameCount();
   return e.texture;
@@ -196,7 +197,8 @@ int heatmap(const char* id, const float* values, int w, int h, float lo, float h
       pixels[i] = map(map == diverging ? 2 * (values[i] - lo) / span - 1 : (values[i] - lo) / span);
     const float cw = size.x / w, ch = size.y / h;
     if (heat_textures) {
-      dl->AddImage(heat_textures->texture(ImGui::GetID("heat"), w, h, pixels), p0, ImVec2(p0.x + size.x, p0.y + size.y));
+      dl->AddImage(heat_textures->texture(ImGui::GetID("heat"), w, h, std::move(pixels)), p0,
+                   ImVec2(p0.x + size.x, p0.y + size.y));
     } else {
       for (int i = 0; i < h; ++i)
         for (int j = 0; j < w; ++j)

@@ -38,7 +38,7 @@ class HeatTextures {
   virtual ~HeatTextures() = default;
   // The texture showing `pixels` (w×h, row-major, IM_COL32) for the heat map
   // `id`: made on first use, uploaded again only when the pixels change.
-  ImTextureID texture(ImGuiID id, int w, int h, const std::vector<ImU32>& pixels);
+  ImTextureID texture(ImGuiID id, int w, int h, std::vector<ImU32> pixels);
   // After a frame is rendered: frees the textures of heat maps it did not draw.
   void end_frame();
   size_t size() const { return cache_.size(); }

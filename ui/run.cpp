@@ -36,8 +36,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // One algorithm of the run, with its own trainer; a race has several, all
 // started from the same weights and fed the same batches (the same seed).
 struct Lane {
-  Racer racer;
-  std::unique_ptr<Trainer<float>> trainer;
+  std::unique_ptr<Trainer<float>> trainer;  // its racer: the settings' raced(), at the lane's place
   double step_compute = 0, step_seconds = 0;  // this step's compute so far; a step's, smoothed
   std::vector<SweepStats> last_sweeps;
   std::string status;  // why it stopped
@@ -110,6 +109,7 @@ struct Run::Worker {
         }
       }
       const Shape& shape = data->train.sample_shape;
+      const std::string lead_model = racer_model(settings.model, raced.front());
       for (const Racer& racer : raced) {
         const std::string model = racer_model(settings.model, racer);
         ModelSpec spec = model_for_data(model, shape, data->train.num_classes);
@@ -128,9 +128,7 @@ struct Run::Worker {
         // machine's other threads; in slices of the UI's frames it has only the one.
         config.threads = run.mode_ == Mode::Sliced ? 1 : 0;
         Lane lane;
-        lane.racer = racer;
-        const bool leads_model = model == racer_model(settings.model, raced.front());
-        lane.trainer = std::make_unique<Trainer<float>>(spec, data, config, leads_model ? initial : nullptr);
+        lane.trainer = std::make_unique<Trainer<float>>(spec, data, config, model == lead_model ? initial : nullptr);
         lanes.push_back(std::move(lane));
       }
       status = "ready";
@@ -309,10 +307,12 @@ struct Run::Worker {
     const bool renew_images = !playing || seconds_since(last_images) > kImagesSeconds;
     if (renew_boundaries) last_boundaries = Clock::now();
     if (renew_images) last_images = Clock::now();
-    for (Lane& lane : lanes) {
+    const std::vector<Racer> raced = settings.raced();
+    for (size_t i = 0; i < lanes.size(); ++i) {
+      Lane& lane = lanes[i];
       Trainer<float>& lt = *lane.trainer;
       LaneSnapshot ls;
-      ls.racer = lane.racer;
+      ls.racer = raced.at(i);
       ls.step = lt.steps();
       ls.diverged = lt.diverged();
       ls.status = lane.status;
@@ -474,7 +474,6 @@ void Run::apply(const Settings& settings) {
     try {
       const std::vector<Racer> raced = next.raced();  // the same list, or a lone run's new error type
       for (size_t i = 0; i < w.lanes.size(); ++i) {
-        w.lanes[i].racer = raced.at(i);
         w.lanes[i].trainer->set_learning_rate(next.lr);
         w.lanes[i].trainer->set_inference(raced.at(i).err, next.eta, next.n, next.tol);
       }
