@@ -37,10 +37,16 @@ void check_layer_vjps(const LayerSpec& spec, const Shape& in_shape, double lo = 
 
   for (Param<double>& p : layer->params) p.grad.array() = std::nan("");  // unwritten cannot pass
   layer->vjp_params(x, r, work);
+  std::vector<Tensor<double>> grads;
   for (Param<double>& p : layer->params) {
     CAPTURE(p.name);
     CHECK(relative_difference(p.grad, numeric_gradient(p.value, objective)) < 1e-7);
+    grads.push_back(p.grad);
   }
+  // Without what a forward pass kept (a batch beyond kKeptPatchValues): the same.
+  LayerWork<double> fresh;
+  layer->vjp_params(x, r, fresh);
+  for (size_t k = 0; k < grads.size(); ++k) CHECK(relative_difference(layer->params[k].grad, grads[k]) < 1e-14);
 }
 
 }  // namespace
@@ -59,6 +65,10 @@ TEST_CASE("every layer's input and parameter VJPs match central finite differenc
 TEST_CASE("conv2d's VJPs match finite differences, with stride, padding and without bias") {
   //                 type      out in bias  kernel stride padding
   check_layer_vjps({"conv2d", 3, 0, true, 3, 1, 0}, {2, 6, 5});
+  check_layer_vjps({"conv2d", 3, 0, true, 3, 1, 1}, {2, 5, 6});
+  check_layer_vjps({"conv2d", 2, 0, true, 2, 1, 2}, {2, 4, 3});  // rows of zeros only
+  check_layer_vjps({"conv2d", 17, 0, true, 3, 1, 1}, {2, 5, 4});  // many channels: patches and GEMM
+  check_layer_vjps({"conv2d", 17, 0, true, 2, 1, 0}, {3, 4, 5});
   check_layer_vjps({"conv2d", 4, 2, true, 3, 2, 1}, {2, 7, 6});
   check_layer_vjps({"conv2d", 2, 0, false, 2, 3, 2}, {3, 5, 5});
   check_layer_vjps({"conv2d", 2, 0, true, 1, 1, 0}, {1, 1, 1});
