@@ -15,11 +15,15 @@ foreach(input PCPLAY_IMGUI_SOURCE_DIR PCPLAY_WASM_SDL2 PCPLAY_WASM_ZLIB)
   endif()
 endforeach()
 
-# Auto-vectorised wasm SIMD for every target (Eigen has no wasm kernels of its
-# own); C++ exceptions on (Emscripten ignores them by default), since every
-# reader reports bad input by throwing. This Emscripten ships libc++ for
-# JavaScript-based exceptions only, not for -fwasm-exceptions.
-add_compile_options(-msimd128 -fexceptions)
+# wasm SIMD for every target. Eigen 3.4 has no wasm kernels of its own:
+# -msse -msse2 make it take its SSE2 ones, which Emscripten's SSE headers
+# turn into wasm SIMD; clang's default claim to be GCC 4.2 would make Eigen
+# take x86 inline assembly for min and max (a workaround for GCC < 6.3), so
+# it claims a later one. C++ exceptions on (Emscripten ignores them by
+# default), since every reader reports bad input by throwing. This
+# Emscripten ships libc++ for JavaScript-based exceptions only, not for
+# -fwasm-exceptions.
+add_compile_options(-msimd128 -msse -msse2 -fgnuc-version=5.13 -fexceptions)
 add_link_options(-fexceptions)
 if(PCPLAY_WEB_THREADS)
   add_compile_options(-pthread)
@@ -36,8 +40,12 @@ foreach(dir nlohmann doctest CLI)
     file(CREATE_LINK /usr/include/${dir} "${host_include}/${dir}" SYMBOLIC)
   endif()
 endforeach()
+# Eigen's SSE path includes <mmintrin.h> (MMX), which Emscripten's SSE
+# headers do not have, so the compiler's x86 one would be found: an empty
+# one takes its place (Eigen uses no MMX).
+file(WRITE "${host_include}/mmintrin.h" "// MMX: unused by Eigen, absent from Emscripten (cmake/web.cmake)\n#pragma once\n")
 add_library(Eigen3::Eigen INTERFACE IMPORTED)
-set_target_properties(Eigen3::Eigen PROPERTIES INTERFACE_INCLUDE_DIRECTORIES /usr/include/eigen3)
+set_target_properties(Eigen3::Eigen PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "/usr/include/eigen3;${host_include}")
 add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
 set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${host_include}")
 add_library(doctest::doctest INTERFACE IMPORTED)
@@ -57,5 +65,6 @@ add_library(pcplay_imgui STATIC
   ${PCPLAY_IMGUI_SOURCE_DIR}/backends/imgui_impl_sdl.cpp ${PCPLAY_IMGUI_SOURCE_DIR}/backends/imgui_impl_opengl3.cpp)
 target_include_directories(pcplay_imgui SYSTEM PUBLIC ${PCPLAY_IMGUI_SOURCE_DIR})
 target_compile_definitions(pcplay_imgui PUBLIC IMGUI_IMPL_OPENGL_ES3 "ImDrawIdx=unsigned int")
+target_compile_options(pcplay_imgui PRIVATE -Os)  # size: the page's budget (js + wasm ≤ 2 MB)
 find_package(SDL2 REQUIRED CONFIG PATHS "${PCPLAY_WASM_SDL2}/lib/cmake/SDL2" NO_DEFAULT_PATH NO_CMAKE_FIND_ROOT_PATH)
 target_link_libraries(pcplay_imgui PUBLIC SDL2::SDL2-static)

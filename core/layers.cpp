@@ -686,9 +686,9 @@ class MaxPool2d final : public Pool2d<T> {
     const T* gyv = gy.data();
     T* gxv = gx.data();
     parallel_for(this->pool, x.rows() * C, min_rows(H * W), [&](Index p0, Index p1) {
-      std::fill(gxv + p0 * H * W, gxv + p1 * H * W, T(0));
       for (Index plane = p0; plane < p1; ++plane) {
         T* g = gxv + plane * H * W;
+        std::fill(g, g + H * W, T(0));  // plane by plane: the scatter finds it in cache
         for (Index out = plane * per_plane; out < (plane + 1) * per_plane; ++out) g[where[out]] += gyv[out];
       }
     });
