@@ -1,7 +1,11 @@
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <system_error>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace pcplay {
 
@@ -24,6 +28,20 @@ ThreadPool::~ThreadPool() {
 }
 
 namespace {
+
+// Spins while `busy()` for up to kSpin before the caller sleeps instead.
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+template <typename Busy>
+void spin_while(Busy busy) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0; busy(); ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#endif
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return;
+  }
+}
 
 // Part p of `parts`: units [U·p/parts, U·(p+1)/parts) of `align` indices each,
 // U = ⌈count/align⌉. The caller takes part 0, worker i part i.
@@ -63,6 +81,7 @@ void ThreadPool::parallel_for(Index count, Index min_part, PartFn fn, Index alig
     if (!error_) error_ = std::current_exception();
   }
   std::exception_ptr error;
+  spin_while([&] { return pending_.load(std::memory_order_acquire) != 0; });
   {
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return pending_ == 0; });
@@ -78,6 +97,7 @@ void ThreadPool::work(int index) {
     const PartFn* job;
     Index count, align;
     int parts;
+    spin_while([&] { return generation_.load(std::memory_order_acquire) == seen; });
     {
       std::unique_lock<std::mutex> lock(mutex_);
       start_.wait(lock, [&] { return quit_ || generation_ != seen; });

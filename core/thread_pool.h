@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -68,8 +69,13 @@ class ThreadPool {
   const PartFn* job_ = nullptr;
   Index count_ = 0, align_ = 1;
   int parts_ = 0;
-  uint64_t generation_ = 0;  // one per parallel_for
-  int pending_ = 0;          // parts not yet finished
+  // Written under mutex_; atomic so that a thread can watch them without it
+  // for a moment before it sleeps (a wake-up from the condition variable
+  // takes tens of microseconds on a virtual machine, and an inference
+  // iteration of the paper's MNIST net makes about 25 parallel_for calls in
+  // 4 ms).
+  std::atomic<uint64_t> generation_{0};  // one per parallel_for
+  std::atomic<int> pending_{0};          // parts not yet finished
   std::exception_ptr error_;
   bool quit_ = false;
 };
