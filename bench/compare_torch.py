@@ -9,7 +9,8 @@ For each error type and thread count it times, on the same random batch shape:
                  torch.optim.Adam's update;
   * torch-autograd (for exact only): plain PyTorch backprop, loss.backward()
                  and Adam's update.
-Every figure is the median of --steps timed steps after --warmup untimed ones.
+Every figure is the median of --steps timed steps after --warmup untimed ones
+(with --rounds R, the fastest of R such medians, the sides interleaved).
 Prints a table of ms per step and the ratios, and, with --json FILE, writes the
 rows too.
 
@@ -114,6 +115,9 @@ def main():
     parser.add_argument("--errs", default="strict,fixedpred,exact")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="time every side this many times, interleaved, and keep each one's fastest "
+                             "(for a machine shared with noisy neighbours)")
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--torch2pc", metavar="FILE", help="Torch2PC's TorchSeq2PC.py, timed too")
     args = parser.parse_args()
@@ -123,7 +127,8 @@ def main():
     builds = [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in args.pcplay]
     rows = []
     print(f"{args.model}, batch {args.batch}, float32, eta {args.eta}, n {args.n}; "
-          f"PyTorch {torch.__version__}; median of {args.steps} steps; ratio = PyTorch's time / pcplay's")
+          f"PyTorch {torch.__version__}; median of {args.steps} steps"
+          f"{f', fastest of {args.rounds} rounds' if args.rounds > 1 else ''}; ratio = PyTorch's time / pcplay's")
     header = f"{'err':10} {'threads':>7} {'torch-vjp ms':>13} {'torch-autograd ms':>18}"
     if torch2pc:
         header += f" {'torch2pc ms':>12} {'vjp/t2pc':>8}"
@@ -135,21 +140,31 @@ def main():
         torch.set_num_threads(threads)
         for err in args.errs.split(","):
             n = 0 if err == "exact" else args.n
-            vjp = torch_step_time(spec, err, args.eta, n, args.batch, args.steps, args.warmup, False)
-            autograd = (torch_step_time(spec, err, args.eta, n, args.batch, args.steps, args.warmup, True)
-                        if err == "exact" else None)
+            # Every side once per round, interleaved; each keeps its fastest round.
+            timers = {"vjp": lambda: torch_step_time(spec, err, args.eta, n, args.batch, args.steps, args.warmup, False)}
+            if err == "exact":
+                timers["autograd"] = lambda: torch_step_time(spec, err, args.eta, n, args.batch, args.steps,
+                                                             args.warmup, True)
+            if torch2pc and err in ("strict", "fixedpred", "exact"):  # Torch2PC's three
+                timers["t2pc"] = lambda: torch2pc_step_time(torch2pc, spec, err, args.eta, n, args.batch,
+                                                            args.steps, args.warmup)
+            for build, binary in zip(builds, args.pcplay):
+                timers[build] = lambda binary=binary: pcplay_step_time(binary, args.model, err, args.eta, max(n, 1),
+                                                                       args.batch, args.steps, args.warmup, threads)
+            best = {}
+            for _ in range(args.rounds):
+                for name, timer in timers.items():
+                    best[name] = min(best.get(name, float("inf")), timer())
+            vjp, autograd, t2pc = best["vjp"], best.get("autograd"), best.get("t2pc")
             row = {"model": args.model, "batch": args.batch, "n": n, "err": err, "threads": threads,
                    "torch_vjp_ms": vjp * 1e3, "torch_autograd_ms": autograd * 1e3 if autograd else None}
             line = f"{err:10} {threads:7d} {vjp * 1e3:13.1f} {autograd * 1e3 if autograd else float('nan'):18.1f}"
-            t2pc = None
-            if torch2pc and err in ("strict", "fixedpred", "exact"):  # Torch2PC's three
-                t2pc = torch2pc_step_time(torch2pc, spec, err, args.eta, n, args.batch, args.steps, args.warmup)
+            if t2pc:
                 row["torch2pc_ms"] = t2pc * 1e3
             if torch2pc:
                 line += f" {t2pc * 1e3:12.1f} {vjp / t2pc:8.2f}" if t2pc else f" {'':>12} {'':>8}"
-            for build, binary in zip(builds, args.pcplay):
-                ours = pcplay_step_time(binary, args.model, err, args.eta, max(n, 1), args.batch, args.steps,
-                                        args.warmup, threads)
+            for build in builds:
+                ours = best[build]
                 row[build] = {"ms": ours * 1e3, "vs_vjp": vjp / ours,
                               "vs_autograd": autograd / ours if autograd else None}
                 line += f" {ours * 1e3:18.1f} {vjp / ours:6.2f}x"
