@@ -233,8 +233,10 @@ async function race(browser, url, errors, threaded) {
   // Strict PC on the deep spiral net: the page says what is wrong, and offers a remedy.
   await page.evaluate(() => pcplay.set({ model: 'mlp-2d-deep', compare: [], err: 'strict', eta: 0.1, lr: 0.01 }));
   await page.evaluate(() => pcplay.play());
-  await waitFor(page, () => pcplay.metrics().guidance.length > 0, undefined, 120000).catch(() => {});
-  const g = await page.evaluate(() => pcplay.metrics().guidance);
+  // The guidance as it first appears: it follows the run, so on a fast build a
+  // later read can fall between two diagnoses.
+  const g = await waitFor(page, () => { const g = pcplay.metrics().guidance; return g.length > 0 ? g : null; },
+                          undefined, 120000).then((h) => h.jsonValue()).catch(() => []);
   console.log(`info ${tag} guidance: ${JSON.stringify(g)}`);
   check(g.length === 1 && g[0].text.startsWith('Strict PC: ') && g[0].remedies.length > 0,
         `${tag} race: Strict PC on the deep spiral net gets a guidance line with a remedy`);
