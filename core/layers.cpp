@@ -346,12 +346,14 @@ class Conv2d final : public Layer<T> {
     const bool keep = !direct_ && B * patch_values() <= kKeptPatchValues;
     work.cols.resize(keep ? static_cast<size_t>(B * patch_values()) : 0);
     prepare_parts(work, this->pool);
+    const Index own_cols = keep || direct_ ? 0 : patch_values();  // a part's own patches, one sample's
     parallel_parts(this->pool, B, 1, [&](int part, Index b0, Index b1) {  // samples in parallel
-      Scratch scratch(work.part_buffer(part, static_cast<size_t>(patch_values() + O * L_ + padded_values())));
+      Scratch scratch(work.part_buffer(part, static_cast<size_t>(O * L_ + padded_values() + own_cols)));
       auto yw = scratch.matrix(O, L_);
       T* padded = scratch.take(padded_values());
+      T* own = scratch.take(own_cols);
       for (Index b = b0; b < b1; ++b) {
-        T* cols = keep ? work.cols.data() + b * patch_values() : scratch.take(patch_values());
+        T* cols = keep ? work.cols.data() + b * patch_values() : own;
         if (direct_) {
           const T* xp = padded_input(x.data() + b * C_ * H_ * W_, padded);
           sum_of_runs(yw.data(), L_, O, L_, weight_matrix().data(), C_ * k_ * k_, xp, tap_offset_.data(), C_ * k_ * k_);
@@ -360,9 +362,8 @@ class Conv2d final : public Layer<T> {
           yw.noalias() = weight_matrix() * patches(cols);
         }
         auto yb = sample(y, b, O);
-        narrow(yw.data(), O, pitch_, Ho_, Wo_, yb.data());
+        gather_planes(yw.data(), L_, pitch_, O, Ho_, Wo_, yb.data());
         if (this->params.size() > 1) yb.colwise() += as_row(this->params[1].value).transpose();
-        if (!keep) scratch.give_back(patch_values());
       }
     });
   }
@@ -389,7 +390,7 @@ class Conv2d final : public Layer<T> {
         for (Index b = b0; b < b1; ++b) {
           pad_planes(gy.data() + b * O * Ho_ * Wo_, O, Ho_, Wo_, q, gyq);
           sum_of_runs(wide, back_L_, C_, back_L_, flipped, taps, gyq, back_tap_offset_.data(), taps);
-          narrow(wide, C_, back_pitch_, H_, W_, gx.data() + b * C_ * H_ * W_);
+          gather_planes(wide, back_L_, back_pitch_, C_, H_, W_, gx.data() + b * C_ * H_ * W_);
         }
       });
       return;
@@ -401,7 +402,7 @@ class Conv2d final : public Layer<T> {
       T* padded = scratch.take(padded_values());
       gyw.setZero();  // between output rows it stays zero
       for (Index b = b0; b < b1; ++b) {
-        widen(sample(gy, b, O), gyw);
+        scatter_planes(gy.data() + b * O * Ho_ * Wo_, O, Ho_, Wo_, gyw.data(), L_, pitch_);
         gcols.noalias() = weight_matrix().transpose() * gyw;
         col2im(gcols.data(), gx.data() + b * C_ * H_ * W_, padded);
       }
@@ -432,7 +433,7 @@ class Conv2d final : public Layer<T> {
         const T* cols = kept ? work.cols.data() + b * patch_values() : remade;
         if (!kept) im2col(x.data() + b * C_ * H_ * W_, remade, padded);
         const auto gyo = sample(gy, b, O).middleRows(o0, o1 - o0);
-        widen(gyo, gyw);
+        scatter_planes(gyo.data(), o1 - o0, Ho_, Wo_, gyw.data(), L_, pitch_);
         gWo.noalias() += gyw * patches(cols).transpose();
         if (bias) gbo += gyo.rowwise().sum().transpose();
       }
@@ -456,7 +457,6 @@ class Conv2d final : public Layer<T> {
       next_ += n;
       return p;
     }
-    void give_back(Index n) { next_ -= n; }
     Eigen::Map<RowMatrix<T>> matrix(Index rows, Index cols) { return {take(rows * cols), rows, cols}; }
 
    private:
@@ -479,12 +479,6 @@ class Conv2d final : public Layer<T> {
   static Eigen::Map<RowMatrix<T>> sample(Tensor<T>& t, Index b, Index rows) {
     const Index n = t.size() / t.rows();
     return Eigen::Map<RowMatrix<T>>(t.data() + b * n, rows, n / rows);
-  }
-  // Output gradients [rows, Ho·Wo] laid out at the patches' pitch [rows, L];
-  // the columns between output rows are left as they are (zero).
-  template <typename Gy>
-  void widen(const Gy& gy, Eigen::Map<RowMatrix<T>>& wide) const {
-    for (Index oh = 0; oh < Ho_; ++oh) wide.middleCols(oh * pitch_, Wo_) = gy.middleCols(oh * Wo_, Wo_);
   }
   // The outputs o (of `outputs`) whose input o·s − p + offset lies inside
   // [0, size): [lo, hi). Rows: (i, H, Ho); columns: (j, W, Wo).
@@ -512,15 +506,18 @@ class Conv2d final : public Layer<T> {
   static void pad_planes(const T* planes, Index count, Index h, Index w, Index m, T* out) {
     const Index hm = h + 2 * m, wm = w + 2 * m;
     if (m > 0) std::fill(out, out + count * hm * wm, T(0));
-    for (Index c = 0; c < count; ++c)
-      RowsOut(out + (c * hm + m) * wm + m, h, w, Eigen::OuterStride<>(wm)) =
-          Eigen::Map<const RowMatrix<T>>(planes + c * h * w, h, w);
+    scatter_planes(planes, count, h, w, out + m * wm + m, hm * wm, wm);
   }
-  // out [rows, h·w] ← the runs of `wide` at pitch `pitch`, [rows, (h − 1)·pitch + w].
-  static void narrow(const T* wide, Index rows, Index pitch, Index h, Index w, T* out) {
-    const Index run = (h - 1) * pitch + w;
-    for (Index r = 0; r < rows; ++r)
-      Eigen::Map<RowMatrix<T>>(out + r * h * w, h, w) = Rows(wide + r * run, h, w, Eigen::OuterStride<>(pitch));
+  // The copies between planes [count, h, w] and h×w blocks laid out wider:
+  // block r at `at` + r·stride, its rows `pitch` apart (padded planes, the
+  // patches' runs at their pitch).
+  static void scatter_planes(const T* planes, Index count, Index h, Index w, T* at, Index stride, Index pitch) {
+    for (Index r = 0; r < count; ++r)
+      RowsOut(at + r * stride, h, w, Eigen::OuterStride<>(pitch)) = Eigen::Map<const RowMatrix<T>>(planes + r * h * w, h, w);
+  }
+  static void gather_planes(const T* at, Index stride, Index pitch, Index count, Index h, Index w, T* planes) {
+    for (Index r = 0; r < count; ++r)
+      Eigen::Map<RowMatrix<T>>(planes + r * h * w, h, w) = Rows(at + r * stride, h, w, Eigen::OuterStride<>(pitch));
   }
   // Row (c, i, j) of cols holds x[c, oh·s − p + i, ow·s − p + j] at column
   // oh·pitch + ow, zero outside. `padded`: padded_values() of scratch.
@@ -553,9 +550,7 @@ class Conv2d final : public Layer<T> {
       T* xp = p_ > 0 ? padded : x;
       std::fill(xp, xp + C_ * Hp * Wp, T(0));
       for (size_t tap = 0; tap < tap_offset_.size(); ++tap) Run(xp + tap_offset_[tap], L_) += ConstRun(cols + tap * L_, L_);
-      if (p_ > 0)
-        for (Index c = 0; c < C_; ++c)
-          Eigen::Map<RowMatrix<T>>(x + c * H_ * W_, H_, W_) = Rows(padded + (c * Hp + p_) * Wp + p_, H_, W_, Eigen::OuterStride<>(Wp));
+      if (p_ > 0) gather_planes(padded + p_ * Wp + p_, Hp * Wp, Wp, C_, H_, W_, x);  // crop
       return;
     }
     std::fill(x, x + C_ * H_ * W_, T(0));

@@ -37,9 +37,7 @@ constexpr auto kSpin = std::chrono::microseconds(100);
 
 template <typename Busy>
 void spin_while([[maybe_unused]] Busy busy) {
-#ifdef __EMSCRIPTEN__
-  return;
-#endif
+#ifndef __EMSCRIPTEN__
   const auto until = std::chrono::steady_clock::now() + kSpin;
   for (int i = 0; busy(); ++i) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -47,6 +45,7 @@ void spin_while([[maybe_unused]] Busy busy) {
 #endif
     if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return;
   }
+#endif
 }
 
 // Part p of `parts`: units [U·p/parts, U·(p+1)/parts) of `align` indices each,
