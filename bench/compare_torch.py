@@ -6,7 +6,8 @@ For each error type and thread count it times, on the same random batch shape:
   * torch-vjp:   an independent PyTorch implementation of the same algorithm in
                  Torch2PC's style, one torch.autograd.functional.vjp per block
                  (tests/reference/torch2pc_reference.py's pc_infer), then
-                 torch.optim.Adam's update;
+                 torch.optim.Adam's update; for ipc, that module's ipc_step
+                 (autograd of iPC's energy and an Adam step per iteration);
   * torch-autograd (for exact only): plain PyTorch backprop, loss.backward()
                  and Adam's update.
 Every figure is the median of --steps timed steps after --warmup untimed ones
@@ -16,6 +17,11 @@ rows too.
 
 Several pcplay binaries may be given (the portable build, and one built with
 -DPCPLAY_NATIVE_ARCH=ON, say): each gets its own columns.
+
+--swap DIR also times Torch2PC's training loop with its one-line swap to
+pcplay's Python package (from pcplay.torch import PCInfer; DIR is a build's
+python folder, build/native/python): "swap ms", and "swap/bench", the first
+pcplay binary's time over the swap's (1.00: the binding costs nothing).
 
 --torch2pc FILE also times Torch2PC itself (its TorchSeq2PC.py, from a
 checkout of RobertRosenbaum/Torch2PC; not part of this repository) on the same
@@ -67,6 +73,9 @@ def torch_step_time(spec, err, eta, n, batch, steps, warmup, autograd):
     model, X, Y, optimizer = torch_problem(spec, batch)
 
     def vjp_step():
+        if err == "ipc":  # iPC steps the optimizer at every iteration
+            ref.ipc_step(model, "cross_entropy", X, Y, optimizer, eta, n)
+            return
         ref.pc_infer(model, "cross_entropy", X, Y, err, eta, n)
         optimizer.step()
 
@@ -85,6 +94,19 @@ def torch2pc_step_time(torch2pc, spec, err, eta, n, batch, steps, warmup):
 
     def step():
         torch2pc.PCInfer(model, loss, X, Y, name, eta=eta, n=n)
+        optimizer.step()
+
+    return median_seconds(step, steps, warmup)
+
+
+def swap_step_time(pcinfer, spec, err, eta, n, batch, steps, warmup):
+    """Torch2PC's loop with pcplay.torch's PCInfer: the same model, batch and Adam as the PyTorch sides."""
+    model, X, Y, optimizer = torch_problem(spec, batch)
+    name = {"strict": "Strict", "fixedpred": "FixedPred", "exact": "Exact", "epc": "ePC"}[err]
+    loss = torch.nn.CrossEntropyLoss()
+
+    def step():
+        pcinfer(model, loss, X, Y, name, eta=eta, n=n)
         optimizer.step()
 
     return median_seconds(step, steps, warmup)
@@ -120,8 +142,13 @@ def main():
                              "(for a machine shared with noisy neighbours)")
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--torch2pc", metavar="FILE", help="Torch2PC's TorchSeq2PC.py, timed too")
+    parser.add_argument("--swap", metavar="DIR", help="a build's python folder: pcplay.torch.PCInfer timed too")
     args = parser.parse_args()
     torch2pc = load_torch2pc(args.torch2pc) if args.torch2pc else None
+    swap = None
+    if args.swap:
+        sys.path.insert(0, os.path.abspath(args.swap))
+        from pcplay.torch import PCInfer as swap
 
     spec = MODELS[args.model]
     builds = [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in args.pcplay]
@@ -135,6 +162,8 @@ def main():
     for build in builds:
         header += f" {build + ' ms':>18} {'vs vjp':>7} {'vs autograd':>11}"
         header += f" {'vs t2pc':>7}" if torch2pc else ""
+    if swap:
+        header += f" {'swap ms':>9} {'swap/bench':>10}"
     print(header)
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
@@ -148,6 +177,9 @@ def main():
             if torch2pc and err in ("strict", "fixedpred", "exact"):  # Torch2PC's three
                 timers["t2pc"] = lambda: torch2pc_step_time(torch2pc, spec, err, args.eta, n, args.batch,
                                                             args.steps, args.warmup)
+            if swap and err != "ipc":  # (PCInfer does not run iPC)
+                timers["swap"] = lambda: swap_step_time(swap, spec, err, args.eta, n, args.batch, args.steps,
+                                                        args.warmup)
             for build, binary in zip(builds, args.pcplay):
                 timers[build] = lambda binary=binary: pcplay_step_time(binary, args.model, err, args.eta, max(n, 1),
                                                                        args.batch, args.steps, args.warmup, threads)
@@ -172,6 +204,10 @@ def main():
                 if t2pc:
                     row[build]["vs_torch2pc"] = t2pc / ours
                     line += f" {t2pc / ours:6.2f}x"
+            if "swap" in best:
+                row["swap_ms"] = best["swap"] * 1e3
+                row["swap_vs_bench"] = best[builds[0]] / best["swap"]
+                line += f" {best['swap'] * 1e3:9.1f} {best[builds[0]] / best['swap']:10.2f}"
             rows.append(row)
             print(line, flush=True)
     if args.json:

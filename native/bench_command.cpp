@@ -1,6 +1,6 @@
 // pcplay bench: how long a whole training step takes (PCInfer, then the
-// optimizer's update) on random data of the model's input shape, after a
-// warm-up; one line of results, or JSON.
+// optimizer's update; iPC updates at every iteration) on random data of the
+// model's input shape, after a warm-up; one line of results, or JSON.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -52,12 +52,15 @@ int run_bench(const BenchOptions& o) {
 
   using Clock = std::chrono::steady_clock;
   std::vector<double> seconds;
-  PCInference<T> inference(model, err, static_cast<T>(o.eta));  // kept across steps, as the Trainer keeps it
+  // Kept across steps, as the Trainer keeps it; iPC takes the optimizer's
+  // step at every iteration, the others once after the relaxation.
+  const bool learns = learns_while_relaxing(err);
+  PCInference<T> inference(model, err, static_cast<T>(o.eta), learns ? optimizer.get() : nullptr);
   const std::vector<NamedParam<T>> params = model.parameters();
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     const auto t0 = Clock::now();
     inference.run(x, y, o.n);
-    optimizer->step(params);
+    if (!learns) optimizer->step(params);
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     if (i >= o.warmup) seconds.push_back(s);
   }

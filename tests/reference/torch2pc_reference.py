@@ -183,6 +183,31 @@ def epc_infer(model, kind, X, Y, eta, n, vhat):
     return v, [None] + e + [dL]
 
 
+# --- iPC, from its energy with autograd --------------------------------------------
+def ipc_step(model, kind, X, Y, opt, eta, n):
+    """One iPC training step: each of n iterations takes the gradient of
+    F(v, θ) = ½ Σ_{l<L} ‖f_l(v_{l-1}) − v_l‖² + Loss(f_L(v_{L-1}), Y) with respect to the
+    beliefs and the weights at once, moves the beliefs by −η ∂F/∂v and steps the optimizer.
+    Returns the loss at the feedforward pass."""
+    L = len(model)
+    vhat = forward(model, X)
+    loss = loss_fn(kind, vhat[L], Y).detach()
+    v = [t.clone() for t in vhat[1:L]]
+    params = list(model.parameters())
+    for _ in range(n):
+        v = [t.detach().requires_grad_(True) for t in v]
+        beliefs = [X] + v
+        F = loss_fn(kind, model[L - 1](beliefs[L - 1]), Y)
+        for l in range(1, L):
+            F = F + 0.5 * ((model[l - 1](beliefs[l - 1]) - beliefs[l]) ** 2).sum()
+        grads = torch.autograd.grad(F, v + params)
+        v = [(t - eta * g).detach() for t, g in zip(v, grads[:len(v)])]
+        for p, g in zip(params, grads[len(v):]):
+            p.grad = g
+        opt.step()
+    return loss
+
+
 # --- problems ----------------------------------------------------------------------
 ACTS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch2pc_reference import build_torch, forward, load_safetensors, loss_fn, pc_infer  # noqa: E402
+from torch2pc_reference import build_torch, ipc_step, load_safetensors, pc_infer  # noqa: E402
 
 PCPLAY = sys.argv[1]
 TOL = 1e-9
@@ -66,29 +66,6 @@ def run(*args):
     return r
 
 
-def ipc_step(model, kind, X, Y, opt):
-    """iPC from its energy with autograd: each of N iterations takes the gradient of
-    F(v, θ) = ½ Σ_{l<L} ‖f_l(v_{l-1}) − v_l‖² + Loss(f_L(v_{L-1}), Y) with respect to the
-    beliefs and the weights at once, moves the beliefs by −η ∂F/∂v and steps the optimizer."""
-    L = len(model)
-    vhat = forward(model, X)
-    loss = loss_fn(kind, vhat[L], Y).detach()
-    v = [t.clone() for t in vhat[1:L]]
-    params = list(model.parameters())
-    for _ in range(N):
-        v = [t.detach().requires_grad_(True) for t in v]
-        beliefs = [X] + v
-        F = loss_fn(kind, model[L - 1](beliefs[L - 1]), Y)
-        for l in range(1, L):
-            F = F + 0.5 * ((model[l - 1](beliefs[l - 1]) - beliefs[l]) ** 2).sum()
-        grads = torch.autograd.grad(F, v + params)
-        v = [(t - ETA * g).detach() for t, g in zip(v, grads[:len(v)])]
-        for p, g in zip(params, grads[len(v):]):
-            p.grad = g
-        opt.step()
-    return loss
-
-
 def torch_run(spec, w0, train_x, train_y, batches, err, optimizer):
     """The PyTorch side: every step on pcplay's batches; returns the batch losses and final weights."""
     model, classes = build_torch(spec)
@@ -103,7 +80,7 @@ def torch_run(spec, w0, train_x, train_y, batches, err, optimizer):
         labels = torch.from_numpy(train_y[idx].astype(np.int64))
         Y = labels if kind == "cross_entropy" else torch.nn.functional.one_hot(labels, classes).double()
         if err == "ipc":
-            losses.append(float(ipc_step(model, kind, X, Y, opt)))
+            losses.append(float(ipc_step(model, kind, X, Y, opt, ETA, N)))
             continue
         _, loss, _, _, _ = pc_infer(model, kind, X, Y, err, ETA, N)
         losses.append(float(loss))
