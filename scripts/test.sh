@@ -28,7 +28,7 @@ build_native "$ROOT/build/fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_CO
 ctest --test-dir "$ROOT/build/fuzz" --output-on-failure -j "$JOBS"
 
 echo "== the unit tests again under -fsanitize=thread (the thread pool, the playground's run)"
-cmake -S "$ROOT" -B "$ROOT/build/tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPCPLAY_NATIVE_ARCH=OFF -DCMAKE_CXX_FLAGS=-fsanitize=thread \
+cmake -S "$ROOT" -B "$ROOT/build/tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPCPLAY_NATIVE_ARCH=OFF -DPCPLAY_PYTHON=OFF -DCMAKE_CXX_FLAGS=-fsanitize=thread \
   -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
 cmake --build "$ROOT/build/tsan" -j "$JOBS" --target pcplay_tests
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$ROOT/build/tsan" --output-on-failure -j "$JOBS" -E '^(cli|torch2pc_reference|train_reference|gui_smoke|compare_torch_runs|micro_bench_runs)$'
