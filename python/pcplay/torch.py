@@ -4,9 +4,9 @@
     vhat, Loss, dLdy, v, epsilon = PCInfer(model, nn.CrossEntropyLoss(), X, Y, "Strict", eta=0.1, n=20)
     optimizer.step()
 
-The model is an nn.Sequential of blocks (each an nn.Sequential, or one layer),
-made of Linear, Conv2d, MaxPool2d, AvgPool2d, ReLU, Tanh, Sigmoid, Identity and
-Flatten; the loss nn.MSELoss or nn.CrossEntropyLoss (mean reduction); float32
+The model is an nn.Sequential of blocks (each an nn.Sequential, a Residual of
+this module, or one layer), made of Linear, Conv2d, MaxPool2d, AvgPool2d, ReLU,
+Tanh, Sigmoid, Identity, Flatten and this module's Scale; the loss nn.MSELoss or nn.CrossEntropyLoss (mean reduction); float32
 or float64 tensors on the CPU. PCInfer runs pcplay's engine on torch's threads
 (torch.get_num_threads()), sets every parameter's .grad as Torch2PC does, and
 returns Torch2PC's values as tensors without autograd history (None where
@@ -21,10 +21,32 @@ from torch import nn
 
 from . import _pcplay
 
-__all__ = ["PCInfer", "model_spec"]
+__all__ = ["PCInfer", "Residual", "Scale", "model_spec"]
+
+
+class Residual(nn.Sequential):
+    """A residual block, f(z) = z + layers(z) (its layers keep the shape): pcplay's
+    {"residual": true} block. A Sequential, so that parameters keep Torch2PC's names."""
+
+    def forward(self, x):
+        return x + super().forward(x)
+
+
+class Scale(nn.Module):
+    """y = factor · x: μPC's constant scalings (pcplay's "scale" layer)."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = float(factor)
+
+    def forward(self, x):
+        return self.factor * x
+
+    def extra_repr(self):
+        return f"factor={self.factor}"
 
 _ACTIVATIONS = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.Identity: "identity"}
-_SUPPORTED = "Linear, Conv2d, MaxPool2d, AvgPool2d, ReLU, Tanh, Sigmoid, Identity and Flatten"
+_SUPPORTED = "Linear, Conv2d, MaxPool2d, AvgPool2d, ReLU, Tanh, Sigmoid, Identity, Flatten and pcplay.torch.Scale"
 _DTYPES = {torch.float32: "float32", torch.float64: "float64"}
 
 
@@ -70,6 +92,8 @@ def _layer_spec(layer, where):
         return {"type": "flatten"}, []
     if kind in _ACTIVATIONS:
         return {"type": _ACTIVATIONS[kind]}, []
+    if kind is Scale:
+        return {"type": "scale", "factor": layer.factor}, []
     raise ValueError(f"{where}: {kind.__name__} is not supported (pcplay runs {_SUPPORTED})")
 
 
@@ -95,15 +119,16 @@ def model_spec(model, LossFun, input_shape):
         raise ValueError("the model must be a non-empty nn.Sequential of blocks, as Torch2PC's")
     blocks, params = [], []
     for b, block in enumerate(model):
-        layers = list(block) if type(block) is nn.Sequential else [block]
+        sequential = type(block) in (nn.Sequential, Residual)
+        layers = list(block) if sequential else [block]
         if not layers:
             raise ValueError(f"block {b} is empty")
         specs = []
         for i, layer in enumerate(layers):
-            spec, p = _layer_spec(layer, f"block {b}, layer {i}" if type(block) is nn.Sequential else f"block {b}")
+            spec, p = _layer_spec(layer, f"block {b}, layer {i}" if sequential else f"block {b}")
             specs.append(spec)
             params += p
-        blocks.append(specs)
+        blocks.append({"residual": True, "layers": specs} if type(block) is Residual else specs)
     if len(params) != len(list(model.parameters())):
         raise ValueError("the model has parameters outside its layers, which pcplay would not train")
     return {"input_shape": list(input_shape), "loss": _loss_name(LossFun), "blocks": blocks}, params

@@ -3,8 +3,9 @@
 (tests/reference/torch2pc_reference.py, float64):
   * pcplay.torch.PCInfer returns the reference's vhat, Loss, dLdy, v and
     epsilon and sets the same .grad, to 1e-9 relative, for random dense
-    models, the paper's CNN and a strided conv net, every error type, MSE and
-    cross-entropy, with and without vinit;
+    models, the paper's CNN, a strided conv net and two residual nets (μPC's
+    MLP, a conv block), every error type, MSE and cross-entropy, with and
+    without vinit;
   * a training loop of 100 Adam steps with the one-line swap gives the
     reference loop's loss curve (1e-9) and final weights;
   * pcplay.Model (numpy only) agrees with the torch layer, and saves and loads
@@ -27,6 +28,7 @@ from torch import nn  # noqa: E402
 
 import torch2pc_reference as ref  # noqa: E402  (sets float64 as torch's default)
 import pcplay  # noqa: E402
+import pcplay.torch  # noqa: E402
 from pcplay.torch import PCInfer  # noqa: E402
 
 TOL = 1e-9
@@ -74,16 +76,26 @@ def compare_one(model, kind, X, Yref, err, eta, n, vinit, what):
     return worst
 
 
+def as_pcplay_modules(model):
+    """The reference's residual blocks and scalings as pcplay.torch's (the same layers, shared)."""
+    blocks = []
+    for block in model:
+        layers = [pcplay.torch.Scale(m.factor) if type(m) is ref.Scale else m for m in block]
+        blocks.append(pcplay.torch.Residual(*layers) if type(block) is ref.Residual else nn.Sequential(*layers))
+    return nn.Sequential(*blocks)
+
+
 def test_against_reference():
     rng = random.Random(18)
     torch.manual_seed(18)
     dense_cases = 12
-    worst = {}
-    for case in list(range(dense_cases)) + [dense_cases, dense_cases + 1]:  # + the paper's CNN, a strided conv net
+    worst, models = {}, 0
+    # + the paper's CNN, a strided conv net, μPC's residual MLP and a residual conv block
+    for case in list(range(dense_cases)) + [dense_cases + i for i in (0, 1, 4, 5)]:
         model, spec, kind, X, Y, Yref = ref.make_problem(rng, case, dense_cases)
         L = len(model)
-        if "residual" in str(spec) or "scale" in str(spec):
-            continue
+        model = as_pcplay_modules(model)
+        models += 1
         for err in ("strict", "fixedpred", "exact", "epc"):
             eta, n = (rng.choice([0.05, 0.1, 0.2]), rng.choice([1, 5, 20])) if case < dense_cases else (0.1, 20)
             vinit = None
@@ -96,7 +108,7 @@ def test_against_reference():
             worst[err] = max(worst.get(err, 0.0), d)
     for err, d in worst.items():
         check(d <= TOL, f"PCInfer {err}: every returned tensor and .grad within {TOL:g} of the reference "
-                        f"(worst {d:.2e})")
+                        f"over {models} models (worst {d:.2e})")
 
 
 def test_training_loop():
