@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 #include <system_error>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -16,6 +17,10 @@ ThreadPool::ThreadPool(int threads) {
   } catch (const std::system_error&) {
     // No more threads to be had (a build without them): work with those there are.
   }
+}
+
+ThreadPool::ThreadPool(ExternalTeam team) : team_(team) {
+  if (!team_.run || team_.threads < 1) throw std::invalid_argument("ThreadPool: an external team needs run and threads >= 1");
 }
 
 ThreadPool::~ThreadPool() {
@@ -67,6 +72,7 @@ void ThreadPool::parallel_for(Index count, Index min_part, PartFn fn, Index alig
     if (count > 0) fn(0, 0, count);
     return;
   }
+  if (team_.run) return run_on_team(count, align, parts, fn);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = &fn;
@@ -94,6 +100,28 @@ void ThreadPool::parallel_for(Index count, Index min_part, PartFn fn, Index alig
     error = error_;
   }
   if (error) std::rethrow_exception(error);
+}
+
+// The same parts on the external team; the first exception is kept for the caller.
+void ThreadPool::run_on_team(Index count, Index align, int parts, const PartFn& fn) {
+  struct Job {
+    const PartFn& fn;
+    Index count, align;
+    int parts;
+    std::mutex mutex;
+    std::exception_ptr error;
+  } job{fn, count, align, parts, {}, nullptr};
+  team_.run(parts, [](void* context, int p) {
+    Job& j = *static_cast<Job*>(context);
+    try {
+      const auto [begin, end] = part_range(j.count, j.align, j.parts, p);
+      if (begin < end) j.fn(p, begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(j.mutex);
+      if (!j.error) j.error = std::current_exception();
+    }
+  }, &job);
+  if (job.error) std::rethrow_exception(job.error);
 }
 
 void ThreadPool::work(int index) {

@@ -40,16 +40,28 @@ class PartFn {
   void (*call_)(const void*, int, Index, Index);
 };
 
+// A team of threads its owner already runs, for a pool to run its parts on
+// instead of threads of its own: the Python module lends OpenMP's, the team
+// torch computes with, so that the two do not compete for the cores.
+struct ExternalTeam {
+  int threads = 1;
+  // Calls part(context, p) once for every p in [0, parts), in parallel, and
+  // returns when all have returned (part never throws).
+  void (*run)(int parts, void (*part)(void* context, int p), void* context) = nullptr;
+};
+
 class ThreadPool {
  public:
   // threads: 1 or more (0: one per hardware thread); fewer where the
   // platform gives no more (a WebAssembly build without threads: 1).
   explicit ThreadPool(int threads = 0);
+  // Parts run on `team`; the pool starts no threads.
+  explicit ThreadPool(ExternalTeam team);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
+  int size() const { return team_.run ? team_.threads : static_cast<int>(workers_.size()) + 1; }
 
   // Calls fn(part, begin, end) on contiguous parts of [0, count) of at
   // least `min_part` indices each (small ranges stay on the caller's thread),
@@ -62,7 +74,9 @@ class ThreadPool {
 
  private:
   void work(int worker);
+  void run_on_team(Index count, Index align, int parts, const PartFn& fn);
 
+  ExternalTeam team_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable start_, done_;
