@@ -169,6 +169,23 @@ class PyModel {
     });
   }
 
+  // Every parameter's storage in the engine, as numpy arrays that keep the
+  // engine alive: pcplay.torch makes a torch model's parameters live there,
+  // so that the engine reads them without a copy. (The storage stays where
+  // it is while the engine lives: set_parameters copies into it.)
+  py::dict parameter_views(const py::object& self) {
+    return visit([&](auto& m) {
+      using T = scalar_of<decltype(m)>;
+      py::dict out;
+      for (const auto& p : m.parameters()) {
+        const Tensor<T>& value = p.param->value;
+        const std::vector<py::ssize_t> shape(value.shape().begin(), value.shape().end());
+        out[py::str(p.name)] = py::array_t<T>(shape, value.data(), self);
+      }
+      return out;
+    });
+  }
+
   // Every parameter, by name; a missing, unexpected or misshapen one is an error.
   void set_parameters(const py::dict& values) {
     visit([&](auto& m) {
@@ -180,11 +197,11 @@ class PyModel {
       for (const auto& p : params) {
         if (!values.contains(p.name)) throw py::value_error("parameter " + p.name + " is missing");
         const py::array a = values[py::str(p.name)];
-        Tensor<T> t = tensor_from<T>(a, p.name.c_str());
+        const Tensor<T> t = tensor_from<T>(a, p.name.c_str());
         if (t.shape() != p.param->value.shape())
           throw py::value_error("parameter " + p.name + " has shape " + shape_str(t.shape()) + ", expected " +
                                 shape_str(p.param->value.shape()));
-        p.param->value = std::move(t);
+        p.param->value.array() = t.array();  // into the storage parameter_views show
       }
     });
   }
@@ -359,6 +376,7 @@ PYBIND11_MODULE(_pcplay, m) {
       .def("parameters", [](PyModel& p) { return p.parameters(false); })
       .def("gradients", [](PyModel& p) { return p.parameters(true); })
       .def("set_parameters", &PyModel::set_parameters, py::arg("values"))
+      .def("_parameter_views", [](py::object self) { return self.cast<PyModel&>().parameter_views(self); })
       .def("pc_infer", &PyModel::pc_infer, py::arg("X"), py::arg("Y"), py::arg("err"), py::arg("eta") = 0.1,
            py::arg("n") = 20, py::arg("vinit") = py::none())
       .def("predict", &PyModel::predict, py::arg("X"))

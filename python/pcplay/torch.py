@@ -135,7 +135,10 @@ def model_spec(model, LossFun, input_shape):
 
 
 # One engine per torch model, remade when its structure, the data's shape, the
-# dtype or torch's thread count changes; the weights are copied in each call.
+# dtype or torch's thread count changes. The model's parameters then live in
+# the engine's memory (their .data its storage, which the optimizer updates
+# in place), so that the engine reads them without a copy; a parameter whose
+# storage was replaced since (model.to(...), a new tensor) is copied once.
 _engines = weakref.WeakKeyDictionary()
 
 
@@ -146,9 +149,16 @@ def _engine(model, LossFun, X):
     if cached is None or cached[0] != key:
         # (shapes that do not fit raise pcplay.Error, a ValueError naming the block and layer)
         engine = _pcplay.Model(key[0], dtype=key[1], threads=key[2])
-        cached = (key, engine, engine.parameter_names())
+        views = engine._parameter_views()
+        cached = (key, engine, [torch.from_numpy(views[name]) for name in engine.parameter_names()])
         _engines[model] = cached
-    return cached[1], cached[2], params
+    engine, views = cached[1], cached[2]
+    with torch.no_grad():
+        for p, view in zip(params, views):
+            if p.data_ptr() != view.data_ptr():
+                view.copy_(p)
+                p.data = view
+    return engine, engine.parameter_names(), params
 
 
 def _check_tensor(t, name, dtype=None):
@@ -186,7 +196,6 @@ def PCInfer(model, LossFun, X, Y, ErrType, eta=0.1, n=20, vinit=None):
     if err not in ("strict", "fixedpred", "exact", "epc"):
         raise ValueError(f"ErrType must be 'Strict', 'FixedPred', 'Exact' or 'ePC', not {ErrType!r}")
     engine, names, params = _engine(model, LossFun, X)
-    engine.set_parameters({name: _numpy(p) for name, p in zip(names, params)})
     beliefs = None
     if vinit is not None:
         beliefs = []
