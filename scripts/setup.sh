@@ -16,6 +16,10 @@ packages=(
   libbenchmark-dev              # bench/micro.cpp (Google Benchmark)
   clang-14 libclang-rt-14-dev   # the readers' fuzz targets (libFuzzer, tests/fuzz)
   python3-torch python3-numpy   # the independent PyTorch reference (tests/reference)
+  # PyTorch's BLAS: without it Debian's torch runs on the reference BLAS
+  # (libblas3), which made the yardstick of bench/compare_torch.py 1.6-3.5x
+  # slower than torch with a real BLAS (docs/performance.md).
+  libopenblas0-pthread
   pybind11-dev python3-dev python3-venv   # the Python package (python/) and its pip install test
   dataset-fashion-mnist         # Fashion-MNIST, 60,000 + 10,000 images as IDX
   libimgui-dev libsdl2-dev libgl-dev libstb-dev fonts-dejavu-core   # the playground
