@@ -20,7 +20,8 @@ packages=(
   # (libblas3), which made the yardstick of bench/compare_torch.py 1.6-3.5x
   # slower than torch with a real BLAS (docs/performance.md).
   libopenblas0-pthread
-  pybind11-dev python3-dev python3-venv   # the Python package (python/) and its pip install test
+  pybind11-dev python3-dev      # the Python package (python/)
+  python3-venv python3-pip python3-setuptools python3-wheel   # its offline pip install test
   dataset-fashion-mnist         # Fashion-MNIST, 60,000 + 10,000 images as IDX
   libimgui-dev libsdl2-dev libgl-dev libstb-dev fonts-dejavu-core   # the playground
   xvfb xauth libgl1-mesa-dri    # its smoke test: a real window on a virtual display
