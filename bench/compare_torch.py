@@ -87,20 +87,9 @@ def torch_step_time(spec, err, eta, n, batch, steps, warmup, autograd):
     return median_seconds(autograd_step if autograd else vjp_step, steps, warmup)
 
 
-def torch2pc_step_time(torch2pc, spec, err, eta, n, batch, steps, warmup):
-    model, X, Y, optimizer = torch_problem(spec, batch)
-    name = {"strict": "Strict", "fixedpred": "FixedPred", "exact": "Exact"}[err]
-    loss = torch.nn.CrossEntropyLoss()
-
-    def step():
-        torch2pc.PCInfer(model, loss, X, Y, name, eta=eta, n=n)
-        optimizer.step()
-
-    return median_seconds(step, steps, warmup)
-
-
-def swap_step_time(pcinfer, spec, err, eta, n, batch, steps, warmup):
-    """Torch2PC's loop with pcplay.torch's PCInfer: the same model, batch and Adam as the PyTorch sides."""
+def pcinfer_step_time(pcinfer, spec, err, eta, n, batch, steps, warmup):
+    """Torch2PC's training loop around a PCInfer (Torch2PC's own, or pcplay.torch's: the swap),
+    on the same model, batch and Adam as the other PyTorch sides."""
     model, X, Y, optimizer = torch_problem(spec, batch)
     name = {"strict": "Strict", "fixedpred": "FixedPred", "exact": "Exact", "epc": "ePC"}[err]
     loss = torch.nn.CrossEntropyLoss()
@@ -175,11 +164,11 @@ def main():
                 timers["autograd"] = lambda: torch_step_time(spec, err, args.eta, n, args.batch, args.steps,
                                                              args.warmup, True)
             if torch2pc and err in ("strict", "fixedpred", "exact"):  # Torch2PC's three
-                timers["t2pc"] = lambda: torch2pc_step_time(torch2pc, spec, err, args.eta, n, args.batch,
-                                                            args.steps, args.warmup)
+                timers["t2pc"] = lambda: pcinfer_step_time(torch2pc.PCInfer, spec, err, args.eta, n, args.batch,
+                                                           args.steps, args.warmup)
             if swap and err != "ipc":  # (PCInfer does not run iPC)
-                timers["swap"] = lambda: swap_step_time(swap, spec, err, args.eta, n, args.batch, args.steps,
-                                                        args.warmup)
+                timers["swap"] = lambda: pcinfer_step_time(swap, spec, err, args.eta, n, args.batch, args.steps,
+                                                           args.warmup)
             for build, binary in zip(builds, args.pcplay):
                 timers[build] = lambda binary=binary: pcplay_step_time(binary, args.model, err, args.eta, max(n, 1),
                                                                        args.batch, args.steps, args.warmup, threads)

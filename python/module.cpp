@@ -63,7 +63,16 @@ struct ScalarOf<Model<T>> {
 template <typename M>
 using scalar_of = typename ScalarOf<std::remove_reference_t<M>>::type;
 
-const char* dtype_name_of(bool is_double) { return is_double ? "float64" : "float32"; }
+// numpy's names for T, as the CLI's --dtype takes them.
+template <typename T>
+const char* dtype_name() {
+  return sizeof(T) == 8 ? "float64" : "float32";
+}
+// Whether `dtype` asks for float64 (else float32); any other name is refused.
+bool wants_float64(const std::string& dtype) {
+  if (dtype != "float32" && dtype != "float64") throw py::value_error("dtype must be float32 or float64, not " + dtype);
+  return dtype == "float64";
+}
 
 // A C-contiguous copy of `a` as a Tensor; `a` must have T's dtype exactly (a
 // silent conversion would hide a float64 model fed float32 data).
@@ -71,10 +80,10 @@ template <typename T>
 Tensor<T> tensor_from(const py::array& a, const char* what) {
   if (!a.dtype().is(py::dtype::of<T>()))
     throw py::type_error(std::string(what) + " has dtype " + std::string(py::str(a.dtype())) + ", the model " +
-                         dtype_name_of(sizeof(T) == 8));
+                         dtype_name<T>());
   const py::array_t<T, py::array::c_style> c = py::array_t<T, py::array::c_style>::ensure(a);
-  Shape shape(c.shape(), c.shape() + c.ndim());
-  Tensor<T> t(shape);
+  Tensor<T> t;  // (not zero-filled: every value is copied)
+  t.resize(Shape(c.shape(), c.shape() + c.ndim()));
   if (t.size() > 0) std::memcpy(t.data(), c.data(), static_cast<size_t>(t.size()) * sizeof(T));
   return t;
 }
@@ -125,14 +134,13 @@ Targets<T> targets_from(const Model<T>& model, const py::array& Y) {
 class PyModel {
  public:
   PyModel(const ModelSpec& spec, const std::string& dtype, int threads) : pool_(openmp_team(threads)) {
-    if (dtype == "float32") f32_ = std::make_unique<Model<float>>(spec);
-    else if (dtype == "float64") f64_ = std::make_unique<Model<double>>(spec);
-    else throw py::value_error("dtype must be float32 or float64, not " + dtype);
+    if (wants_float64(dtype)) f64_ = std::make_unique<Model<double>>(spec);
+    else f32_ = std::make_unique<Model<float>>(spec);
     if (f64_) f64_->set_thread_pool(&pool_);
     else f32_->set_thread_pool(&pool_);
   }
 
-  std::string dtype() const { return f64_ ? "float64" : "float32"; }
+  std::string dtype() const { return f64_ ? dtype_name<double>() : dtype_name<float>(); }
   int threads() const { return pool_.size(); }
   const ModelSpec& spec() const { return f64_ ? f64_->spec() : f32_->spec(); }
 
@@ -325,7 +333,7 @@ py::dict train_run(DataSplit data, const ModelSpec& spec, const TrainConfig& con
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C stops a long run
   }
   const Evaluation train = trainer->evaluate(trainer->data().train), test = trainer->evaluate(trainer->data().test);
-  auto model = std::make_unique<PyModel>(trainer->model().spec(), sizeof(T) == 8 ? "float64" : "float32", threads);
+  auto model = std::make_unique<PyModel>(trainer->model().spec(), dtype_name<T>(), threads);
   model->template typed<T>().copy_parameters_from(trainer->model());
   py::dict out;
   out["metrics"] = metrics;
@@ -407,9 +415,8 @@ PYBIND11_MODULE(_pcplay, m) {
         DataSplit split = load_data(data, data_options(samples, noise, ratio, seed, data_dir));
         ModelSpec spec = model_for_data(model, split.train.sample_shape, split.train.num_classes);
         if (!loss.empty()) spec.loss = parse_loss(loss);
-        if (dtype == "float64") return train_run<double>(std::move(split), spec, config, steps, threads);
-        if (dtype != "float32") throw py::value_error("dtype must be float32 or float64, not " + dtype);
-        return train_run<float>(std::move(split), spec, config, steps, threads);
+        return wants_float64(dtype) ? train_run<double>(std::move(split), spec, config, steps, threads)
+                                    : train_run<float>(std::move(split), spec, config, steps, threads);
       },
       "pcplay train's run: the same data sets, models, settings and defaults; returns every step's metrics "
       "(the CLI's CSV columns), the final losses and accuracies, and the trained model",

@@ -149,16 +149,17 @@ def _engine(model, LossFun, X):
     if cached is None or cached[0] != key:
         # (shapes that do not fit raise pcplay.Error, a ValueError naming the block and layer)
         engine = _pcplay.Model(key[0], dtype=key[1], threads=key[2])
+        names = engine.parameter_names()
         views = engine._parameter_views()
-        cached = (key, engine, [torch.from_numpy(views[name]) for name in engine.parameter_names()])
+        cached = (key, engine, names, [torch.from_numpy(views[name]) for name in names])
         _engines[model] = cached
-    engine, views = cached[1], cached[2]
+    _, engine, names, views = cached
     with torch.no_grad():
         for p, view in zip(params, views):
             if p.data_ptr() != view.data_ptr():
                 view.copy_(p)
                 p.data = view
-    return engine, engine.parameter_names(), params
+    return engine, names, params
 
 
 def _check_tensor(t, name, dtype=None):

@@ -130,7 +130,7 @@ def test_training_loop():
             losses.append(float(infer(m, X[rows], Y[rows])))
             optimizer.step()
         curves.append(np.array(losses))
-    views = pcplay.torch._engines[model][2]
+    views = pcplay.torch._engines[model][3]
     check(all(p.data_ptr() == v.data_ptr() for p, v in zip(model.parameters(), views)),
           "the swapped model's parameters live in the engine's memory (read without a copy, updated in place)")
     d = float(np.abs(curves[0] - curves[1]).max() / np.abs(curves[0]).max())
