@@ -55,8 +55,9 @@ void check_targets(LossKind loss, const Targets<T>& y, Index batch, Index num_ou
 
 // L = sum (yhat - y)^2 / (B K);  dL/dyhat = 2 (yhat - y) / (B K)
 template <typename T>
-T mse_loss(const Tensor<T>& yhat, const Tensor<T>& target, Tensor<T>* dyhat) {
-  const T count = static_cast<T>(yhat.size());
+T mse_loss(const Tensor<T>& yhat, const Tensor<T>& target, Tensor<T>* dyhat, Index batch_total) {
+  const Index K = yhat.shape().size() > 1 ? yhat.shape()[1] : 1;  // (cols() is 0 for a share of no rows)
+  const T count = static_cast<T>(batch_total > 0 ? batch_total * K : yhat.size());
   const T value = (yhat.array() - target.array()).square().sum() / count;
   if (dyhat) {
     dyhat->resize(yhat.shape());
@@ -67,9 +68,10 @@ T mse_loss(const Tensor<T>& yhat, const Tensor<T>& target, Tensor<T>* dyhat) {
 
 // L = mean_b (logsumexp(yhat_b) - yhat_b[label_b]);  dL/dyhat = (softmax - onehot) / B
 template <typename T>
-T cross_entropy_loss(const Tensor<T>& yhat, const std::vector<int64_t>& labels, Tensor<T>* dyhat) {
+T cross_entropy_loss(const Tensor<T>& yhat, const std::vector<int64_t>& labels, Tensor<T>* dyhat,
+                     Index batch_total) {
   const auto z = yhat.matrix();
-  const Index B = z.rows();
+  const Index B = z.rows(), B_total = batch_total > 0 ? batch_total : B;
   if (dyhat) dyhat->resize(yhat.shape());
   T total = 0;
   for (Index b = 0; b < B; ++b) {
@@ -78,16 +80,17 @@ T cross_entropy_loss(const Tensor<T>& yhat, const std::vector<int64_t>& labels, 
     total += logsumexp - z(b, labels[b]);
     if (dyhat) {
       auto g = dyhat->matrix().row(b);
-      g = (z.row(b).array() - logsumexp).exp().matrix() / static_cast<T>(B);
-      g(labels[b]) -= T(1) / static_cast<T>(B);
+      g = (z.row(b).array() - logsumexp).exp().matrix() / static_cast<T>(B_total);
+      g(labels[b]) -= T(1) / static_cast<T>(B_total);
     }
   }
-  return total / static_cast<T>(B);
+  return total / static_cast<T>(B_total);
 }
 
 template <typename T>
 T loss_value(LossKind loss, const Tensor<T>& yhat, const Targets<T>& y, Tensor<T>* dyhat) {
-  return loss == LossKind::MSE ? mse_loss(yhat, y.values, dyhat) : cross_entropy_loss(yhat, y.labels, dyhat);
+  return loss == LossKind::MSE ? mse_loss(yhat, y.values, dyhat, y.batch_total)
+                               : cross_entropy_loss(yhat, y.labels, dyhat, y.batch_total);
 }
 
 template <typename T>
@@ -112,8 +115,8 @@ double accuracy(const Tensor<T>& yhat, const Targets<T>& y) {
 #define PCPLAY_INSTANTIATE(T)                                                                         \
   template Targets<T> targets_from_labels<T>(LossKind, const std::vector<int64_t>&, Index);            \
   template void check_targets<T>(LossKind, const Targets<T>&, Index, Index);                           \
-  template T mse_loss<T>(const Tensor<T>&, const Tensor<T>&, Tensor<T>*);                              \
-  template T cross_entropy_loss<T>(const Tensor<T>&, const std::vector<int64_t>&, Tensor<T>*);         \
+  template T mse_loss<T>(const Tensor<T>&, const Tensor<T>&, Tensor<T>*, Index);                       \
+  template T cross_entropy_loss<T>(const Tensor<T>&, const std::vector<int64_t>&, Tensor<T>*, Index);  \
   template T loss_value<T>(LossKind, const Tensor<T>&, const Targets<T>&, Tensor<T>*);                 \
   template double accuracy<T>(const Tensor<T>&, const Targets<T>&);
 PCPLAY_INSTANTIATE(float)

@@ -155,9 +155,9 @@ void Model<T>::set_thread_pool(ThreadPool* pool) {
 }
 
 template <typename T>
-void Model<T>::check_input(const Tensor<T>& X) const {
+void Model<T>::check_input(const Tensor<T>& X, bool may_be_empty) const {
   const Shape& in = input_shape();  // compared in place: called on every step
-  if (X.rank() != static_cast<Index>(in.size()) + 1 || X.rows() < 1 ||
+  if (X.rank() != static_cast<Index>(in.size()) + 1 || X.rows() < (may_be_empty ? 0 : 1) ||
       !std::equal(in.begin(), in.end(), X.shape().begin() + 1))
     throw Error("input has shape " + shape_str(X.shape()) + " but the model expects [B, " +
                 shape_str(input_shape()).substr(1) + " with B >= 1");

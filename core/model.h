@@ -98,8 +98,9 @@ class Model {
   void forward(const Tensor<T>& X, std::vector<Tensor<T>>& vhat, std::vector<BlockTrace<T>>& traces) const;
   // ŷ only.
   Tensor<T> predict(const Tensor<T>& X) const;
-  // Throws Error unless X is [B, input_shape...] with B >= 1.
-  void check_input(const Tensor<T>& X) const;
+  // Throws Error unless X is [B, input_shape...] with B >= 1 (B >= 0 when
+  // `may_be_empty`: a process's share of a batch smaller than the processes).
+  void check_input(const Tensor<T>& X, bool may_be_empty = false) const;
 
  private:
   ModelSpec spec_;

@@ -87,7 +87,7 @@ void PCInference<T>::gradients_epc() {
   beliefs_from_errors();
   loss_value(model_.loss(), trace_[L].output(), *Y_, &eps[L]);
   for (Index l = 1; l <= L; ++l) model_.f(l).backward(v[l - 1], trace_[l], eps[l], nullptr, true);
-  check_gradients();
+  complete_gradients();
 }
 
 template void PCInference<float>::beliefs_from_errors();

@@ -16,7 +16,7 @@ void PCInference<T>::start_exact() {
     v[l] = vhat[l];
     v[l].array() -= eps[l].array();
   }
-  check_gradients();
+  complete_gradients();
 }
 
 template void PCInference<float>::start_exact();

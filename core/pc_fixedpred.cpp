@@ -21,7 +21,7 @@ void PCInference<T>::sweep_fixedpred() {
 template <typename T>
 void PCInference<T>::gradients_fixedpred() {
   for (Index l = 1; l <= model_.depth(); ++l) model_.f(l).backward(vhat[l - 1], trace_[l], eps[l], nullptr, true);
-  check_gradients();
+  complete_gradients();
 }
 
 template void PCInference<float>::sweep_fixedpred();

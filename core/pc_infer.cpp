@@ -116,7 +116,7 @@ void PCInference<T>::set_tolerance(double tol) {
 template <typename T>
 void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::vector<Tensor<T>>* vinit) {
   const Index L = model_.depth();
-  model_.check_input(X);
+  model_.check_input(X, /*may_be_empty=*/collective_ != nullptr);
   check_targets(model_.loss(), Y, X.rows(), model_.output_shape()[0]);
   Y_ = &Y;
   iterations_ = 0;
@@ -124,6 +124,7 @@ void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::v
 
   model_.forward(X, vhat, trace_);
   loss = loss_value(model_.loss(), vhat[L], Y, &dLdy);
+  if (collective_) collective_->sum(&loss, 1, "the loss");
   if (!std::isfinite(static_cast<double>(loss))) flag_non_finite(L, "loss");
   if (vinit && err != ErrType::Strict)
     throw Error("vinit applies to Strict only (FixedPred, as in Torch2PC, starts from v = v̂; Exact has no beliefs)");
@@ -216,6 +217,7 @@ template <typename T>
 void PCInference<T>::measure_errors() {
   const Index L = model_.depth();
   eps_sq_[L] = static_cast<double>(eps[L].array().square().sum());
+  if (collective_) sum_measures();
   double half_sq = 0;
   for (Index l = L; l >= 0; --l) {
     if (!eps[l].defined()) continue;
@@ -233,6 +235,30 @@ void PCInference<T>::measure_errors() {
     divergence_.iteration = iterations_;
     divergence_.energy = energy_;
   }
+}
+
+// One message per iteration: Σ eps² and the count of non-finite v of each
+// layer, the step's Σ and count, and the loss at the beliefs. (An undefined
+// layer's NaN stays NaN on every process.)
+template <typename T>
+void PCInference<T>::sum_measures() {
+  const size_t layers = eps_sq_.size();
+  measures_.assign(2 * layers + 3, 0.0);
+  for (size_t l = 0; l < layers; ++l) {
+    measures_[l] = eps_sq_[l];
+    measures_[layers + l] = v_finite_[l] ? 0 : 1;
+  }
+  measures_[2 * layers] = step_sq_;
+  measures_[2 * layers + 1] = step_count_;
+  measures_[2 * layers + 2] = static_cast<double>(belief_loss_);
+  collective_->sum(measures_.data(), measures_.size(), "an inference iteration's measures");
+  for (size_t l = 0; l < layers; ++l) {
+    eps_sq_[l] = measures_[l];
+    v_finite_[l] = measures_[layers + l] == 0;
+  }
+  step_sq_ = measures_[2 * layers];
+  step_count_ = measures_[2 * layers + 1];
+  belief_loss_ = static_cast<T>(measures_[2 * layers + 2]);
 }
 
 template <typename T>
@@ -265,7 +291,8 @@ void PCInference<T>::run(const Tensor<T>& X, const Targets<T>& Y, int n, const s
 }
 
 template <typename T>
-void PCInference<T>::check_gradients() {
+void PCInference<T>::complete_gradients() {
+  if (collective_) sum_gradients(collective_, model_.parameters(), grad_message_);
   for (Index l = 1; l <= model_.depth(); ++l)
     for (const auto& layer : model_.f(l).layers)
       for (const Param<T>& p : layer->params)

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "collective.h"
 #include "model.h"
 #include "names.h"
 #include "optim.h"
@@ -96,6 +97,12 @@ class PCInference {
   // already updated the weights: its grad is the mean of the gradients its
   // iterations applied, for comparing with backprop's.
   void set_gradients();
+  // The batch is a share of one split among processes (collective.h): the
+  // loss, the gradients and every measure of an iteration (its stats, the
+  // stopping rule, the divergence checks) are summed to the whole batch's,
+  // the same on every process. The targets' batch_total must give the whole
+  // batch. nullptr (the default): one process.
+  void share_with(Collective* collective) { collective_ = collective; }
   // The stopping rule: with tol > 0 the relaxation is over (converged()) once
   // an iteration's step_rms ≤ tol · the first iteration's. 0: run all n.
   void set_tolerance(double tol);
@@ -137,10 +144,17 @@ class PCInference {
   // Adds the row sums a sweep left in row_sq_, row_step_sq_, row_finite_ as layer l's.
   void record_rows(Index l);
   void flag_non_finite(Index layer, const char* quantity);
-  void check_gradients();
+  // The parameter gradients this process computed summed over the processes
+  // sharing the batch, then checked for non-finite values.
+  void complete_gradients();
+  // The measures of an iteration summed over the processes (measure_errors).
+  void sum_measures();
 
   Model<T>& model_;
   Optimizer<T>* optimizer_;  // iPC's
+  Collective* collective_ = nullptr;
+  std::vector<double> measures_;      // scratch: sum_measures' message
+  std::vector<T> grad_message_;       // scratch: complete_gradients' message
   const Targets<T>* Y_ = nullptr;
   std::vector<BlockTrace<T>> trace_;  // per block: at v̂ (FixedPred, Exact) or at the beliefs (Strict)
   std::vector<Tensor<T>> vjp_;        // scratch: J_{l+1}^T eps_{l+1} for each l (sizes differ: no reallocation)

@@ -18,7 +18,7 @@ namespace pcplay {
 template <typename T>
 void PCInference<T>::learn_ipc() {
   if (divergence_.kind == Divergence::Kind::NonFinite) return;
-  check_gradients();
+  complete_gradients();
   if (divergence_.kind == Divergence::Kind::NonFinite) return;
   optimizer_->step(params_);
   for (size_t i = 0; i < params_.size(); ++i) {

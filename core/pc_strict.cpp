@@ -36,7 +36,7 @@ void PCInference<T>::gradients_strict() {
     if (l > 1) model_.f(l).forward(v[l - 1], trace_[l]);
     model_.f(l).backward(v[l - 1], trace_[l], eps[l], nullptr, true);
   }
-  check_gradients();
+  complete_gradients();
 }
 
 template void PCInference<float>::sweep_strict(bool);

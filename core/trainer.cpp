@@ -85,6 +85,23 @@ Trainer<T>::Trainer(const ModelSpec& spec, std::shared_ptr<const DataSplit> data
 }
 
 template <typename T>
+void Trainer<T>::share_with(Collective* collective) {
+  if (step_ > 0 || relaxing_) throw Error("a run is shared among processes before its first step");
+  collective_ = collective;
+}
+
+template <typename T>
+void Trainer<T>::sum_over_processes(std::initializer_list<double*> values, const char* what) const {
+  if (!collective_) return;
+  double message[8];
+  size_t count = 0;
+  for (double* v : values) message[count++] = *v;
+  collective_->sum(message, count, what);
+  count = 0;
+  for (double* v : values) *v = message[count++];
+}
+
+template <typename T>
 void Trainer<T>::set_learning_rate(double lr) {
   OptimizerConfig c = config_.optimizer;
   c.lr = lr;
@@ -117,15 +134,29 @@ void Trainer<T>::next_batch() {
   const Index count = std::min(config_.batch, n - cursor_);
   std::vector<int64_t> labels;
   batch_.assign(order_.begin() + cursor_, order_.begin() + cursor_ + count);
-  gather_batch(data_->train, batch_.data(), count, x_, labels);
+  const Share share = share_of(count, collective_);
+  gather_batch(data_->train, batch_.data() + share.begin, share.count(), x_, labels);
   y_ = targets_from_labels<T>(model_.loss(), labels, model_.output_shape()[0]);
+  if (collective_) y_.batch_total = count;
   cursor_ += count;
 }
 
+namespace {
+// A batch's accuracy, or of a share of a batch (y.batch_total set), the
+// count of its samples classified right: summed over the processes, then
+// divided by the batch's size, it gives the batch's accuracy exactly.
+template <typename T>
+double accuracy_or_count(const Tensor<T>& yhat, const Targets<T>& y) {
+  if (y.batch_total == 0) return accuracy(yhat, y);
+  return yhat.rows() == 0 ? 0.0 : std::round(accuracy(yhat, y) * static_cast<double>(yhat.rows()));
+}
+}  // namespace
+
+// (Of a share: its part of the batch's loss and its count of right answers.)
 template <typename T>
 Evaluation Trainer<T>::evaluate_batch(const Model<T>& model, const Tensor<T>& x, const Targets<T>& y) const {
   const Tensor<T> yhat = model.predict(x);
-  return {static_cast<double>(loss_value(model.loss(), yhat, y)), accuracy(yhat, y)};
+  return {static_cast<double>(loss_value(model.loss(), yhat, y)), accuracy_or_count(yhat, y)};
 }
 
 template <typename T>
@@ -137,13 +168,15 @@ Evaluation Trainer<T>::evaluate(const Dataset& data, bool backprop_twin) const {
   Evaluation total;
   Tensor<T> x;
   std::vector<int64_t> labels;
-  for (Index start = 0; start < data.size(); start += chunk) {
-    const Index count = std::min(chunk, data.size() - start);
+  const Share share = share_of(data.size(), collective_);
+  for (Index start = share.begin; start < share.end; start += chunk) {
+    const Index count = std::min(chunk, share.end - start);
     gather_batch(data, idx.data() + start, count, x, labels);
     const Evaluation e = evaluate_batch(model, x, targets_from_labels<T>(model.loss(), labels, model.output_shape()[0]));
     total.loss += e.loss * count;
     total.accuracy += e.accuracy * count;
   }
+  sum_over_processes({&total.loss, &total.accuracy}, "the evaluation");
   total.loss /= static_cast<double>(data.size());
   total.accuracy /= static_cast<double>(data.size());
   return total;
@@ -164,6 +197,7 @@ void Trainer<T>::begin_step() {
   pending_.step = step_ + 1;
   if (config_.compare_bp) {  // backprop's gradient of the same weights, same batch
     if (!backprop_) backprop_ = std::make_unique<PCInference<T>>(model_, ErrType::Exact, T(0));
+    backprop_->share_with(collective_);
     backprop_->start(x_, y_);
     bp_grads_ = gradients(model_);
   }
@@ -172,10 +206,15 @@ void Trainer<T>::begin_step() {
     inference_ = std::make_unique<PCInference<T>>(model_, config_.err, static_cast<T>(config_.eta),
                                                   learns_while_relaxing(config_.err) ? optimizer_.get() : nullptr);
   inference_->set_tolerance(config_.tol);
+  inference_->share_with(collective_);
   if (learns_while_relaxing(config_.err)) keep_last_good();
   inference_->start(x_, y_);
   relaxing_ = true;
-  pending_.train = {static_cast<double>(inference_->loss), accuracy(inference_->vhat.back(), y_)};
+  pending_.train = {static_cast<double>(inference_->loss), accuracy_or_count(inference_->vhat.back(), y_)};
+  if (collective_) {
+    sum_over_processes({&pending_.train.accuracy}, "the batch's accuracy");
+    pending_.train.accuracy /= static_cast<double>(y_.batch_total);
+  }
 }
 
 template <typename T>
@@ -232,8 +271,9 @@ StepMetrics Trainer<T>::finish_step() {
 
   if (twin_) {
     if (!twin_backprop_) twin_backprop_ = std::make_unique<PCInference<T>>(*twin_, ErrType::Exact, T(0));
+    twin_backprop_->share_with(collective_);
     twin_backprop_->start(x_, y_);
-    m.bp_train = {static_cast<double>(twin_backprop_->loss), accuracy(twin_backprop_->vhat.back(), y_)};
+    m.bp_train = {static_cast<double>(twin_backprop_->loss), accuracy_or_count(twin_backprop_->vhat.back(), y_)};
     twin_optimizer_->step(twin_->parameters());
   }
 
@@ -242,10 +282,18 @@ StepMetrics Trainer<T>::finish_step() {
   for (Index& i : idx) i = static_cast<Index>(rng_.below(static_cast<uint64_t>(data_->test.size())));
   Tensor<T> tx;
   std::vector<int64_t> tl;
-  gather_batch(data_->test, idx.data(), static_cast<Index>(idx.size()), tx, tl);
-  const Targets<T> ty = targets_from_labels<T>(model_.loss(), tl, model_.output_shape()[0]);
+  const Share share = share_of(static_cast<Index>(idx.size()), collective_);
+  gather_batch(data_->test, idx.data() + share.begin, share.count(), tx, tl);
+  Targets<T> ty = targets_from_labels<T>(model_.loss(), tl, model_.output_shape()[0]);
+  if (collective_) ty.batch_total = static_cast<Index>(idx.size());
   m.test = evaluate_batch(model_, tx, ty);
   if (twin_) m.bp_test = evaluate_batch(*twin_, tx, ty);
+  if (collective_) {
+    sum_over_processes({&m.test.loss, &m.test.accuracy, &m.bp_test.loss, &m.bp_test.accuracy, &m.bp_train.accuracy},
+                       "the step's metrics");
+    for (double* count : {&m.test.accuracy, &m.bp_test.accuracy}) *count /= static_cast<double>(idx.size());
+    m.bp_train.accuracy /= static_cast<double>(y_.batch_total);
+  }
 
   ++step_;
   m.epoch = epoch();

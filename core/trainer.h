@@ -10,10 +10,12 @@
 #pragma once
 
 #include <chrono>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "collective.h"
 #include "datasets.h"
 #include "diagnostics.h"
 #include "metrics.h"
@@ -90,6 +92,14 @@ class Trainer {
   static constexpr Index kEvaluationChunk = 1024;
   Evaluation evaluate(const Dataset& data, bool backprop_twin = false) const;
 
+  // Shares every batch among processes (MPI ranks; collective.h): this one
+  // takes its contiguous share of each training and test batch, and the
+  // gradients, losses, accuracies and the relaxation's measures are summed to
+  // the whole batch's, so every process takes the same optimizer step and
+  // reports the same metrics. Every process must make its Trainer alike (the
+  // same spec, data, config and weights) and call this before the first step.
+  void share_with(Collective* collective);
+
   void set_learning_rate(double lr);
   // The error type, η, n and tol apply from the next step on (the run
   // continues; a step under way keeps its own).
@@ -119,10 +129,13 @@ class Trainer {
 
  private:
   void next_batch();
+  // Adds up `values` over the processes (nothing in one process).
+  void sum_over_processes(std::initializer_list<double*> values, const char* what) const;
   Evaluation evaluate_batch(const Model<T>& model, const Tensor<T>& x, const Targets<T>& y) const;
 
   TrainConfig config_;
   std::shared_ptr<const DataSplit> data_;
+  Collective* collective_ = nullptr;
   std::unique_ptr<ThreadPool> pool_;  // lent to the model and its twin
   Model<T> model_;
   std::unique_ptr<Optimizer<T>> optimizer_;
