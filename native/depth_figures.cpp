@@ -49,9 +49,10 @@ struct TrainedRun {
   std::string divergence;
 };
 
-TrainedRun train_for(const ModelSpec& spec, std::shared_ptr<const DataSplit> data, const TrainConfig& config,
+TrainedRun train_for(const FigureRun& run, const ModelSpec& spec, std::shared_ptr<const DataSplit> data, const TrainConfig& config,
                      long steps, const std::string& what) {
   Trainer<float> trainer(spec, std::move(data), config);
+  trainer.share_with(run.collective);
   TrainedRun out;
   for (long s = 0; s < steps; ++s) {
     StepMetrics m = trainer.step();
@@ -62,7 +63,8 @@ TrainedRun train_for(const ModelSpec& spec, std::shared_ptr<const DataSplit> dat
     out.steps.push_back(std::move(m));
   }
   out.test = trainer.evaluate(trainer.data().test);
-  std::fprintf(stderr, "  %s: test accuracy %.4f%s\n", what.c_str(), out.test.accuracy,
+  if (leads(run.collective))
+    std::fprintf(stderr, "  %s: test accuracy %.4f%s\n", what.c_str(), out.test.accuracy,
                out.divergence.empty() ? "" : (" (" + out.divergence + ")").c_str());
   return out;
 }
@@ -121,10 +123,10 @@ json signal_decay_figure(const FigureRun& run, const std::string& stem) {
     angle.series.push_back({err_type_label(err), as_doubles(depths), g, false, static_cast<int>(a)});
     summary[err_type_name(err)] = {{"rel_error_1", r}, {"angle_1", g}};
   }
-  write_file_atomically(stem + ".csv", csv);
+  write_figure_file(run, stem + ".csv", csv);
   const std::string title = "Signal decay: dense tanh nets of width " + std::to_string(width) +
                             ", one MNIST batch, eta = 0.1, n = 20";
-  write_file_atomically(stem + ".svg", svg_figure(title, {rel, angle}, 2));
+  write_figure_file(run, stem + ".svg", svg_figure(title, {rel, angle}, 2));
   return {{"figure", "decay"}, {"title", title}, {"depths", depths}, {"eta", eta}, {"n", n}, {"by_err", summary}};
 }
 
@@ -169,7 +171,7 @@ json depth_figure(const FigureRun& run, const std::string& stem) {
       config.seed = run.seed;
       config.threads = run.threads;
       const ModelSpec spec = residual_mlp_model(name, data->train.sample_shape, 10);
-      const TrainedRun r = train_for(spec, data, config, steps, m.label + ", depth " + std::to_string(depth));
+      const TrainedRun r = train_for(run, spec, data, config, steps, m.label + ", depth " + std::to_string(depth));
       acc.push_back(r.test.accuracy);
       csv += std::to_string(depth) + "," + m.label + "," + m.net + "," + err_type_name(m.err) + "," +
              csv_number(m.eta) + "," + std::to_string(n) + "," + csv_number(m.lr) + "," +
@@ -179,9 +181,9 @@ json depth_figure(const FigureRun& run, const std::string& stem) {
     accuracy.series.push_back({m.label, as_doubles(depths), acc, false, static_cast<int>(k)});
     summary[m.label] = acc;
   }
-  write_file_atomically(stem + ".csv", csv);
+  write_figure_file(run, stem + ".csv", csv);
   const std::string title = "Depth: residual MLPs, width " + std::to_string(width) + ", MNIST";
-  write_file_atomically(stem + ".svg", svg_figure(title, {accuracy}, 1));
+  write_figure_file(run, stem + ".svg", svg_figure(title, {accuracy}, 1));
   return {{"figure", "depth"}, {"title", title}, {"depths", depths}, {"steps", steps}, {"test_accuracy", summary}};
 }
 
@@ -219,7 +221,7 @@ json spiral_figure(const FigureRun& run, const std::string& stem) {
     config.seed = run.seed;
     config.threads = 1;  // a small net: threads would only add overhead
     const std::string& label = s.label;
-    const TrainedRun r = train_for(spec, data, config, steps, label);
+    const TrainedRun r = train_for(run, spec, data, config, steps, label);
     std::vector<double> x, l, a;
     double loss_sum = 0, accuracy_sum = 0;
     for (size_t i = 0; i < r.steps.size(); ++i) {
@@ -240,10 +242,14 @@ json spiral_figure(const FigureRun& run, const std::string& stem) {
     summary.push_back({{"run", label}, {"err", err_type_name(s.err)}, {"eta", s.eta}, {"n", s.n},
                        {"test_accuracy", r.test.accuracy}, {"divergence", r.divergence}});
   }
-  write_file_atomically(stem + ".csv", csv);
+  write_figure_file(run, stem + ".csv", csv);
   const std::string title = "Spiral, mlp-2d-deep (5 tanh blocks), Adam lr 0.01; eta 0.1, n 20 unless told";
-  write_file_atomically(stem + ".svg", svg_figure(title, {loss, accuracy}, 2));
+  write_figure_file(run, stem + ".svg", svg_figure(title, {loss, accuracy}, 2));
   return {{"figure", "spiral"}, {"title", title}, {"steps", steps}, {"runs", summary}};
+}
+
+void write_figure_file(const FigureRun& run, const std::string& path, const std::string& text) {
+  if (leads(run.collective)) write_file_atomically(path, text);
 }
 
 }  // namespace pcplay::cli

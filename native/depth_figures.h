@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "collective.h"
+
 namespace pcplay::cli {
 
 struct FigureRun {
@@ -15,7 +17,13 @@ struct FigureRun {
   bool quick = false;  // a few steps and small nets, for tests
   uint64_t seed = 1;
   int threads = 0;
+  // Under mpirun: the training runs share their batches among the ranks;
+  // the other figures are computed by every rank. Rank 0 writes and prints.
+  Collective* collective = nullptr;
 };
+
+// A figure's file, written atomically by the process that writes (leads()).
+void write_figure_file(const FigureRun& run, const std::string& path, const std::string& text);
 
 // Signal decay: on one MNIST batch, the relative error and angle of layer
 // 1's update against backprop for dense tanh nets of width 64 and depth 2 to

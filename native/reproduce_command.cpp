@@ -34,6 +34,9 @@ struct ReproduceOptions {
   bool quick = false;
   uint64_t seed = 1;
   int threads = 0;
+  MpiJob* job = nullptr;  // under mpirun
+  // What the figures share (depth_figures.h).
+  FigureRun run() const { return {data_dir, quick, seed, threads, job}; }
 };
 
 // The settings the paper states for its MNIST experiments.
@@ -106,19 +109,20 @@ json training_figure(const FigureSpec& f, const Setup& setup, const ReproduceOpt
   config.seed = o.seed;
   config.compare_bp = true;
   Trainer<T> trainer(spec, load_data(f.data, data_options), config);
+  trainer.share_with(o.job);
   const Index L = trainer.model().depth();
 
   std::vector<StepMetrics> steps;
   for (long s = 0; s < setup.steps; ++s) {
     steps.push_back(trainer.step());
     if (steps.back().diverged) throw Diverged("figure " + std::to_string(f.number) + ": " + steps.back().divergence);
-    if (!o.quick && (s + 1) % 50 == 0)
+    if (!o.quick && (s + 1) % 50 == 0 && leads(o.job))
       std::fprintf(stderr, "  figure %d: step %ld/%ld\n", f.number, s + 1, setup.steps);
   }
 
   std::string csv = metrics_csv_header(L, true);
   for (const StepMetrics& m : steps) csv += metrics_csv_row(m, L, true);
-  write_file_atomically(stem + ".csv", csv);
+  write_figure_file(o.run(), stem + ".csv", csv);
 
   const std::vector<double> x = column(steps, [](const StepMetrics& m) { return double(m.step); });
   auto series = [&](const char* label, double (*get)(const StepMetrics&), bool dashed, int color) {
@@ -146,7 +150,7 @@ json training_figure(const FigureSpec& f, const Setup& setup, const ReproduceOpt
     summary_rel.push_back(mean_tail(r, r.size()));
     summary_angle.push_back(mean_tail(a, a.size()));
   }
-  write_file_atomically(stem + ".svg", svg_figure(f.title, {loss, acc, rel, angle}, 2));
+  write_figure_file(o.run(), stem + ".svg", svg_figure(f.title, {loss, acc, rel, angle}, 2));
 
   const Evaluation pc_test = trainer.evaluate(trainer.data().test), bp_test = trainer.evaluate(trainer.data().test, true);
   const auto train_loss = column(steps, [](const StepMetrics& m) { return m.train.loss; });
@@ -227,8 +231,8 @@ json versus_n_figure(const FigureSpec& f, const Setup& setup, const ReproduceOpt
     summary.push_back({{"eta", eta}, {"rel_error_at_20", at20}, {"rel_error_at_max", at_max},
                        {"exact_from_n", per_layer_exact}});
   }
-  write_file_atomically(stem + ".csv", csv);
-  write_file_atomically(stem + ".svg", svg_figure(f.title, panels, 2));
+  write_figure_file(o.run(), stem + ".csv", csv);
+  write_figure_file(o.run(), stem + ".svg", svg_figure(f.title, panels, 2));
   return {{"figure", f.number}, {"title", f.title}, {"err", err_type_name(f.err)}, {"n_max", setup.n_max}, {"by_eta", summary}};
 }
 
@@ -280,27 +284,28 @@ int run_reproduce(const ReproduceOptions& o) {
   };
   for (const FigureSpec& f : chosen) {
     const std::string dtype = o.dtype.empty() ? f.default_dtype : o.dtype;
-    std::fprintf(stderr, "figure %d (%s)...\n", f.number, dtype.c_str());
+    if (leads(o.job)) std::fprintf(stderr, "figure %d (%s)...\n", f.number, dtype.c_str());
     json summary = dtype == "float64" ? run_figure<double>(f, setup, o) : run_figure<float>(f, setup, o);
     summary["dtype"] = dtype;
     summary["quick"] = o.quick;
     report(summary);
   }
-  const FigureRun run{o.data_dir, o.quick, o.seed, o.threads};
+  const FigureRun run = o.run();
   for (const auto& [name, figure] : story) {
-    std::fprintf(stderr, "figure %s...\n", name.c_str());
+    if (leads(o.job)) std::fprintf(stderr, "figure %s...\n", name.c_str());
     json summary = figure(run, o.out + "/" + name);
     summary["quick"] = o.quick;
     report(summary);
   }
-  write_file_atomically(o.out + "/summary.json", all.dump(2) + "\n");
+  write_figure_file(run, o.out + "/summary.json", all.dump(2) + "\n");
   return 0;
 }
 
 }  // namespace
 
-Command add_reproduce_command(CLI::App& app) {
+Command add_reproduce_command(CLI::App& app, MpiJob* job) {
   auto o = std::make_shared<ReproduceOptions>();
+  o->job = job;
   CLI::App* cmd = app.add_subcommand(
       "reproduce", "Re-run the paper's experiments (figures 1-7) and the depth story after it (decay, depth, spiral): "
                    "CSV data, SVG plots and a summary per figure");
@@ -312,7 +317,10 @@ Command add_reproduce_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "Seed of the initial weights and the batches")->capture_default_str();
   add_threads_option(cmd, o->threads);
   cmd->add_option("--data-dir", o->data_dir, "Where mnist and fashion-mnist are")->capture_default_str();
-  return [o] { return run_reproduce(*o); };
+  return [o] {
+    if (o->job && o->threads == 0) o->threads = o->job->threads_per_rank();  // ranks on one machine share its cores
+    return run_reproduce(*o);
+  };
 }
 
 }  // namespace pcplay::cli

@@ -43,6 +43,9 @@ struct TrainOptions {
   bool keep_going = false;
   bool steps_given = false;  // --steps or --epochs on the command line (a resumed run's new total)
   std::string resumed_spec, resumed_digest;  // a resumed run's model file and data fingerprint
+  MpiJob* job = nullptr;  // under mpirun: the ranks every batch is shared among
+  double mpi_timeout = MpiJob::kDefaultTimeout;
+  bool leader() const { return !job || job->leader(); }  // prints and writes files
 };
 
 using json = nlohmann::json;
@@ -104,7 +107,7 @@ class MetricsLog {
 // What a resumed run may still be told; everything else comes from its checkpoint.
 const std::vector<std::string> kResumeOptions = {"--resume", "--steps",   "--epochs", "--checkpoint", "--every",
                                                  "--metrics", "--save",   "--json",   "--quiet",      "--threads",
-                                                 "--keep-going", "--data-dir", "--batches"};
+                                                 "--keep-going", "--data-dir", "--batches", "--mpi-timeout"};
 
 // The settings a run is made of, as its checkpoint keeps them.
 json run_settings(const TrainOptions& o, const ModelSpec& spec, long steps, uint64_t digest) {
@@ -331,6 +334,8 @@ int report(const TrainOptions& o, Trainer<T>& trainer, const LoopOutcome& run, c
     summary["bp_test_loss"] = bp_test.loss;
     summary["bp_test_accuracy"] = bp_test.accuracy;
   }
+  if (o.job) summary["ranks"] = o.job->size();
+  if (!o.leader()) return run.stopped() ? kExitDiverged : 0;  // (the evaluations above are shared)
   if (o.json)
     std::printf("%s\n", summary.dump().c_str());
   else if (!o.quiet)
@@ -382,6 +387,10 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
     }
   }
   Trainer<T> trainer(spec, std::move(data), o.config, initial.get());
+  if (o.job) {
+    o.job->set_timeout(o.mpi_timeout);
+    trainer.share_with(o.job);
+  }
   const Index depth = trainer.model().depth();
   const bool bp = o.config.compare_bp;
   const long steps = o.epochs > 0 ? static_cast<long>(std::ceil(
@@ -391,14 +400,15 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
 
   std::string metrics_so_far = metrics_csv_header(depth, bp);  // a resumed run's rows, or just the header
   if (resumed) metrics_so_far = restore_run(trainer, *resumed, o.resume, steps, metrics_so_far);
-  CheckpointFolder<T> folder(o.checkpoint, run_settings(o, spec, steps, digest));
+  // Rank 0 writes every file.
+  CheckpointFolder<T> folder(o.leader() ? o.checkpoint : "", run_settings(o, spec, steps, digest));
   folder.open(trainer, metrics_so_far, o.resume);
-  std::ofstream csv = open_output(o.metrics), batches = open_output(o.batches);
+  std::ofstream csv = open_output(o.leader() ? o.metrics : ""), batches = open_output(o.leader() ? o.batches : "");
   if (csv.is_open()) csv << metrics_so_far;
 
   LoopOutcome run;
   run.first_step = trainer.steps();
-  Progress progress(!o.quiet && !o.json && isatty(STDERR_FILENO), trainer.steps(), steps);
+  Progress progress(o.leader() && !o.quiet && !o.json && isatty(STDERR_FILENO), trainer.steps(), steps);
   while (trainer.steps() < steps) {
     run.last = trainer.step();
     if (run.last.diverged) {
@@ -427,7 +437,7 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
   csv.close();
   batches.close();
   if (folder.enabled() && !run.stopped() && folder.last_step() != trainer.steps()) folder.save(trainer);
-  if (!o.save.empty()) {  // the last good weights, also after a divergence
+  if (!o.save.empty() && o.leader()) {  // the last good weights, also after a divergence
     TensorFile weights;
     store_parameters(trainer.model(), weights);
     write_safetensors(o.save, weights);
@@ -452,8 +462,9 @@ int run_init(const InitOptions& o) {
 
 }  // namespace
 
-Command add_train_command(CLI::App& app) {
+Command add_train_command(CLI::App& app, MpiJob* job) {
   auto o = std::make_shared<TrainOptions>();
+  o->job = job;
   CLI::App* cmd = app.add_subcommand("train", "Train a model with predictive coding (Strict, FixedPred, ePC, iPC) or backprop");
   cmd->add_option("--data", o->data,
                   "Data: " + name_list(names_of(named_datasets())) + ", a folder of IDX files or a CSV file "
@@ -506,6 +517,11 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--resume", o->resume,
                   "Continue the run checkpointed in this folder, exactly as it would have gone on (to its --steps, "
                   "or to a new --steps or --epochs total)");
+  cmd->add_option("--mpi-timeout", o->mpi_timeout,
+                  "Under mpirun: end the job when a rank has not reached a step's exchange after this many seconds "
+                  "(it hung)")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
   cmd->add_flag("--keep-going", o->keep_going,
                 "After a step diverges, skip it (the weights stay as they were) and go on with the next batch; "
                 "give up after 10 in a row");
@@ -514,6 +530,9 @@ Command add_train_command(CLI::App& app) {
     TensorFile resumed;
     if (!o->resume.empty()) resumed = take_resumed_settings(*o, *cmd);
     const TensorFile* from = o->resume.empty() ? nullptr : &resumed;
+    // Ranks on one machine share its cores unless told.
+    if (o->job && o->config.threads == 0)
+      o->config.threads = o->job->threads_per_rank();
     return o->dtype == "float64" ? run_train<double>(*o, from) : run_train<float>(*o, from);
   };
 }

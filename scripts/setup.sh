@@ -22,6 +22,7 @@ packages=(
   libopenblas0-pthread
   pybind11-dev python3-dev      # the Python package (python/)
   python3-venv python3-pip python3-setuptools python3-wheel   # its offline pip install test
+  libopenmpi-dev openmpi-bin    # mpirun -np R pcplay train (docs/distributed.md)
   dataset-fashion-mnist         # Fashion-MNIST, 60,000 + 10,000 images as IDX
   libimgui-dev libsdl2-dev libgl-dev libstb-dev fonts-dejavu-core   # the playground
   xvfb xauth libgl1-mesa-dri    # its smoke test: a real window on a virtual display

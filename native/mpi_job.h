@@ -1,0 +1,51 @@
+// The MPI job a pcplay process is a rank of, when an MPI launcher (mpirun)
+// started it: `mpirun -np R pcplay train ...` shares every batch among the R
+// ranks (core/collective.h; docs/distributed.md). Only rank 0 prints and
+// writes files.
+//
+// A collective that some rank never reaches (it hung, or died where the
+// launcher did not notice) would wait forever: every sum waits at most
+// timeout seconds, then the ranks that did arrive find which did not, one of
+// them names them, and the job is aborted.
+#pragma once
+
+#include <memory>
+
+#include "collective.h"
+
+namespace pcplay::cli {
+
+class MpiJob final : public Collective {
+ public:
+  // Joins the job if an MPI launcher started this process (its environment
+  // says so); else null: one process. Throws Error if one did but pcplay was
+  // built without MPI (each process would run the whole job on its own).
+  static std::unique_ptr<MpiJob> join(int& argc, char**& argv);
+  ~MpiJob() override;  // MPI_Finalize
+  MpiJob(const MpiJob&) = delete;
+  MpiJob& operator=(const MpiJob&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  int local_size() const { return local_size_; }  // ranks on this machine
+  // The threads each rank takes unless told: its part of this machine's cores.
+  int threads_per_rank() const;
+  bool leader() const { return rank_ == 0; }
+  void sum(double* values, size_t count, const char* what) override;
+  void sum(float* values, size_t count, const char* what) override;
+  void set_timeout(double seconds) { timeout_ = seconds; }
+  static constexpr double kDefaultTimeout = 300;
+  // Ends every rank of the job with this exit code (MPI_Abort).
+  [[noreturn]] void abort(int code);
+
+ private:
+  MpiJob() = default;
+  template <typename T>
+  void reduce(T* values, size_t count, const char* what);
+  [[noreturn]] void give_up_waiting(const char* what);
+  int rank_ = 0, size_ = 1, local_size_ = 1;
+  double timeout_ = kDefaultTimeout;
+  long collectives_ = 0;  // how many this rank has entered
+};
+
+}  // namespace pcplay::cli
