@@ -160,6 +160,12 @@ Evaluation Trainer<T>::evaluate_batch(const Model<T>& model, const Tensor<T>& x,
 }
 
 template <typename T>
+Evaluation Trainer<T>::evaluate_test_batch(const Model<T>& model, const Targets<T>& y) {
+  model.forward(test_x_, test_values_, test_traces_);
+  return {static_cast<double>(loss_value(model.loss(), test_values_.back(), y)), accuracy_or_count(test_values_.back(), y)};
+}
+
+template <typename T>
 Evaluation Trainer<T>::evaluate(const Dataset& data, bool backprop_twin) const {
   const Model<T>& model = backprop_twin && twin_ ? *twin_ : model_;
   const Index chunk = kEvaluationChunk;
@@ -280,14 +286,13 @@ StepMetrics Trainer<T>::finish_step() {
   // One random test batch, as the paper reports test loss per step.
   std::vector<Index> idx(static_cast<size_t>(std::min(config_.batch, data_->test.size())));
   for (Index& i : idx) i = static_cast<Index>(rng_.below(static_cast<uint64_t>(data_->test.size())));
-  Tensor<T> tx;
   std::vector<int64_t> tl;
   const Share share = share_of(static_cast<Index>(idx.size()), collective_);
-  gather_batch(data_->test, idx.data() + share.begin, share.count(), tx, tl);
+  gather_batch(data_->test, idx.data() + share.begin, share.count(), test_x_, tl);
   Targets<T> ty = targets_from_labels<T>(model_.loss(), tl, model_.output_shape()[0]);
   if (collective_) ty.batch_total = static_cast<Index>(idx.size());
-  m.test = evaluate_batch(model_, tx, ty);
-  if (twin_) m.bp_test = evaluate_batch(*twin_, tx, ty);
+  m.test = evaluate_test_batch(model_, ty);
+  if (twin_) m.bp_test = evaluate_test_batch(*twin_, ty);
   if (collective_) {
     sum_over_processes({&m.test.loss, &m.test.accuracy, &m.bp_test.loss, &m.bp_test.accuracy, &m.bp_train.accuracy},
                        "the step's metrics");

@@ -132,6 +132,8 @@ class Trainer {
   // Adds up `values` over the processes (nothing in one process).
   void sum_over_processes(std::initializer_list<double*> values, const char* what) const;
   Evaluation evaluate_batch(const Model<T>& model, const Tensor<T>& x, const Targets<T>& y) const;
+  // The same on the step's test batch, test_x_, through kept buffers.
+  Evaluation evaluate_test_batch(const Model<T>& model, const Targets<T>& y);
 
   TrainConfig config_;
   std::shared_ptr<const DataSplit> data_;
@@ -167,6 +169,12 @@ class Trainer {
   void keep_last_good();
   void restore_last_good();
   StepMetrics pending_;
+  // The step's test batch and the layers' outputs on it, kept from step to
+  // step: a batch's activations allocated anew each step cost more in page
+  // faults than the forward pass itself (docs/performance.md).
+  Tensor<T> test_x_;
+  std::vector<Tensor<T>> test_values_;
+  std::vector<BlockTrace<T>> test_traces_;
   std::chrono::steady_clock::time_point t0_;
 };
 
