@@ -5,10 +5,11 @@ run, the configurations interleaved round by round (this machine is noisy).
 A step's time is the median of its metrics' "seconds" (a whole step: PCInfer,
 the gradients' sum, the update, the test batch) after 2 warm-up steps.
 
-Also 1 rank x 1 thread on half the batch: what each of 2 ranks computes. A
-step's time is not linear in the batch (a half batch's layers stay in the
-cache; docs/distributed.md), so "2 ranks / half" is the parallel efficiency
-(the ideal is 2x) and "2 ranks / 1" the speed-up a user sees.
+Also 1 rank x 1 thread on half the batch: what each of 2 ranks computes.
+"2 ranks / half" is the parallel efficiency (the ideal is 2x), apart from
+whatever makes a step's time not linear in the batch; "2 ranks / 1" is the
+speed-up a user sees. (Before the page-fault fix, docs/performance.md, a
+batch of 300 cost 3x a batch of 150, and 2 ranks looked 3.7x as fast.)
 
 Usage: mpi_scaling.py PCPLAY [--mpirun mpirun] [--errs strict,fixedpred,exact]
                              [--steps 20] [--rounds 3] [--dtype float32]"""

@@ -4,8 +4,8 @@
 // sums cross between them: the parameter gradients, the loss, and the
 // per-iteration measures (Σ eps², the step) that the energy, the stopping
 // rule and the divergence checks are made of. core/ knows only this
-// interface; native/mpi_collective.cpp implements it with MPI. A run without
-// one (nullptr) is one process.
+// interface; native/mpi_job.cpp implements it with MPI. A run without one
+// (nullptr) is one process.
 //
 // The losses are means over the whole (global) batch: a share's loss is its
 // samples' part of that mean (Targets::batch_total), so that each sample's
@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ class Collective {
   // `what` names that point for the message when a process never arrives.
   virtual void sum(double* values, size_t count, const char* what) = 0;
   virtual void sum(float* values, size_t count, const char* what) = 0;
+  // Whether every process holds the same `value` (a fingerprint of what
+  // must agree), the same answer on every one.
+  virtual bool all_equal(uint64_t value, const char* what) = 0;
 };
 
 // Whether this process is the one that prints and writes files (rank 0, or

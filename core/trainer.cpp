@@ -8,7 +8,9 @@
 #include <numeric>
 
 #include "error.h"
+#include "file_util.h"
 #include "memory.h"
+#include "model_file.h"
 
 namespace pcplay {
 
@@ -84,10 +86,51 @@ Trainer<T>::Trainer(const ModelSpec& spec, std::shared_ptr<const DataSplit> data
   cursor_ = static_cast<Index>(order_.size());  // shuffle on the first batch
 }
 
+namespace {
+// A fingerprint of the weights and the optimizer's state.
+template <typename T>
+uint64_t state_digest(Model<T>& model, const Optimizer<T>& optimizer) {
+  uint64_t h = kFnv1aStart;
+  for (const NamedParam<T>& p : model.parameters()) h = fnv1a(p.param->value.data(), sizeof(T) * p.param->value.size(), h);
+  for (const auto& slot : optimizer.state().slots)
+    for (const Tensor<T>& t : slot) h = fnv1a(t.data(), sizeof(T) * t.size(), h);
+  return h;
+}
+}  // namespace
+
 template <typename T>
 void Trainer<T>::share_with(Collective* collective) {
   if (step_ > 0 || relaxing_) throw Error("a run is shared among processes before its first step");
   collective_ = collective;
+  if (!collective_) return;
+  // Processes that read different data (another file at the same path) or
+  // were told other settings would train on wrong sums, or wait forever in
+  // sums of different sizes.
+  const auto exact = [](double x) {
+    char text[32];
+    std::snprintf(text, sizeof text, " %.17g", x);
+    return std::string(text);
+  };
+  const OptimizerConfig& opt = config_.optimizer;
+  const std::string settings = model_json(model_.spec()) + err_type_name(config_.err) + exact(config_.eta) +
+                               exact(config_.n) + exact(config_.tol) + exact(static_cast<double>(config_.batch)) +
+                               std::to_string(config_.seed) + exact(config_.compare_bp) + optimizer_name(opt.kind) +
+                               exact(opt.lr) + exact(opt.momentum) + exact(opt.dampening) + exact(opt.nesterov) +
+                               exact(opt.beta1) + exact(opt.beta2) + exact(opt.eps) + exact(opt.weight_decay);
+  if (!collective_->all_equal(data_digest(*data_), "the data"))
+    throw Error("the processes read different data (each reads it from its own path: give every machine the same "
+                "files)");
+  if (!collective_->all_equal(fnv1a(settings.data(), settings.size()), "the settings"))
+    throw Error("the processes were given different models or settings");
+  check_processes_agree();
+}
+
+template <typename T>
+void Trainer<T>::check_processes_agree() {
+  if (!collective_ || relaxing_) return;
+  if (!collective_->all_equal(state_digest(model_, *optimizer_), "the weights"))
+    throw Error("the processes' weights differ at step " + std::to_string(step_) +
+                " (their sums came back different: an MPI library that does not give every rank the same result)");
 }
 
 template <typename T>

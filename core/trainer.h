@@ -98,7 +98,14 @@ class Trainer {
   // the whole batch's, so every process takes the same optimizer step and
   // reports the same metrics. Every process must make its Trainer alike (the
   // same spec, data, config and weights) and call this before the first step.
+  // Throws Error, on every process, unless they agree on the data, the
+  // model, the settings and the weights.
   void share_with(Collective* collective);
+  // Throws Error, on every process, unless they hold the same weights and
+  // optimizer state, bit for bit (each process takes the same step from the
+  // same sums: a check, at checkpoints, that they still do). Nothing in one
+  // process.
+  void check_processes_agree();
 
   void set_learning_rate(double lr);
   // The error type, η, n and tol apply from the next step on (the run

@@ -1,13 +1,17 @@
 #include "mpi_job.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "commands.h"
 #include "error.h"
 
 #ifdef PCPLAY_WITH_MPI
@@ -28,8 +32,13 @@ const char* launcher_variable() {
 
 }  // namespace
 
+// (Capped by the cores the launcher let this rank run on: Open MPI binds
+// each of up to 2 ranks to one core unless told --bind-to none.)
 int MpiJob::threads_per_rank() const {
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, local_size_));
+  int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, local_size_));
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) threads = std::min(threads, std::max(1, CPU_COUNT(&allowed)));
+  return threads;
 }
 
 #ifdef PCPLAY_WITH_MPI
@@ -54,6 +63,7 @@ std::unique_ptr<MpiJob> MpiJob::join(int& argc, char**& argv) {
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   std::unique_ptr<MpiJob> job(new MpiJob());
+  if (provided < MPI_THREAD_FUNNELED) throw Error("this MPI library does not allow threads beside MPI's calls");
   MPI_Comm_rank(MPI_COMM_WORLD, &job->rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &job->size_);
   MPI_Comm local;
@@ -82,8 +92,28 @@ template <typename T>
 void MpiJob::reduce(T* values, size_t count, const char* what) {
   ++collectives_;
   if (size_ == 1) return;
+  if (count > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw Error(std::string(what) + ": more values than one MPI message holds");
   MPI_Request request;
   MPI_Iallreduce(MPI_IN_PLACE, values, static_cast<int>(count), mpi_type<T>(), MPI_SUM, MPI_COMM_WORLD, &request);
+  wait(&request, what);
+}
+
+// Equal everywhere iff the bitwise AND and OR of the values agree.
+bool MpiJob::all_equal(uint64_t value, const char* what) {
+  ++collectives_;
+  if (size_ == 1) return true;
+  uint64_t both[2] = {value, value}, all = 0, any = 0;
+  MPI_Request requests[2];
+  MPI_Iallreduce(&both[0], &all, 1, MPI_UINT64_T, MPI_BAND, MPI_COMM_WORLD, &requests[0]);
+  MPI_Iallreduce(&both[1], &any, 1, MPI_UINT64_T, MPI_BOR, MPI_COMM_WORLD, &requests[1]);
+  wait(&requests[0], what);
+  wait(&requests[1], what);
+  return all == any;
+}
+
+void MpiJob::wait(void* opaque, const char* what) {
+  MPI_Request& request = *static_cast<MPI_Request*>(opaque);
   const Clock::time_point start = Clock::now();
   for (long polls = 0;; ++polls) {
     int done = 0;
@@ -91,8 +121,10 @@ void MpiJob::reduce(T* values, size_t count, const char* what) {
     if (done) return;
     if (polls < 2000) continue;
     std::this_thread::sleep_for(std::chrono::microseconds(20));
-    if ((polls & 63) == 0 && std::chrono::duration<double>(Clock::now() - start).count() > timeout_)
-      give_up_waiting(what);
+    if ((polls & 63) != 0) continue;
+    int notice = 0;  // another rank gave up waiting: answer it now
+    MPI_Iprobe(MPI_ANY_SOURCE, kArrivedTag, MPI_COMM_WORLD, &notice, MPI_STATUS_IGNORE);
+    if (notice || std::chrono::duration<double>(Clock::now() - start).count() > timeout_) give_up_waiting(what);
   }
 }
 
@@ -105,6 +137,7 @@ void MpiJob::give_up_waiting(const char* what) {
     if (r != rank_) MPI_Isend(&reached, 1, MPI_LONG, r, kArrivedTag, MPI_COMM_WORLD, &sends[static_cast<size_t>(r)]);
   std::vector<bool> arrived(static_cast<size_t>(size_));
   arrived[static_cast<size_t>(rank_)] = true;
+  std::string elsewhere;  // ranks waiting at another exchange: the ranks' paths parted (a bug)
   const Clock::time_point grace = Clock::now() + std::chrono::seconds(2);
   while (Clock::now() < grace) {
     int found = 0;
@@ -117,6 +150,8 @@ void MpiJob::give_up_waiting(const char* what) {
     long other = 0;
     MPI_Recv(&other, 1, MPI_LONG, status.MPI_SOURCE, kArrivedTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     arrived[static_cast<size_t>(status.MPI_SOURCE)] = true;
+    if (other != reached)
+      elsewhere += " rank " + std::to_string(status.MPI_SOURCE) + " waits at exchange " + std::to_string(other) + ",";
   }
   std::string missing;
   int reporter = size_;
@@ -124,11 +159,14 @@ void MpiJob::give_up_waiting(const char* what) {
     if (!arrived[static_cast<size_t>(r)]) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
     else if (reporter == size_) reporter = r;
   }
-  if (rank_ == reporter)
+  if (rank_ == reporter && !missing.empty())
     std::fprintf(stderr,
                  "pcplay: rank %s of %d did not reach %s within %g s (it hung, or died unnoticed): ending the job\n",
-                 missing.empty() ? "?" : missing.c_str(), size_, what, timeout_);
-  abort(4);
+                 missing.c_str(), size_, what, timeout_);
+  else if (rank_ == reporter)
+    std::fprintf(stderr, "pcplay: the ranks wait at different exchanges (rank %d at %s, exchange %ld;%s a bug): "
+                 "ending the job\n", rank_, what, reached, elsewhere.c_str());
+  abort(kExitJobFailed);
 }
 
 #else  // built without MPI
@@ -144,6 +182,7 @@ MpiJob::~MpiJob() = default;
 void MpiJob::abort(int code) { std::exit(code); }
 void MpiJob::sum(double*, size_t, const char*) {}
 void MpiJob::sum(float*, size_t, const char*) {}
+bool MpiJob::all_equal(uint64_t, const char*) { return true; }
 
 #endif
 

@@ -5,8 +5,9 @@
 //
 // A collective that some rank never reaches (it hung, or died where the
 // launcher did not notice) would wait forever: every sum waits at most
-// timeout seconds, then the ranks that did arrive find which did not, one of
-// them names them, and the job is aborted.
+// timeout seconds; then it tells the other ranks, so that every rank that
+// waits gives up together, they find which ranks never arrived (or arrived
+// at another exchange), the lowest names them, and the job is aborted.
 #pragma once
 
 #include <memory>
@@ -33,6 +34,7 @@ class MpiJob final : public Collective {
   bool leader() const { return rank_ == 0; }
   void sum(double* values, size_t count, const char* what) override;
   void sum(float* values, size_t count, const char* what) override;
+  bool all_equal(uint64_t value, const char* what) override;
   void set_timeout(double seconds) { timeout_ = seconds; }
   static constexpr double kDefaultTimeout = 300;
   // Ends every rank of the job with this exit code (MPI_Abort).
@@ -42,6 +44,9 @@ class MpiJob final : public Collective {
   MpiJob() = default;
   template <typename T>
   void reduce(T* values, size_t count, const char* what);
+  // Waits for a collective operation, at most timeout_ (its request is an
+  // MPI_Request, kept opaque here).
+  void wait(void* request, const char* what);
   [[noreturn]] void give_up_waiting(const char* what);
   int rank_ = 0, size_ = 1, local_size_ = 1;
   double timeout_ = kDefaultTimeout;

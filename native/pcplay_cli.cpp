@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pcplay: error: %s\n", e.what());
     return kExitBadInput;
   }
-  if (job && !job->leader() && !std::freopen("/dev/null", "w", stdout)) return kExitBadInput;  // rank 0 prints
+  if (job && !job->leader() && !std::freopen("/dev/null", "w", stdout)) job->abort(kExitBadInput);  // rank 0 prints
   CLI::App app{"pcplay: predictive coding (Torch2PC's Strict, FixedPred and Exact) in C++", "pcplay"};
   app.set_version_flag("--version", "pcplay 0.1.0");
   return run_cli(app, argc, argv,

@@ -35,6 +35,7 @@ struct ReproduceOptions {
   uint64_t seed = 1;
   int threads = 0;
   MpiJob* job = nullptr;  // under mpirun
+  double mpi_timeout = MpiJob::kDefaultTimeout;
   // What the figures share (depth_figures.h).
   FigureRun run() const { return {data_dir, quick, seed, threads, job}; }
 };
@@ -317,8 +318,14 @@ Command add_reproduce_command(CLI::App& app, MpiJob* job) {
   cmd->add_option("--seed", o->seed, "Seed of the initial weights and the batches")->capture_default_str();
   add_threads_option(cmd, o->threads);
   cmd->add_option("--data-dir", o->data_dir, "Where mnist and fashion-mnist are")->capture_default_str();
+  cmd->add_option("--mpi-timeout", o->mpi_timeout,
+                  "Under mpirun: end the job when a rank has not reached an exchange after this many seconds (the "
+                  "figures that are not shared run on every rank in between)")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
   return [o] {
     if (o->job && o->threads == 0) o->threads = o->job->threads_per_rank();  // ranks on one machine share its cores
+    if (o->job) o->job->set_timeout(o->mpi_timeout);
     return run_reproduce(*o);
   };
 }

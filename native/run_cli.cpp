@@ -40,6 +40,8 @@ int run_cli(CLI::App& app, int argc, char** argv, const std::vector<std::pair<st
   const std::string name = app.get_subcommands()[0]->get_name();
   const std::string where = app.get_name() + " " + name;
   try {
+    if (job && job->size() > 1 && name != "train" && name != "reproduce")
+      throw Error("under mpirun only train and reproduce share their work; " + name + " runs as one process");
     for (const auto& [command_name, command] : commands)
       if (command_name == name) return command();
     throw Error("unknown command " + name);

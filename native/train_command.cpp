@@ -429,7 +429,10 @@ int run_train(TrainOptions o, const TensorFile* resumed) {
       for (Index i : trainer.batch_indices()) batches << ',' << i;
       batches << '\n';
     }
-    if (folder.enabled() && trainer.steps() % o.every == 0) folder.save(trainer);
+    if (trainer.steps() % o.every == 0) {
+      trainer.check_processes_agree();  // (under mpirun: every rank still holds the same run)
+      if (folder.enabled()) folder.save(trainer);
+    }
     progress.step(trainer.steps(), run.last.train.loss);
   }
   progress.end();

@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <string>
 #include <cmath>
 #include <condition_variable>
 #include <mutex>
@@ -45,12 +47,13 @@ class ThreadTeam {
     Member(ThreadTeam& team, int rank) : team_(team), rank_(rank) {}
     int rank() const override { return rank_; }
     int size() const override { return team_.size_; }
-    void sum(double* values, size_t count, const char*) override { team_.sum(rank_, values, count); }
-    void sum(float* values, size_t count, const char*) override {
+    void sum(double* values, size_t count, const char* what) override { team_.sum(rank_, values, count, what); }
+    void sum(float* values, size_t count, const char* what) override {
       std::vector<double> wide(values, values + count);
-      team_.sum(rank_, wide.data(), count);  // (float sums in double, rounded once: as exact as MPI's)
+      team_.sum(rank_, wide.data(), count, what);  // (float sums in double, rounded once: as exact as MPI's)
       std::copy(wide.begin(), wide.end(), values);
     }
+    bool all_equal(uint64_t value, const char*) override { return team_.same_everywhere(rank_, value); }
 
    private:
     ThreadTeam& team_;
@@ -58,9 +61,14 @@ class ThreadTeam {
   };
 
  private:
-  void sum(int rank, double* values, size_t count) {
+  // Every rank must reach the same sum, of the same size, in the same order:
+  // a rank that took another path is a defect even where it did not deadlock.
+  void sum(int rank, double* values, size_t count, const char* what) {
     slots_[static_cast<size_t>(rank)].assign(values, values + count);
+    names_[static_cast<size_t>(rank)] = what;
     wait();
+    for (int r = 0; r < size_; ++r)
+      if (names_[static_cast<size_t>(r)] != what || slots_[static_cast<size_t>(r)].size() != count) paths_parted = true;
     for (size_t i = 0; i < count; ++i) {
       double total = 0;
       for (const auto& slot : slots_) total += slot[i];
@@ -79,8 +87,22 @@ class ThreadTeam {
       all_arrived_.wait(lock, [&] { return round_ != round; });
     }
   }
+  bool same_everywhere(int rank, uint64_t value) {
+    fingerprints_[static_cast<size_t>(rank)] = value;
+    wait();
+    const bool same = std::all_of(fingerprints_.begin(), fingerprints_.end(), [&](uint64_t v) { return v == value; });
+    wait();
+    return same;
+  }
+
+ public:
+  std::atomic<bool> paths_parted{false};
+
+ private:
   int size_;
   std::vector<std::vector<double>> slots_;
+  std::vector<std::string> names_ = std::vector<std::string>(static_cast<size_t>(size_));
+  std::vector<uint64_t> fingerprints_ = std::vector<uint64_t>(static_cast<size_t>(size_));
   std::mutex mutex_;
   std::condition_variable all_arrived_;
   int arrived_ = 0;
@@ -112,6 +134,7 @@ RunResult train_shared(const ModelSpec& spec, const DataSplit& data, const Train
   std::vector<std::thread> threads;
   for (int r = 0; r < ranks; ++r) threads.emplace_back(run_one, members[static_cast<size_t>(r)].get(), &results[static_cast<size_t>(r)]);
   for (auto& t : threads) t.join();
+  CHECK_FALSE(team.paths_parted);
   for (int r = 1; r < ranks; ++r) {  // every rank took the same steps
     for (size_t i = 0; i < results[0].weights.size(); ++i)
       CHECK((results[static_cast<size_t>(r)].weights[i].array() == results[0].weights[i].array()).all());
@@ -181,4 +204,32 @@ TEST_CASE("a value that goes non-finite on one rank stops every rank at the same
   CHECK(shared.steps.back().diverged);
   CHECK(shared.steps.back().divergence == one.steps.back().divergence);
   CHECK(largest_difference(shared, one) < 1e-12);  // the last good weights
+}
+
+TEST_CASE("processes that read different data, or were told other settings, are refused, each of them") {
+  const DataSplit data = make_toy_data({"xor", 200, 0, 0.5, 1});
+  DataSplit other = data;
+  other.train.x[5] += 0.5f;  // one value of one sample differs on rank 1
+  const ModelSpec spec = model_for_data("dense:8:tanh", data.train.sample_shape, data.train.num_classes);
+  for (bool differ_in_data : {true, false}) {
+    ThreadTeam team(2);
+    std::vector<std::string> errors(2);
+    auto run = [&](int rank) {
+      ThreadTeam::Member member(team, rank);
+      TrainConfig config;
+      if (!differ_in_data && rank == 1) config.eta = 0.2;
+      try {
+        Trainer<float> trainer(spec, rank == 1 && differ_in_data ? other : data, config);
+        trainer.share_with(&member);
+      } catch (const Error& e) {
+        errors[static_cast<size_t>(rank)] = e.what();
+      }
+    };
+    std::thread second(run, 1);
+    run(0);
+    second.join();
+    CAPTURE(differ_in_data);
+    CHECK(errors[0] == errors[1]);
+    CHECK(errors[0].find(differ_in_data ? "different data" : "different models or settings") != std::string::npos);
+  }
 }

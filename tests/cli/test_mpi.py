@@ -170,6 +170,11 @@ check("a bad option under mpirun: one error line from rank 0, exit 2",
       r.stderr.count("no-such-data") == 1 and "pcplay train: error:" in r.stderr and r.returncode == 2,
       f"exit {r.returncode}: {r.stderr.strip()[:600]}")
 
+r = run(2, "init", "--model", "mlp-2d", "--out", "x.safetensors")
+check("init under mpirun -np 2 is refused (two ranks would write one file), exit 2",
+      r.returncode == 2 and "only train and reproduce share their work" in r.stderr and
+      not os.path.exists(path("x.safetensors")), r.stderr.strip()[-300:])
+
 
 def checkpoint_step(folder):
     try:
