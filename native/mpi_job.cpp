@@ -1,6 +1,6 @@
 #include "mpi_job.h"
 
-#include <sched.h>
+#include <sched.h>  // sched_getaffinity
 
 #include <algorithm>
 #include <chrono>
@@ -36,8 +36,10 @@ const char* launcher_variable() {
 // each of up to 2 ranks to one core unless told --bind-to none.)
 int MpiJob::threads_per_rank() const {
   int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, local_size_));
+#if defined(__linux__) && !defined(__EMSCRIPTEN__)
   cpu_set_t allowed;
   if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) threads = std::min(threads, std::max(1, CPU_COUNT(&allowed)));
+#endif
   return threads;
 }
 

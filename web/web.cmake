@@ -29,7 +29,8 @@ endif()
 # `pcplay bench` for node, the same command as the native one, so that
 # bench/wasm_vs_native.cjs can compare this variant's training speed with the
 # native build's: build/web/<variant>/bench/pcplay-bench-<variant>.js.
-add_executable(pcplay_bench bench/wasm_bench_main.cpp native/bench_command.cpp native/run_cli.cpp native/options.cpp)
+add_executable(pcplay_bench bench/wasm_bench_main.cpp native/bench_command.cpp native/run_cli.cpp native/options.cpp
+  native/mpi_job.cpp)  # (one process: the build without MPI)
 target_include_directories(pcplay_bench PRIVATE native)
 target_link_libraries(pcplay_bench PRIVATE pcplay_core nlohmann_json::nlohmann_json CLI11::CLI11)
 set_target_properties(pcplay_bench PROPERTIES OUTPUT_NAME ${web_name}-bench SUFFIX .js

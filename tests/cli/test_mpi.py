@@ -195,6 +195,18 @@ def start_job(ranks, args):
     return subprocess.Popen(command(ranks, args), cwd=TMP, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def signal_and_wait(job, pid, sig):
+    """Sends sig to one rank; returns the seconds until the job ended (None: not in 30 s) and its stderr."""
+    os.kill(pid, sig)
+    t0 = time.time()
+    try:
+        _, err = job.communicate(timeout=30)
+        return time.time() - t0, err
+    except subprocess.TimeoutExpired:
+        job.kill()
+        return None, job.communicate()[1]
+
+
 # A rank killed mid-run ends the job within 30 s; the run resumes from its last
 # checkpoint with another number of ranks and ends as an uninterrupted run does.
 # (150 steps with SGD: rounding differences of 1e-16 grow along a run, fastest
@@ -210,15 +222,7 @@ while job.poll() is None and checkpoint_step(path("ck")) < 30 and time.time() < 
 victims = ranks_of(job)
 killed = job.poll() is None and len(victims) == 3
 if killed:
-    os.kill(victims[1], signal.SIGKILL)
-    t0 = time.time()
-    try:
-        _, err = job.communicate(timeout=30)
-        ended = time.time() - t0
-    except subprocess.TimeoutExpired:
-        job.kill()
-        _, err = job.communicate()
-        ended = None
+    ended, err = signal_and_wait(job, victims[1], signal.SIGKILL)
     check(f"a rank killed mid-run ends the job within 30 s, saying so (ended in {ended or 0:.1f} s)",
           ended is not None and job.returncode != 0 and "signal 9" in err and
           not os.path.exists(path("killed.safetensors")), f"exit {job.returncode}: {err.strip()[-600:]}")
@@ -236,15 +240,7 @@ job = start_job(2, [*long_run, "--mpi-timeout", "3"])
 time.sleep(1.5)
 victims = ranks_of(job)
 if job.poll() is None and len(victims) == 2:
-    os.kill(victims[1], signal.SIGSTOP)
-    t0 = time.time()
-    try:
-        _, err = job.communicate(timeout=30)
-        ended = time.time() - t0
-    except subprocess.TimeoutExpired:
-        job.kill()
-        _, err = job.communicate()
-        ended = None
+    ended, err = signal_and_wait(job, victims[1], signal.SIGSTOP)
     for pid in victims:  # (a stopped process ignores all but SIGKILL)
         try:
             os.kill(pid, signal.SIGKILL)
