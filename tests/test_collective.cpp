@@ -19,6 +19,13 @@
 
 using namespace pcplay;
 
+// The single-threaded WebAssembly build has no threads to stand in for ranks.
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+constexpr bool kNoThreads = true;
+#else
+constexpr bool kNoThreads = false;
+#endif
+
 TEST_CASE("shares of a batch are contiguous, in rank order, and differ by at most one") {
   for (Index total : {0, 1, 2, 7, 100, 301})
     for (int size : {1, 2, 3, 8}) {
@@ -154,7 +161,7 @@ double largest_difference(const RunResult& a, const RunResult& b) {
 
 }  // namespace
 
-TEST_CASE("a run shared among 2 and 3 ranks is one process's run, to the order of its sums") {
+TEST_CASE("a run shared among 2 and 3 ranks is one process's run, to the order of its sums" * doctest::skip(kNoThreads)) {
   // 201 training samples in batches of 50: each epoch ends with a batch of 1,
   // so that some ranks have shares of no samples.
   const DataSplit data = make_toy_data({"circle", 402, 0.1, 0.5, 3});
@@ -191,7 +198,7 @@ TEST_CASE("a run shared among 2 and 3 ranks is one process's run, to the order o
   }
 }
 
-TEST_CASE("a value that goes non-finite on one rank stops every rank at the same step, saying the same") {
+TEST_CASE("a value that goes non-finite on one rank stops every rank at the same step, saying the same" * doctest::skip(kNoThreads)) {
   // One training sample with an infinite feature: whichever rank's share it
   // falls in, only that rank meets it.
   DataSplit data = make_toy_data({"xor", 200, 0, 0.5, 1});
@@ -206,7 +213,7 @@ TEST_CASE("a value that goes non-finite on one rank stops every rank at the same
   CHECK(largest_difference(shared, one) < 1e-12);  // the last good weights
 }
 
-TEST_CASE("processes that read different data, or were told other settings, are refused, each of them") {
+TEST_CASE("processes that read different data, or were told other settings, are refused, each of them" * doctest::skip(kNoThreads)) {
   const DataSplit data = make_toy_data({"xor", 200, 0, 0.5, 1});
   DataSplit other = data;
   other.train.x[5] += 0.5f;  // one value of one sample differs on rank 1
