@@ -94,9 +94,9 @@ T loss_value(LossKind loss, const Tensor<T>& yhat, const Targets<T>& y, Tensor<T
 }
 
 template <typename T>
-double accuracy(const Tensor<T>& yhat, const Targets<T>& y) {
+Index correct_predictions(const Tensor<T>& yhat, const Targets<T>& y) {
   const auto z = yhat.matrix();
-  if (z.rows() == 0) return 0.0;
+  if (z.rows() == 0) return 0;
   if (y.labels.empty() ? y.values.rows() != z.rows() : static_cast<Index>(y.labels.size()) != z.rows())
     throw Error("accuracy: targets and outputs differ in batch size");
   Index correct = 0;
@@ -109,7 +109,13 @@ double accuracy(const Tensor<T>& yhat, const Targets<T>& y) {
       y.values.matrix().row(b).maxCoeff(&expected);
     correct += predicted == expected;
   }
-  return static_cast<double>(correct) / static_cast<double>(z.rows());
+  return correct;
+}
+
+template <typename T>
+double accuracy(const Tensor<T>& yhat, const Targets<T>& y) {
+  if (yhat.rows() == 0) return 0.0;
+  return static_cast<double>(correct_predictions(yhat, y)) / static_cast<double>(yhat.rows());
 }
 
 #define PCPLAY_INSTANTIATE(T)                                                                         \
@@ -118,6 +124,7 @@ double accuracy(const Tensor<T>& yhat, const Targets<T>& y) {
   template T mse_loss<T>(const Tensor<T>&, const Tensor<T>&, Tensor<T>*, Index);                       \
   template T cross_entropy_loss<T>(const Tensor<T>&, const std::vector<int64_t>&, Tensor<T>*, Index);  \
   template T loss_value<T>(LossKind, const Tensor<T>&, const Targets<T>&, Tensor<T>*);                 \
+  template Index correct_predictions<T>(const Tensor<T>&, const Targets<T>&);                          \
   template double accuracy<T>(const Tensor<T>&, const Targets<T>&);
 PCPLAY_INSTANTIATE(float)
 PCPLAY_INSTANTIATE(double)

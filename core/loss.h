@@ -52,7 +52,10 @@ T cross_entropy_loss(const Tensor<T>& yhat, const std::vector<int64_t>& labels, 
 template <typename T>
 T loss_value(LossKind loss, const Tensor<T>& yhat, const Targets<T>& y, Tensor<T>* dyhat = nullptr);
 
-// Fraction of rows whose arg-max matches the label (or the target's arg-max).
+// Rows whose arg-max matches the label (or the target's arg-max), and their
+// fraction of the rows.
+template <typename T>
+Index correct_predictions(const Tensor<T>& yhat, const Targets<T>& y);
 template <typename T>
 double accuracy(const Tensor<T>& yhat, const Targets<T>& y);
 

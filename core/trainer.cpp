@@ -190,17 +190,17 @@ namespace {
 // divided by the batch's size, it gives the batch's accuracy exactly.
 template <typename T>
 double accuracy_or_count(const Tensor<T>& yhat, const Targets<T>& y) {
-  if (y.batch_total == 0) return accuracy(yhat, y);
-  return yhat.rows() == 0 ? 0.0 : std::round(accuracy(yhat, y) * static_cast<double>(yhat.rows()));
+  return y.batch_total == 0 ? accuracy(yhat, y) : static_cast<double>(correct_predictions(yhat, y));
 }
 }  // namespace
 
-// (Of a share: its part of the batch's loss and its count of right answers.)
 template <typename T>
 Evaluation Trainer<T>::evaluate_batch(const Model<T>& model, const Tensor<T>& x, const Targets<T>& y) const {
   const Tensor<T> yhat = model.predict(x);
-  return {static_cast<double>(loss_value(model.loss(), yhat, y)), accuracy_or_count(yhat, y)};
+  return {static_cast<double>(loss_value(model.loss(), yhat, y)), accuracy(yhat, y)};
 }
+
+// (Of a share: its part of the batch's loss and its count of right answers.)
 
 template <typename T>
 Evaluation Trainer<T>::evaluate_test_batch(const Model<T>& model, const Targets<T>& y) {
