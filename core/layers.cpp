@@ -15,13 +15,6 @@ namespace {
 // traffic.
 inline Index min_product_rows(Index macs) { return min_rows(macs / 8); }
 
-// Eigen's product kernel takes the rows of its result in panels of this many
-// (and the rows left over at the end by narrower kernels): a product cut into
-// row parts at multiples of it computes every element as the whole product
-// would, so the parts may go to any number of threads.
-template <typename T>
-constexpr Index kPanelRows = Eigen::internal::gebp_traits<T, T>::mr;
-
 // Scratch slots for every part `pool` may run, made before the loop starts.
 template <typename T>
 void prepare_parts(LayerWork<T>& work, const ThreadPool* pool) {

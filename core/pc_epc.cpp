@@ -19,12 +19,9 @@ namespace {
 // step: the energy of the beliefs this iteration used), Σ (eps − δ)², and
 // whether its eps stayed finite.
 template <typename T>
-void descend_rows(ThreadPool* pool, const Tensor<T>& delta, T eta, Tensor<T>& eps, std::vector<double>& row_sq,
-                  std::vector<double>& row_step_sq, std::vector<char>& row_finite) {
+void descend_rows(ThreadPool* pool, const Tensor<T>& delta, T eta, Tensor<T>& eps, double* row_sq,
+                  double* row_step_sq, char* row_finite) {
   const Index B = eps.rows(), n = eps.cols();
-  row_sq.resize(static_cast<size_t>(B));
-  row_step_sq.resize(static_cast<size_t>(B));
-  row_finite.resize(static_cast<size_t>(B));
   parallel_for(pool, B, min_rows(n), [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) {
       const T* d = delta.data() + r * n;
@@ -47,36 +44,46 @@ void descend_rows(ThreadPool* pool, const Tensor<T>& delta, T eta, Tensor<T>& ep
 }  // namespace
 
 // v_l = f_l(v_{l-1}) − eps_l for l < L, and ṽ_L = f_L(v_{L-1}), with every
-// block's trace at its input (f_1's, at X, is the forward pass's).
+// block's trace at its input (f_1's, at X, is the forward pass's): of the
+// batch, or of one share's rows (`traces`, v and eps views of its rows).
 template <typename T>
-void PCInference<T>::beliefs_from_errors() {
+void PCInference<T>::beliefs_from_errors(std::vector<BlockTrace<T>>& traces, std::vector<Tensor<T>>& v_rows,
+                                         const std::vector<Tensor<T>>& eps_rows, const Tensor<T>& f1) {
   const Index L = model_.depth();
-  for (Index l = 1; l <= L; ++l) {
-    if (l > 1) model_.f(l).forward(v[l - 1], trace_[l]);
-    if (l == L) break;
-    v[l].resize(trace_[l].output().shape());
-    v[l].array() = trace_[l].output().array() - eps[l].array();
+  for (Index l = 1; l < L; ++l) {
+    const Tensor<T>& prediction = l == 1 ? f1 : model_.f(l).forward(v_rows[l - 1], traces[l]);
+    v_rows[l].array() = prediction.array() - eps_rows[l].array();
   }
+  if (L > 1) model_.f(L).forward(v_rows[L - 1], traces[L]);
 }
 
 // One iteration, synchronous (one forward and one backward pass):
 //   forward   v_l from the current eps;  eps_L = δ_L = ∂Loss(ṽ_L, Y)/∂ṽ_L
 //   backward  δ_l = J_{l+1}(v_l)^T δ_{l+1},   l = L−1 .. 1
 //   update    eps_l −= η (eps_l − δ_l),       l = 1 .. L−1
+// Each thread takes its share of the rows through both passes (as Strict's
+// sweep does, pc_strict.cpp).
 template <typename T>
 void PCInference<T>::sweep_epc() {
   const Index L = model_.depth();
-  beliefs_from_errors();
-  belief_loss_ = loss_value(model_.loss(), trace_[L].output(), *Y_, &eps[L]);
-  const Tensor<T>* delta = &eps[L];
-  for (Index l = L - 1; l >= 1; --l) {
-    model_.f(l + 1).backward(v[l], trace_[l + 1], *delta, &vjp_[l], false);
-    delta = &vjp_[l];
-  }
-  for (Index l = 1; l < L; ++l) {
-    descend_rows(model_.thread_pool(), vjp_[l], eta, eps[l], row_sq_, row_step_sq_, row_finite_);
-    record_rows(l);
-  }
+  for_each_share([&](int part, Index, Index) {
+    Share& s = shares_[part];
+    beliefs_from_errors(*s.trace, s.v, s.eps, s.f1[0]);
+    share_top(s);
+  });
+  belief_loss_ = loss_value(model_.loss(), top(), *Y_, &eps[L]);
+  for_each_share([&](int part, Index first, Index) {
+    Share& s = shares_[part];
+    const Tensor<T>* delta = &s.eps[L];
+    for (Index l = L - 1; l >= 1; --l) {
+      model_.f(l + 1).backward(s.v[l], (*s.trace)[l + 1], *delta, &s.vjp[l], false);
+      delta = &s.vjp[l];
+    }
+    for (Index l = 1; l < L; ++l)
+      descend_rows(model_.thread_pool(), s.vjp[l], eta, s.eps[l], row_sq(l) + first, row_step_sq(l) + first,
+                   row_finite(l) + first);
+  });
+  for (Index l = 1; l < L; ++l) record_rows(l);
 }
 
 // At the beliefs the final errors make, Strict's gradients, with eps_L at
@@ -84,14 +91,16 @@ void PCInference<T>::sweep_epc() {
 template <typename T>
 void PCInference<T>::gradients_epc() {
   const Index L = model_.depth();
-  beliefs_from_errors();
+  beliefs_from_errors(trace_, v, eps, trace_[1].output());
   loss_value(model_.loss(), trace_[L].output(), *Y_, &eps[L]);
   for (Index l = 1; l <= L; ++l) model_.f(l).backward(v[l - 1], trace_[l], eps[l], nullptr, true);
   complete_gradients();
 }
 
-template void PCInference<float>::beliefs_from_errors();
-template void PCInference<double>::beliefs_from_errors();
+template void PCInference<float>::beliefs_from_errors(std::vector<BlockTrace<float>>&, std::vector<Tensor<float>>&,
+                                                         const std::vector<Tensor<float>>&, const Tensor<float>&);
+template void PCInference<double>::beliefs_from_errors(std::vector<BlockTrace<double>>&, std::vector<Tensor<double>>&,
+                                                         const std::vector<Tensor<double>>&, const Tensor<double>&);
 template void PCInference<float>::sweep_epc();
 template void PCInference<double>::sweep_epc();
 template void PCInference<float>::gradients_epc();

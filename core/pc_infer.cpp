@@ -65,12 +65,9 @@ namespace {
 // Row sums added in row order do not depend on how the rows were split.
 template <typename T>
 void relax_rows(ThreadPool* pool, const Tensor<T>& pred, const Tensor<T>& vjp, T eta, Tensor<T>& v, Tensor<T>& eps,
-                std::vector<double>& row_sq, std::vector<double>& row_step_sq, std::vector<char>& row_finite) {
+                double* row_sq, double* row_step_sq, char* row_finite) {
   const Index B = v.rows(), n = v.cols();
   eps.resize(v.shape());
-  row_sq.resize(static_cast<size_t>(B));
-  row_step_sq.resize(static_cast<size_t>(B));
-  row_finite.resize(static_cast<size_t>(B));
   parallel_for(pool, B, min_rows(n), [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) {
       const T *p = pred.data() + r * n, *g = vjp.data() + r * n;
@@ -90,12 +87,6 @@ void relax_rows(ThreadPool* pool, const Tensor<T>& pred, const Tensor<T>& vjp, T
       row_finite[r] = finite == 0;
     }
   });
-}
-
-double sum_in_order(const std::vector<double>& values) {
-  double sum = 0;
-  for (double x : values) sum += x;
-  return sum;
 }
 
 }  // namespace
@@ -119,6 +110,7 @@ void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::v
   model_.check_input(X, /*may_be_empty=*/collective_ != nullptr);
   check_targets(model_.loss(), Y, X.rows(), model_.output_shape()[0]);
   Y_ = &Y;
+  batch_ = X.rows();
   iterations_ = 0;
   divergence_ = Divergence();
 
@@ -166,17 +158,79 @@ void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::v
 }
 
 template <typename T>
-void PCInference<T>::relax_layer(Index l, const Tensor<T>& prediction) {
-  relax_rows(model_.thread_pool(), prediction, vjp_[l], eta, v[l], eps[l], row_sq_, row_step_sq_, row_finite_);
-  record_rows(l);
+void PCInference<T>::relax_layer(Index l, const Tensor<T>& prediction, const Tensor<T>& vjp, Tensor<T>& v_rows,
+                                 Tensor<T>& eps_rows, Index first) {
+  relax_rows(model_.thread_pool(), prediction, vjp, eta, v_rows, eps_rows, row_sq(l) + first, row_step_sq(l) + first,
+             row_finite(l) + first);
 }
 
 template <typename T>
 void PCInference<T>::record_rows(Index l) {
-  eps_sq_[l] = sum_in_order(row_sq_);
-  v_finite_[l] = std::all_of(row_finite_.begin(), row_finite_.end(), [](char ok) { return ok; });
-  step_sq_ += sum_in_order(row_step_sq_);
+  double sq = 0, step_sq = 0;
+  bool finite = true;
+  for (Index r = 0; r < batch_; ++r) {  // in row order, however the rows were shared
+    sq += row_sq(l)[r];
+    step_sq += row_step_sq(l)[r];
+    finite = finite && row_finite(l)[r];
+  }
+  eps_sq_[l] = sq;
+  v_finite_[l] = finite;
+  step_sq_ += step_sq;
   step_count_ += static_cast<double>(eps[l].size());
+}
+
+template <typename T>
+void PCInference<T>::view_share(Share& share, Index first, Index end) {
+  const Index L = model_.depth();
+  share.first = first;
+  share.rows = end - first;
+  share.v.resize(L + 1);
+  share.eps.resize(L + 1);
+  share.vhat.resize(L + 1);
+  share.f1.resize(1);
+  share.vjp.resize(L);
+  for (Index l = 0; l <= L; ++l) {
+    share.v[l].view_rows(v[l], first, share.rows);
+    share.vhat[l].view_rows(vhat[l], first, share.rows);
+    if (eps[l].defined())
+      share.eps[l].view_rows(eps[l], first, share.rows);
+    else
+      share.eps[l].forget();
+  }
+  share.f1[0].view_rows(trace_[1].output(), first, share.rows);
+  const bool whole = first == 0 && end == batch_;  // one share: the batch's own traces serve
+  if (!whole) share.own_trace.resize(L + 1);
+  share.trace = whole ? &trace_ : &share.own_trace;
+}
+
+template <typename T>
+void PCInference<T>::for_each_share(PartFn fn) {
+  ThreadPool* pool = model_.thread_pool();
+  const size_t threads = static_cast<size_t>(pool ? pool->size() : 1);
+  if (shares_.size() < threads) shares_.resize(threads);
+  // Shares start at multiples of the product kernel's row panel, as the
+  // layers' own row parts do: every row is computed as in the whole batch,
+  // and a view of rows keeps the alignment Tensor's maps promise.
+  parallel_parts(
+      pool, batch_, kPanelRows<T>,
+      [&](int part, Index first, Index end) {
+        view_share(shares_[part], first, end);
+        fn(part, first, end);
+      },
+      kPanelRows<T>);
+}
+
+template <typename T>
+void PCInference<T>::share_top(const Share& share) {
+  const Index L = model_.depth();
+  if (L == 1 || share.trace == &trace_) return;
+  const Tensor<T>& out = (*share.trace)[L].output();
+  std::copy(out.data(), out.data() + out.size(), top_.data() + share.first * top_.cols());
+}
+
+template <typename T>
+const Tensor<T>& PCInference<T>::top() const {
+  return model_.depth() == 1 || shares_[0].trace == &trace_ ? trace_.back().output() : top_;
 }
 
 template <typename T>
@@ -184,6 +238,10 @@ void PCInference<T>::sweep() {
   if (err == ErrType::Exact || divergence_.kind == Divergence::Kind::NonFinite) return;
   const Index L = model_.depth();
   eps_sq_.assign(L + 1, std::numeric_limits<double>::quiet_NaN());
+  row_sq_.resize(static_cast<size_t>((L + 1) * batch_));
+  row_step_sq_.resize(row_sq_.size());
+  row_finite_.resize(row_sq_.size());
+  top_.resize(vhat[L].shape());  // (here, before any share writes its rows)
   v_finite_.assign(L + 1, true);
   step_sq_ = step_count_ = 0;
   switch (err) {

@@ -20,6 +20,7 @@
 #include "model.h"
 #include "names.h"
 #include "optim.h"
+#include "thread_pool.h"
 
 namespace pcplay {
 
@@ -133,16 +134,44 @@ class PCInference {
   void sweep_strict(bool param_grads);  // pc_strict.cpp (iPC's sweep too)
   void gradients_strict();
   void sweep_epc();                    // pc_epc.cpp
-  void beliefs_from_errors();
+  void beliefs_from_errors(std::vector<BlockTrace<T>>& traces, std::vector<Tensor<T>>& v_rows,
+                           const std::vector<Tensor<T>>& eps_rows, const Tensor<T>& f1);
   void gradients_epc();
   void learn_ipc();                    // pc_ipc.cpp (after Strict's sweep, its errors measured)
   void gradients_ipc();
+  // A share of the batch's rows that goes through every block of a sweep on
+  // one thread (for_each_share): views of its rows of the batch's tensors,
+  // and the traces and VJP scratch of its own rows.
+  struct Share {
+    Index first = 0, rows = 0;
+    std::vector<Tensor<T>> v, eps, vhat, f1;  // views (f1: of f_1(X), the forward pass's)
+    std::vector<BlockTrace<T>> own_trace;    // f_l at the share's rows (when there are several shares)
+    std::vector<BlockTrace<T>>* trace = nullptr;  // own_trace, or trace_ when one share is the whole batch
+    std::vector<Tensor<T>> vjp;
+    const Tensor<T>& prediction(Index l) const { return l == 1 ? f1[0] : (*trace)[l].output(); }
+  };
+  // Calls fn(part, first, end) for the shares of [0, B) the thread pool makes
+  // (one per thread, each starting at a multiple of kPanelRows rows), each on
+  // its own thread, with shares_[part] viewing rows [first, end) of v, eps
+  // and vhat (eps_l only where it is defined).
+  void for_each_share(PartFn fn);
+  void view_share(Share& share, Index first, Index end);
+  // f_L(v_{L-1}), for the loss: each share copies its rows into top_ on its
+  // own thread (share_top), unless one share's trace is the whole batch's.
+  void share_top(const Share& share);
+  const Tensor<T>& top() const;
+
   // Shared by the sweeps (pc_infer.cpp).
   void measure_errors();
-  // eps_l = prediction − v_l;  v_l += η (eps_l − vjp_[l]), measuring eps_l, v_l and the step.
-  void relax_layer(Index l, const Tensor<T>& prediction);
-  // Adds the row sums a sweep left in row_sq_, row_step_sq_, row_finite_ as layer l's.
+  // eps_l = prediction − v_l;  v_l += η (eps_l − vjp), measuring eps_l, v_l
+  // and the step into layer l's row sums (the rows are share's rows).
+  void relax_layer(Index l, const Tensor<T>& prediction, const Tensor<T>& vjp, Tensor<T>& v_rows,
+                   Tensor<T>& eps_rows, Index first);
+  // Adds the row sums the sweep left in row_sq_, row_step_sq_, row_finite_ as layer l's.
   void record_rows(Index l);
+  double* row_sq(Index l) { return row_sq_.data() + l * batch_; }
+  double* row_step_sq(Index l) { return row_step_sq_.data() + l * batch_; }
+  char* row_finite(Index l) { return row_finite_.data() + l * batch_; }
   void flag_non_finite(Index layer, const char* quantity);
   // The parameter gradients this process computed summed over the processes
   // sharing the batch, then checked for non-finite values.
@@ -157,14 +186,17 @@ class PCInference {
   std::vector<T> grad_message_;       // scratch: complete_gradients' message
   const Targets<T>* Y_ = nullptr;
   std::vector<BlockTrace<T>> trace_;  // per block: at v̂ (FixedPred, Exact) or at the beliefs (Strict)
-  std::vector<Tensor<T>> vjp_;        // scratch: J_{l+1}^T eps_{l+1} for each l (sizes differ: no reallocation)
+  std::vector<Tensor<T>> vjp_;        // scratch (iPC): J_{l+1}^T eps_{l+1} for each l (sizes differ: no reallocation)
   T belief_loss_ = 0;                 // Strict, ePC, iPC: Loss(f_L(v_{L-1}), Y) in the last sweep
   std::vector<double> eps_sq_;        // ‖eps_l‖² after the last sweep (NaN where undefined)
   std::vector<bool> v_finite_;        // v_l (ePC: eps_l) all finite after the last sweep
   double step_sq_ = 0;                // the last sweep's Σ (step direction)² over its layers
   double step_count_ = 0;             // ... and how many values it relaxed
-  std::vector<double> row_sq_, row_step_sq_;  // scratch: each sample's Σ eps², Σ step² in one layer
-  std::vector<char> row_finite_;      // scratch: each sample's v finite
+  std::vector<double> row_sq_, row_step_sq_;  // scratch: each layer's samples' Σ eps², Σ step² (l·B + r)
+  std::vector<char> row_finite_;      // scratch: each layer's samples' v finite
+  Index batch_ = 0;                   // B, the rows of this relaxation
+  std::vector<Share> shares_;         // one per thread
+  Tensor<T> top_;                     // scratch: f_L(v_{L-1}) gathered from the shares
   std::vector<NamedParam<T>> params_;  // iPC: the model's parameters, listed once per relaxation
   std::vector<Tensor<T>> grad_sum_;   // iPC: the sum of the gradients its iterations applied
   double energy_ = 0;                 // energy after the last sweep

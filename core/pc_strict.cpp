@@ -11,21 +11,45 @@ namespace pcplay {
 //   eps_l = f_l(v_{l-1}) − v_l
 //   v_l  += η (eps_l − J_{l+1}(v_l)^T eps_{l+1}),   l = L-1 .. 1
 // Every f_l(v_{l-1}) is evaluated before any belief changes (synchronous).
+// Each sample relaxes on its own but for the loss's mean, so each thread
+// takes its share of the rows through every block (two hand-offs a sweep,
+// before and after the loss, not one per layer call); the arithmetic of a
+// sample is the same however the rows are shared.
 // `learning` is iPC's use of this sweep (pc_ipc.cpp): the weights change
 // between its sweeps, so f_1(X) is evaluated again, and the same backward
-// pass leaves grad θ_l = Jθ_l(v_{l-1})^T eps_l at the beliefs before the update.
+// pass leaves grad θ_l = Jθ_l(v_{l-1})^T eps_l at the beliefs before the
+// update (a sum over the whole batch: its layers take the batch whole).
 template <typename T>
 void PCInference<T>::sweep_strict(bool learning) {
   const Index L = model_.depth();
-  // f_l(v_{l-1}) = trace_[l].output(). Without learning, v_0 = X and θ never
-  // change, so the forward pass's trace of f_1 serves every sweep.
-  for (Index l = learning ? 1 : 2; l <= L; ++l) model_.f(l).forward(v[l - 1], trace_[l]);
-  belief_loss_ = loss_value(model_.loss(), trace_[L].output(), *Y_, &eps[L]);
-  for (Index l = L - 1; l >= 1; --l) {
-    model_.f(l + 1).backward(v[l], trace_[l + 1], eps[l + 1], &vjp_[l], learning);
-    relax_layer(l, trace_[l].output());
+  if (learning) {
+    for (Index l = 1; l <= L; ++l) model_.f(l).forward(v[l - 1], trace_[l]);
+    belief_loss_ = loss_value(model_.loss(), trace_[L].output(), *Y_, &eps[L]);
+    for (Index l = L - 1; l >= 1; --l) {
+      model_.f(l + 1).backward(v[l], trace_[l + 1], eps[l + 1], &vjp_[l], true);
+      relax_layer(l, trace_[l].output(), vjp_[l], v[l], eps[l], 0);
+      record_rows(l);
+    }
+    model_.f(1).backward(v[0], trace_[1], eps[1], nullptr, true);
+    return;
   }
-  if (learning) model_.f(1).backward(v[0], trace_[1], eps[1], nullptr, true);
+  // f_l(v_{l-1}), l = 2..L (v_0 = X and θ never change: the forward pass's
+  // f_1(X) serves every sweep).
+  for_each_share([&](int part, Index, Index) {
+    Share& s = shares_[part];
+    for (Index l = 2; l <= L; ++l) model_.f(l).forward(s.v[l - 1], (*s.trace)[l]);
+    share_top(s);
+  });
+  belief_loss_ = loss_value(model_.loss(), top(), *Y_, &eps[L]);
+  for (Index l = 1; l < L; ++l) eps[l].resize(v[l].shape());
+  for_each_share([&](int part, Index first, Index) {
+    Share& s = shares_[part];
+    for (Index l = L - 1; l >= 1; --l) {
+      model_.f(l + 1).backward(s.v[l], (*s.trace)[l + 1], s.eps[l + 1], &s.vjp[l], false);
+      relax_layer(l, s.prediction(l), s.vjp[l], s.v[l], s.eps[l], first);
+    }
+  });
+  for (Index l = L - 1; l >= 1; --l) record_rows(l);
 }
 
 // grad θ_l = Jθ_l(v_{l-1})^T eps_l at the final beliefs (a forward pass at

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,38 @@ class Tensor {
     resize(std::move(shape));
     set_zero();
   }
+  // A copy owns its values, whether the original is a view or not; copying
+  // into a tensor of the same size reuses its storage.
+  Tensor(const Tensor& other) { *this = other; }
+  Tensor& operator=(const Tensor& other) {
+    if (this == &other) return *this;
+    shape_ = other.shape_;
+    view_ = nullptr;
+    view_size_ = 0;
+    if (values_.size() != other.size()) values_.resize(other.size());
+    if (other.size() > 0) std::copy(other.data(), other.data() + other.size(), values_.data());
+    defined_ = other.defined_;
+    return *this;
+  }
+  Tensor(Tensor&&) noexcept = default;
+  Tensor& operator=(Tensor&&) noexcept = default;
+
+  // Makes this tensor a view of `count` rows of `whole` from row `first`:
+  // it reads and writes whole's values there (which must outlive it, at
+  // their size) and owns none. A share of a batch relaxing on its own thread
+  // works on its rows of the batch's tensors through views. Allocates
+  // nothing once the view has had its rank. `whole` is taken by const
+  // reference so that inputs can be viewed; writing through a view of a
+  // tensor its owner holds as const is the caller's error.
+  void view_rows(const Tensor& whole, Index first, Index count) {
+    shape_ = whole.shape_;
+    shape_[0] = count;
+    const Index row_size = whole.rows() == 0 ? 0 : whole.size() / whole.rows();
+    view_ = const_cast<T*>(whole.data()) + first * row_size;
+    view_size_ = count * row_size;
+    defined_ = true;
+  }
+  bool is_view() const { return view_ != nullptr; }
 
   // Sets the shape; keeps the storage when the size is unchanged, else
   // reallocates (contents then unspecified). Neither allocates once a tensor
@@ -59,18 +92,20 @@ class Tensor {
     resize_values();
     defined_ = true;
   }
-  void set_zero() { values_.setZero(); }
+  void set_zero() { array().setZero(); }
 
   // Makes the tensor undefined (see defined()) but keeps its storage for
   // the next resize to the same size.
   void forget() {
     shape_.clear();
     defined_ = false;
+    view_ = nullptr;
+    view_size_ = 0;
   }
 
   const Shape& shape() const { return shape_; }
   Index rank() const { return static_cast<Index>(shape_.size()); }
-  Index size() const { return defined_ ? values_.size() : 0; }
+  Index size() const { return defined_ ? (view_ ? view_size_ : values_.size()) : 0; }
   // A default-constructed tensor is "none": the lists v and eps hold one
   // wherever an error type leaves a layer undefined (Torch2PC's None).
   bool defined() const { return defined_; }
@@ -79,10 +114,10 @@ class Tensor {
   // Elements per row: the per-sample size of an activation.
   Index cols() const { return rows() == 0 ? 0 : size() / rows(); }
 
-  T* data() { return values_.data(); }
-  const T* data() const { return values_.data(); }
-  T& operator[](Index i) { return values_[i]; }
-  T operator[](Index i) const { return values_[i]; }
+  T* data() { return view_ ? view_ : values_.data(); }
+  const T* data() const { return view_ ? view_ : values_.data(); }
+  T& operator[](Index i) { return data()[i]; }
+  T operator[](Index i) const { return data()[i]; }
 
   MatrixMap matrix() { return MatrixMap(data(), rows(), cols()); }
   ConstMatrixMap matrix() const { return ConstMatrixMap(data(), rows(), cols()); }
@@ -94,11 +129,18 @@ class Tensor {
  private:
   void resize_values() {
     const Index n = shape_numel(shape_);
+    if (view_) {  // a view cannot grow or shrink the tensor it views
+      if (n != view_size_) throw std::logic_error("Tensor: a view of " + std::to_string(view_size_) +
+                                                  " values resized to " + shape_str(shape_));
+      return;
+    }
     if (values_.size() != n) values_.resize(n);
   }
 
   Shape shape_;
   Vector<T> values_;
+  T* view_ = nullptr;  // a view's first value (see view_rows); its values_ stay empty
+  Index view_size_ = 0;
   bool defined_ = false;
 };
 

@@ -68,10 +68,14 @@ void ThreadPool::parallel_for(Index count, Index min_part, PartFn fn, Index alig
   const Index units = (count + align - 1) / align;
   const Index most = std::min(units, std::max<Index>(1, count / std::max<Index>(1, min_part)));
   const int parts = static_cast<int>(std::min<Index>(size(), most));
-  if (parts <= 1) {
+  if (parts <= 1 || running_.exchange(true, std::memory_order_acq_rel)) {
     if (count > 0) fn(0, 0, count);
     return;
   }
+  struct NotRunning {  // however the call ends
+    std::atomic<bool>& running;
+    ~NotRunning() { running.store(false, std::memory_order_release); }
+  } not_running{running_};
   if (team_.run) return run_on_team(count, align, parts, fn);
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -68,8 +68,10 @@ class ThreadPool {
   // each part but the last a multiple of `align` long, in parallel, and
   // returns when all are done. Parts are numbered from 0 (the caller's) to
   // below size(), so that they can index per-thread scratch. The first
-  // exception thrown by a part is rethrown here. Not reentrant: fn must not
-  // call the pool.
+  // exception thrown by a part is rethrown here. A call made while parts
+  // run (from inside one: a share of a batch relaxing on its own thread
+  // calls its layers, which call the pool) runs all of [0, count) there, as
+  // part 0, on the thread that made it.
   void parallel_for(Index count, Index min_part, PartFn fn, Index align = 1);
 
  private:
@@ -92,7 +94,16 @@ class ThreadPool {
   std::atomic<int> pending_{0};          // parts not yet finished
   std::exception_ptr error_;
   bool quit_ = false;
+  std::atomic<bool> running_{false};  // parts of a parallel_for are running
 };
+
+// Eigen's product kernel takes the rows of its result in panels of this many
+// (and the rows left over at the end by narrower kernels): a product cut into
+// row parts at multiples of it computes every element as the whole product
+// would, so the parts may go to any number of threads. (A multiple of the
+// SIMD packet: a part's first row is as aligned as the whole's.)
+template <typename T>
+constexpr Index kPanelRows = Eigen::internal::gebp_traits<T, T>::mr;
 
 // Parts of a batch worth a thread of their own hold at least this many values.
 constexpr Index kMinValuesPerPart = 16384;

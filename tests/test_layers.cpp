@@ -51,6 +51,35 @@ void check_layer_vjps(const LayerSpec& spec, const Shape& in_shape, double lo = 
 
 }  // namespace
 
+TEST_CASE("a view of a tensor's rows reads and writes them, a copy of it owns its values") {
+  Tensor<double> whole({5, 2, 3});
+  for (Index i = 0; i < whole.size(); ++i) whole[i] = double(i);
+  Tensor<double> rows;
+  rows.view_rows(whole, 2, 2);
+  CHECK(rows.is_view());
+  CHECK(rows.shape() == Shape{2, 2, 3});
+  CHECK(rows.cols() == 6);
+  CHECK(rows[0] == 12.0);
+  CHECK(rows.matrix()(1, 5) == 23.0);
+  rows.array() += 100;
+  CHECK(whole[11] == 11.0);
+  CHECK(whole[12] == 112.0);
+  CHECK(whole[23] == 123.0);
+  CHECK(whole[24] == 24.0);
+  rows.resize({2, 6});  // the same values, another shape: still the view
+  CHECK(rows.data() == whole.data() + 12);
+  CHECK_THROWS_AS(rows.resize({3, 6}), std::logic_error);
+  rows.view_rows(whole, 0, 5);
+  const Tensor<double> copy = rows;
+  CHECK_FALSE(copy.is_view());
+  CHECK(copy.data() != whole.data());
+  CHECK(copy.shape() == whole.shape());
+  CHECK(copy.array().isApprox(whole.array()));
+  rows.forget();
+  CHECK_FALSE(rows.defined());
+  CHECK(rows.size() == 0);
+}
+
 TEST_CASE("every layer's input and parameter VJPs match central finite differences") {
   check_layer_vjps({"linear", 4}, {5});
   check_layer_vjps({"linear", 4, 0, false}, {5});

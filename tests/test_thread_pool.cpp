@@ -39,6 +39,28 @@ TEST_CASE("the pool covers every index once, in parts aligned as asked, and reth
   CHECK(calls >= 1);
 }
 
+TEST_CASE("a call from inside a part runs whole on that part's thread") {
+  ThreadPool pool(2);
+  const Index outer = 8, inner = 1000;
+  std::vector<std::atomic<int>> hits(static_cast<size_t>(outer * inner));
+  std::atomic<int> wrong_thread{0}, inner_parts{0};
+  parallel_for(&pool, outer, 1, [&](Index o0, Index o1) {
+    const std::thread::id mine = std::this_thread::get_id();
+    for (Index o = o0; o < o1; ++o)
+      parallel_parts(&pool, inner, 1, [&](int part, Index b, Index e) {
+        ++inner_parts;
+        if (std::this_thread::get_id() != mine || part != 0 || b != 0 || e != inner) ++wrong_thread;
+        for (Index i = b; i < e; ++i) ++hits[static_cast<size_t>(o * inner + i)];
+      });
+  });
+  for (const auto& h : hits) CHECK(h == 1);
+  CHECK(inner_parts == outer);
+  CHECK(wrong_thread == 0);
+  std::atomic<int> parts{0};  // and once the outer call is over, the pool splits again
+  parallel_for(&pool, 1000, 1, [&](Index, Index) { ++parts; });
+  CHECK(parts == pool.size());
+}
+
 namespace {
 // A team as a caller might lend one: here its own threads, one per part
 // (the parts one after another where there are no threads: wasm without them).

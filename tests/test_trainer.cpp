@@ -163,11 +163,16 @@ std::vector<std::vector<T>> weights(Trainer<T>& trainer) {
   return values;
 }
 
+// Strict and ePC relax each thread's share of the rows on its own thread;
+// the stopping rule (tol) decides on the whole batch's step at every
+// iteration, so the step at which it stops must not depend on the split.
 template <typename T>
-std::vector<std::vector<T>> train_with_threads(const ModelSpec& spec, const DataSplit& data, ErrType err, int threads) {
+std::vector<std::vector<T>> train_with_threads(const ModelSpec& spec, const DataSplit& data, ErrType err, int threads,
+                                               double tol = 0) {
   TrainConfig config;
   config.err = err;
-  config.n = 5;
+  config.n = tol > 0 ? 12 : 5;
+  config.tol = tol;
   config.batch = 150;
   config.compare_bp = true;
   config.threads = threads;
@@ -180,12 +185,19 @@ TEST_CASE("training gives the same weights, bit for bit, on 1, 2 or 3 threads") 
   const DataSplit data = random_images(300, 11);
   ModelSpec dense = dense_model("dense:200,70:tanh", {1, 28, 28}, 10);
   for (const ModelSpec& spec : {model_preset("paper-mnist"), dense})
-    for (ErrType err : {ErrType::FixedPred, ErrType::Strict, ErrType::Exact}) {
+    for (ErrType err : {ErrType::FixedPred, ErrType::Strict, ErrType::Exact, ErrType::ErrorBased,
+                        ErrType::Incremental}) {
       CAPTURE(err_type_name(err));
       const auto one = train_with_threads<float>(spec, data, err, 1);
       CHECK(train_with_threads<float>(spec, data, err, 2) == one);
       CHECK(train_with_threads<float>(spec, data, err, 3) == one);
     }
+  for (ErrType err : {ErrType::Strict, ErrType::ErrorBased}) {
+    CAPTURE(err_type_name(err));
+    const auto one = train_with_threads<float>(dense, data, err, 1, 0.3);
+    CHECK(train_with_threads<float>(dense, data, err, 2, 0.3) == one);
+    CHECK(train_with_threads<float>(dense, data, err, 3, 0.3) == one);
+  }
   CHECK(train_with_threads<double>(dense, data, ErrType::Strict, 3) == train_with_threads<double>(dense, data, ErrType::Strict, 1));
 }
 
