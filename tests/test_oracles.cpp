@@ -258,21 +258,25 @@ void check_against_oracle(Model<double>& model, bool tanh_hidden, const Tensor<d
   }
   Model<double>& model_run = learner;
   const int L = net.L();
+  // Rounding: the oracle's plain loops and Eigen's kernels sum in other
+  // orders. iPC updates the weights at every iteration, so its differences
+  // compound over n (1.4e-12 at n = 20 with AVX-512's kernels).
+  const double bound = learns ? 1e-12 * std::max(1, n / 2) : 1e-12;
   CHECK(r.loss == doctest::Approx(o.loss).epsilon(1e-13));
   CHECK(rel_diff(r.dLdy, o.dLdy) <= 1e-12);
   for (int l = 0; l <= L; ++l) {
     CAPTURE(l);
-    CHECK(rel_diff(r.vhat[l], o.vhat[l]) <= 1e-12);
+    CHECK(rel_diff(r.vhat[l], o.vhat[l]) <= bound);
     REQUIRE(r.v[l].defined() == (o.v[l].size() > 0));
-    if (r.v[l].defined()) CHECK(rel_diff(r.v[l], o.v[l]) <= 1e-12);
+    if (r.v[l].defined()) CHECK(rel_diff(r.v[l], o.v[l]) <= bound);
     REQUIRE(r.eps[l].defined() == (o.eps[l].size() > 0));
-    if (r.eps[l].defined()) CHECK(rel_diff(r.eps[l], o.eps[l]) <= 1e-12);
+    if (r.eps[l].defined()) CHECK(rel_diff(r.eps[l], o.eps[l]) <= bound);
   }
   const auto params = model_run.parameters();
   for (int l = 1; l <= L; ++l) {
     CAPTURE(l);
-    CHECK(rel_diff(params[2 * (l - 1)].param->grad, o.gW[l - 1]) <= 1e-12);
-    CHECK(rel_diff(params[2 * (l - 1) + 1].param->grad, o.gb[l - 1]) <= 1e-12);
+    CHECK(rel_diff(params[2 * (l - 1)].param->grad, o.gW[l - 1]) <= bound);
+    CHECK(rel_diff(params[2 * (l - 1) + 1].param->grad, o.gb[l - 1]) <= bound);
   }
 }
 
