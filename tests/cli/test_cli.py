@@ -372,7 +372,7 @@ for name, (args, needle) in {
     "an unknown figure": (["reproduce", "9", "--out", "figs"], "figures 8-9"),
     "a batch that would not fit in memory": (["train", "--data", "gauss", "--samples", "2000000", "--batch", "1000000",
                                               "--model", "dense:2048,2048,2048,2048:relu"],
-                                             "on batches of 1000000 needs about 214 GiB, more than the"),
+                                             "on batches of 1000000 needs about 367 GiB, more than the"),
 }.items():
     r = run(*args)
     lines = r.stderr.strip().splitlines()
