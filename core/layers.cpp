@@ -141,10 +141,6 @@ class Linear final : public Layer<T> {
   // gW [out, in] = gy^T x;  gb [out] = sum over the batch of gy. Split by
   // output feature: each keeps its sum over the batch in one order.
   void vjp_params(const Tensor<T>& x, const Tensor<T>& gy, LayerWork<T>&) override {
-    if (x.rows() == 0) {  // a process's share of no samples (collective.h) adds nothing
-      for (Param<T>& p : this->params) p.grad.array() = T(0);
-      return;
-    }
     parallel_for(this->pool, gy.cols(), min_product_rows(x.rows() * x.cols()), [&](Index o0, Index o1) {
       this->params[0].grad.matrix().middleRows(o0, o1 - o0).noalias() =
           gy.matrix().middleCols(o0, o1 - o0).transpose() * x.matrix();

@@ -56,8 +56,7 @@ void check_targets(LossKind loss, const Targets<T>& y, Index batch, Index num_ou
 // L = sum (yhat - y)^2 / (B K);  dL/dyhat = 2 (yhat - y) / (B K)
 template <typename T>
 T mse_loss(const Tensor<T>& yhat, const Tensor<T>& target, Tensor<T>* dyhat, Index batch_total) {
-  const Index K = yhat.shape().size() > 1 ? yhat.shape()[1] : 1;  // (cols() is 0 for a share of no rows)
-  const T count = static_cast<T>(batch_total > 0 ? batch_total * K : yhat.size());
+  const T count = static_cast<T>(batch_total > 0 ? batch_total * yhat.cols() : yhat.size());
   const T value = (yhat.array() - target.array()).square().sum() / count;
   if (dyhat) {
     dyhat->resize(yhat.shape());

@@ -69,7 +69,7 @@ class Tensor {
   void view_rows(const Tensor& whole, Index first, Index count) {
     shape_ = whole.shape_;
     shape_[0] = count;
-    const Index row_size = whole.rows() == 0 ? 0 : whole.size() / whole.rows();
+    const Index row_size = whole.cols();
     view_ = const_cast<T*>(whole.data()) + first * row_size;
     view_size_ = count * row_size;
     defined_ = true;
@@ -111,8 +111,14 @@ class Tensor {
   bool defined() const { return defined_; }
   // Leading dimension (the batch for activations, `out` for a weight).
   Index rows() const { return shape_.empty() ? 0 : shape_[0]; }
-  // Elements per row: the per-sample size of an activation.
-  Index cols() const { return rows() == 0 ? 0 : size() / rows(); }
+  // Elements per row: the per-sample size of an activation, from the shape
+  // (a batch of no rows, a process's share of none, keeps its columns).
+  Index cols() const {
+    if (shape_.empty()) return 0;
+    Index n = 1;
+    for (size_t d = 1; d < shape_.size(); ++d) n *= shape_[d];
+    return n;
+  }
 
   T* data() { return view_ ? view_ : values_.data(); }
   const T* data() const { return view_ ? view_ : values_.data(); }

@@ -47,6 +47,19 @@ void check_layer_vjps(const LayerSpec& spec, const Shape& in_shape, double lo = 
   LayerWork<double> fresh;
   layer->vjp_params(x, r, fresh);
   for (size_t k = 0; k < grads.size(); ++k) CHECK(relative_difference(layer->params[k].grad, grads[k]) < 1e-14);
+  // A batch of no rows (a process's share of none, collective.h): every
+  // output and gradient is empty or zero, nothing of the last call is left.
+  Tensor<double> none_x(batch_shape(0, in_shape)), none_y, none_gx;
+  LayerWork<double> none_work;
+  layer->forward(none_x, none_y, none_work);
+  CHECK(none_y.shape() == batch_shape(0, layer->out_shape));
+  layer->vjp_input(none_x, none_y, none_y, none_gx, none_work);
+  CHECK(none_gx.shape() == none_x.shape());
+  layer->vjp_params(none_x, none_y, none_work);
+  for (Param<double>& p : layer->params) {
+    CAPTURE(p.name);
+    CHECK(p.grad.array().abs().maxCoeff() == 0.0);
+  }
 }
 
 }  // namespace
