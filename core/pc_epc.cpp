@@ -68,7 +68,7 @@ void PCInference<T>::sweep_epc() {
   const Index L = model_.depth();
   for_each_share([&](int part, Index, Index) {
     Share& s = shares_[part];
-    beliefs_from_errors(*s.trace, s.v, s.eps, s.f1[0]);
+    beliefs_from_errors(*s.trace, s.v, s.eps, s.f1);
     share_top(s);
   });
   belief_loss_ = loss_value(model_.loss(), top(), *Y_, &eps[L]);

@@ -182,22 +182,21 @@ void PCInference<T>::record_rows(Index l) {
 template <typename T>
 void PCInference<T>::view_share(Share& share, Index first, Index end) {
   const Index L = model_.depth();
+  const Index rows = end - first;
   share.first = first;
-  share.rows = end - first;
   share.v.resize(L + 1);
   share.eps.resize(L + 1);
   share.vhat.resize(L + 1);
-  share.f1.resize(1);
   share.vjp.resize(L);
   for (Index l = 0; l <= L; ++l) {
-    share.v[l].view_rows(v[l], first, share.rows);
-    share.vhat[l].view_rows(vhat[l], first, share.rows);
+    share.v[l].view_rows(v[l], first, rows);
+    share.vhat[l].view_rows(vhat[l], first, rows);
     if (eps[l].defined())
-      share.eps[l].view_rows(eps[l], first, share.rows);
+      share.eps[l].view_rows(eps[l], first, rows);
     else
       share.eps[l].forget();
   }
-  share.f1[0].view_rows(trace_[1].output(), first, share.rows);
+  share.f1.view_rows(trace_[1].output(), first, rows);
   const bool whole = first == 0 && end == batch_;  // one share: the batch's own traces serve
   if (!whole) share.own_trace.resize(L + 1);
   share.trace = whole ? &trace_ : &share.own_trace;

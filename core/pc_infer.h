@@ -40,6 +40,10 @@ inline bool relaxes(ErrType err) { return err != ErrType::Exact; }
 // Whether the error type updates the weights during its relaxation (iPC: one
 // optimizer step per inference iteration) rather than once after it.
 inline bool learns_while_relaxing(ErrType err) { return err == ErrType::Incremental; }
+// Whether its sweeps take each thread's share of the batch's rows through
+// every block (PCInference::for_each_share), each share with traces of its
+// own rows: the relaxations whose weights stay fixed while they relax.
+inline bool sweeps_by_row_shares(ErrType err) { return relaxes(err) && !learns_while_relaxing(err); }
 
 // What one inference iteration left, for plots: energy and each layer's ‖eps‖
 // (Frobenius over the batch; NaN where eps is undefined).
@@ -143,12 +147,13 @@ class PCInference {
   // one thread (for_each_share): views of its rows of the batch's tensors,
   // and the traces and VJP scratch of its own rows.
   struct Share {
-    Index first = 0, rows = 0;
-    std::vector<Tensor<T>> v, eps, vhat, f1;  // views (f1: of f_1(X), the forward pass's)
+    Index first = 0;
+    std::vector<Tensor<T>> v, eps, vhat;  // views
+    Tensor<T> f1;                         // a view of f_1(X), the forward pass's
     std::vector<BlockTrace<T>> own_trace;    // f_l at the share's rows (when there are several shares)
     std::vector<BlockTrace<T>>* trace = nullptr;  // own_trace, or trace_ when one share is the whole batch
     std::vector<Tensor<T>> vjp;
-    const Tensor<T>& prediction(Index l) const { return l == 1 ? f1[0] : (*trace)[l].output(); }
+    const Tensor<T>& prediction(Index l) const { return l == 1 ? f1 : (*trace)[l].output(); }
   };
   // Calls fn(part, first, end) for the shares of [0, B) the thread pool makes
   // (one per thread, each starting at a multiple of kPanelRows rows), each on

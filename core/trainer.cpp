@@ -38,9 +38,9 @@ uint64_t training_bytes(const Model<T>& model, const TrainConfig& config, Index 
     block_values += static_cast<uint64_t>(shape_numel(model.shape_at(l)));
   }
   const uint64_t relaxations = config.compare_bp ? 3 : 1;
-  // Strict, FixedPred and ePC on several threads: each thread's share of the
-  // rows has traces and VJP scratch of its own (PCInference::Share).
-  const bool shared = config.threads != 1 && relaxes(config.err) && !learns_while_relaxing(config.err);
+  // On several threads, each thread's share of the rows has traces and VJP
+  // scratch of its own (PCInference::Share).
+  const bool shared = config.threads != 1 && sweeps_by_row_shares(config.err);
   const uint64_t per_sample = (2 * layer_values + 3 * block_values) * relaxations +
                               (shared ? 2 * layer_values + block_values : 0) +
                               2 * static_cast<uint64_t>(shape_numel(model.input_shape()));
