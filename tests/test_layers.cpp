@@ -142,6 +142,46 @@ TEST_CASE("maxpool2d gives the gradient to the first maximum of each window in r
   CHECK(std::isnan(y[0]));
 }
 
+TEST_CASE("maxpool2d's 2x2 windows pick what PyTorch's scan picks, for every order of ties and NaNs") {
+  // Every window of values from {0, 1, NaN} (3^4 of them), side by side in
+  // one plane of even width (the paired fast path), and an odd last row that
+  // no window reaches. The scan: the first maximum in row-major order, or the
+  // last NaN.
+  const int windows = 81;
+  auto pool = make_layer<float>({"maxpool2d", 0, 0, true, 2}, {1, 3, 2 * windows});
+  Tensor<float> x({2, 1, 3, 2 * windows}), y, gx;
+  const float choices[] = {0, 1, std::nanf("")};
+  for (Index b = 0; b < 2; ++b)
+    for (int w = 0; w < windows; ++w)
+      for (int k = 0, code = w; k < 4; ++k, code /= 3) {
+        const float value = choices[(code + b) % 3];  // sample 1: the same windows, values rotated
+        x[b * 6 * windows + (k / 2) * 2 * windows + 2 * w + k % 2] = value;
+      }
+  for (Index i = 0; i < 2 * windows; ++i) x[4 * windows + i] = x[10 * windows + i] = 7;  // the unreached row
+  LayerWork<float> work;
+  pool->forward(x, y, work);
+  Tensor<float> g(y.shape());
+  g.array() = 1;
+  pool->vjp_input(x, y, g, gx, work);
+  for (Index b = 0; b < 2; ++b)
+    for (int w = 0; w < windows; ++w) {
+      CAPTURE(b);
+      CAPTURE(w);
+      const float* plane = x.data() + b * 6 * windows;
+      Index best = 2 * w;
+      for (int k = 1; k < 4; ++k) {
+        const Index at = (k / 2) * 2 * windows + 2 * w + k % 2;
+        if (plane[at] > plane[best] || std::isnan(plane[at])) best = at;
+      }
+      const float got = y[b * windows + w], expected = plane[best];
+      CHECK((got == expected || (std::isnan(got) && std::isnan(expected))));
+      for (int k = 0; k < 4; ++k) {
+        const Index at = (k / 2) * 2 * windows + 2 * w + k % 2;
+        CHECK(gx[b * 6 * windows + at] == (at == best ? 1.0f : 0.0f));
+      }
+    }
+}
+
 TEST_CASE("the paper's models have the paper's parameter counts and shapes") {
   Model<float> mnist(model_preset("paper-mnist"));
   CHECK(mnist.depth() == 5);
