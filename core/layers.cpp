@@ -107,6 +107,51 @@ void sum_of_runs(T* dst, Index dst_stride, Index rows, Index n, const T* a, Inde
   if (r < rows) sum_rows_of_runs<T, 1, 8>(dst + r * dst_stride, dst_stride, n, a + r * a_stride, a_stride, src, offset, terms);
 }
 
+// acc[r·terms + t] += g[r, l] · src[offset[t] + l] over l in [0, n) (n a
+// multiple of the packet size; g [rows, n] at g_stride), lane by lane: each
+// accumulator is one packet (at acc + (r·terms + t)·P) whose lanes keep their
+// sums across calls, to be added up once at the end. The transpose of
+// sum_of_runs, for a product whose result is small (a convolution's weight
+// gradient, O × C·k·k) and whose inner dimension is long. Rows × Taps
+// accumulators live in registers through a call; every accumulator's
+// arithmetic is the same however the rows and taps are blocked.
+template <typename T, int Rows, int Taps>
+void accumulate_runs_by(T* acc, Index terms, const T* g, Index g_stride, Index n, const T* src, const Index* offset) {
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<T>::type;
+  constexpr Index P = packet_traits<T>::size;
+  Packet sum[Rows][Taps];
+  for (int r = 0; r < Rows; ++r)
+    for (int t = 0; t < Taps; ++t) sum[r][t] = ploadu<Packet>(acc + (r * terms + t) * P);
+  for (Index l = 0; l < n; l += P) {
+    Packet gr[Rows];
+    for (int r = 0; r < Rows; ++r) gr[r] = ploadu<Packet>(g + r * g_stride + l);
+    for (int t = 0; t < Taps; ++t) {
+      const Packet x = ploadu<Packet>(src + offset[t] + l);
+      for (int r = 0; r < Rows; ++r) sum[r][t] = pmadd(gr[r], x, sum[r][t]);
+    }
+  }
+  for (int r = 0; r < Rows; ++r)
+    for (int t = 0; t < Taps; ++t) pstoreu(acc + (r * terms + t) * P, sum[r][t]);
+}
+
+template <typename T>
+void accumulate_runs(T* acc, Index rows, Index terms, const T* g, Index g_stride, Index n, const T* src,
+                     const Index* offset) {
+  constexpr Index P = Eigen::internal::packet_traits<T>::size;
+  auto taps = [&](auto rows_at_once, Index r) {
+    constexpr int R = decltype(rows_at_once)::value;
+    Index t = 0;
+    for (; t + 4 <= terms; t += 4)
+      accumulate_runs_by<T, R, 4>(acc + (r * terms + t) * P, terms, g + r * g_stride, g_stride, n, src, offset + t);
+    for (; t < terms; ++t)
+      accumulate_runs_by<T, R, 1>(acc + (r * terms + t) * P, terms, g + r * g_stride, g_stride, n, src, offset + t);
+  };
+  Index r = 0;
+  for (; r + 2 <= rows; r += 2) taps(std::integral_constant<int, 2>(), r);
+  if (r < rows) taps(std::integral_constant<int, 1>(), r);
+}
+
 // ---------------------------------------------------------------------------
 // Linear: y = x W^T + b.   x [B, in], W [out, in], b [out], y [B, out]
 template <typename T>
@@ -418,6 +463,7 @@ class Conv2d final : public Layer<T> {
   // output channel (at panel boundaries), so that each sum over the batch
   // keeps one order; each part remakes the patches unless forward kept them.
   void vjp_params(const Tensor<T>& x, const Tensor<T>& gy, LayerWork<T>& work) override {
+    if (direct_) return vjp_params_direct(x, gy, work);
     const Index B = x.rows(), O = this->out_shape[0];
     const bool kept = static_cast<Index>(work.cols.size()) == B * patch_values();
     auto gW = Eigen::Map<RowMatrix<T>>(this->params[0].grad.data(), O, C_ * k_ * k_);
@@ -443,6 +489,51 @@ class Conv2d final : public Layer<T> {
         if (bias) gbo += gyo.rowwise().sum().transpose();
       }
     }, kPanelRows<T>);
+  }
+
+  // Few output channels at stride 1: the patches of a sample are runs of its
+  // (padded) input, so
+  //   gW[o, (c, i, j)] = Σ_b Σ_l gy_b[o, l] · xp_b[tap(c, i, j) + l]
+  // is summed straight from the runs, lane by lane across the whole batch
+  // (accumulate_runs), and each lane sum added up once at the end: no patches,
+  // and no packing for a GEMM whose result is only O × C·k·k. The runs are
+  // lengthened to whole packets: gy's columns past L are zero, and the
+  // input's copy has a packet of zeros after it. Split by output channel:
+  // each sum keeps one order on any number of threads.
+  void vjp_params_direct(const Tensor<T>& x, const Tensor<T>& gy, LayerWork<T>& work) {
+    constexpr Index P = Eigen::internal::packet_traits<T>::size;
+    const Index B = x.rows(), O = this->out_shape[0], taps = C_ * k_ * k_;
+    const Index n = (L_ + P - 1) / P * P;
+    const Index input_values = C_ * (H_ + 2 * p_) * (W_ + 2 * p_);
+    const bool bias = this->params.size() > 1;
+    T* gW = this->params[0].grad.data();
+    prepare_parts(work, this->pool);
+    parallel_parts(this->pool, O, 1, [&](int part, Index o0, Index o1) {
+      const Index rows = o1 - o0;
+      Scratch scratch(work.part_buffer(part, static_cast<size_t>(rows * taps * P + rows * n + input_values + P)));
+      T* acc = scratch.take(rows * taps * P);
+      T* gyw = scratch.take(rows * n);
+      T* input = scratch.take(input_values + P);
+      std::fill(acc, acc + rows * taps * P, T(0));
+      std::fill(gyw, gyw + rows * n, T(0));  // between output rows and past L it stays zero
+      std::fill(input + input_values, input + input_values + P, T(0));
+      auto gbo = as_row(this->params.back().grad).segment(o0, bias ? rows : 0);
+      gbo.setZero();
+      for (Index b = 0; b < B; ++b) {
+        const T* xb = x.data() + b * C_ * H_ * W_;
+        if (p_ > 0)
+          pad_planes(xb, C_, H_, W_, p_, input);
+        else
+          std::copy(xb, xb + input_values, input);
+        const auto gyo = sample(gy, b, O).middleRows(o0, rows);
+        scatter_planes(gyo.data(), rows, Ho_, Wo_, gyw, n, pitch_);
+        accumulate_runs(acc, rows, taps, gyw, n, n, input, tap_offset_.data());
+        if (bias) gbo += gyo.rowwise().sum().transpose();
+      }
+      using Packet = typename Eigen::internal::packet_traits<T>::type;
+      for (Index i = 0; i < rows * taps; ++i)
+        gW[o0 * taps + i] = Eigen::internal::predux(Eigen::internal::ploadu<Packet>(acc + i * P));
+    });
   }
 
   // [O, C·k·k] · [C·k·k, Ho·Wo]
