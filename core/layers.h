@@ -76,6 +76,15 @@ class Layer {
   virtual void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy, Tensor<T>& gx,
                          LayerWork<T>& work) const = 0;
   virtual void vjp_params(const Tensor<T>& /*x*/, const Tensor<T>& /*gy*/, LayerWork<T>& /*work*/) {}
+  // The VJP through `below` (the parameter-free layer under this one, whose
+  // output is x) and this layer at once, into gu, the gradient at below's
+  // input: the same values as the two vjp_input calls in turn, for a pair
+  // this layer knows a shorter way through (max-pooling after ReLU). False,
+  // and nothing written: not such a pair.
+  virtual bool vjp_input_through(const Layer<T>& /*below*/, const Tensor<T>& /*x*/, const Tensor<T>& /*y*/,
+                                 const Tensor<T>& /*gy*/, Tensor<T>& /*gu*/, LayerWork<T>& /*work*/) const {
+    return false;
+  }
   // PyTorch's default initialisation, drawn from rng in parameter order.
   virtual void init(Rng& /*rng*/) {}
   // Multiply-adds of the layer's product for one sample (0 for the layers

@@ -38,6 +38,16 @@ void Block<T>::backward(const Tensor<T>& x, BlockTrace<T>& trace, const Tensor<T
     const Tensor<T>& xi = i == 0 ? x : trace.out[i - 1];
     if (param_grads) layers[i]->vjp_params(xi, *g, trace.work[i]);
     if (i > lowest_needed) {
+      // Through layers i and i − 1 at once where layer i knows how (layer
+      // i − 1 has no parameters, so only its input gradient is wanted).
+      const size_t below = i - 1;
+      Tensor<T>* gu = below > lowest_needed ? &trace.grad[below - 1] : below == 0 ? gx : nullptr;
+      if (gu && layers[below]->params.empty() &&
+          layers[i]->vjp_input_through(*layers[below], xi, trace.out[i], *g, *gu, trace.work[i])) {
+        g = gu;
+        i = below;  // (the loop steps past it)
+        continue;
+      }
       layers[i]->vjp_input(xi, trace.out[i], *g, trace.grad[i - 1], trace.work[i]);
       g = &trace.grad[i - 1];
     } else if (i == 0 && gx) {

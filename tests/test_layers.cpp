@@ -1,6 +1,9 @@
 // Every layer's and loss's VJPs against central finite differences (float64).
 #include <doctest/doctest.h>
 
+#include <cstring>
+#include <limits>
+
 #include "helpers.h"
 #include "layers.h"
 #include "model.h"
@@ -236,6 +239,43 @@ TEST_CASE("a block's backward chains its layers' VJPs (finite differences)") {
   CHECK(relative_difference(gx, numeric_gradient(x, objective)) < 1e-7);
   for (const auto& p : model.parameters())
     if (p.block == 1) CHECK(relative_difference(p.param->grad, numeric_gradient(p.param->value, objective)) < 1e-7);
+}
+
+TEST_CASE("a block's backward through ReLU then max-pooling is the two VJPs in turn, bit for bit") {
+  // ReLU's zeros tie within windows, a NaN and an Inf reach the pools;
+  // overlapping windows (3 at stride 2) add several gradients in one place.
+  for (const LayerSpec& pool : {LayerSpec{"maxpool2d", 0, 0, true, 2}, LayerSpec{"maxpool2d", 0, 0, true, 3, 2}}) {
+    CAPTURE(pool.kernel);
+    ModelSpec spec;
+    spec.input_shape = {1, 7, 8};
+    spec.loss = LossKind::MSE;
+    spec.blocks = {{{"conv2d", 3, 0, true, 2}, {"relu"}, pool}, {{"flatten"}, {"linear", 2}}};
+    Model<float> model(spec);
+    model.init(3);
+    Block<float>& f1 = model.f(1);
+    f1.layers[0]->params[1].value.array() = -0.3f;  // a negative bias: some windows ReLU zeroes whole
+    Rng rng(2);
+    Tensor<float> x = random_tensor<float>(batch_shape(4, spec.input_shape), rng);
+    x[5] = std::nanf("");
+    x[60] = std::numeric_limits<float>::infinity();
+    BlockTrace<float> trace;
+    const Tensor<float> y = f1.forward(x, trace);
+    Tensor<float> gy = random_tensor<float>(y.shape(), rng);
+    gy[1] = std::nanf("");  // a NaN gradient is kept or masked as ReLU would
+    Tensor<float> gx;
+    CHECK((y.array() == 0).count() > 0);  // windows ReLU zeroed whole: their gradient is masked
+    f1.backward(x, trace, gy, &gx, true);
+    const Tensor<float> fused_weight = f1.layers[0]->params[0].grad;
+    // The same, layer by layer.
+    Tensor<float> g_relu_out, g_conv_out, gx_turns;
+    f1.layers[2]->vjp_input(trace.out[1], trace.out[2], gy, g_relu_out, trace.work[2]);
+    f1.layers[1]->vjp_input(trace.out[0], trace.out[1], g_relu_out, g_conv_out, trace.work[1]);
+    f1.layers[0]->vjp_input(x, trace.out[0], g_conv_out, gx_turns, trace.work[0]);
+    f1.layers[0]->vjp_params(x, g_conv_out, trace.work[0]);
+    CHECK(std::memcmp(gx.data(), gx_turns.data(), sizeof(float) * gx.size()) == 0);
+    CHECK(std::memcmp(fused_weight.data(), f1.layers[0]->params[0].grad.data(), sizeof(float) * fused_weight.size()) ==
+          0);
+  }
 }
 
 TEST_CASE("conv and pool layers that do not fit are reported") {
