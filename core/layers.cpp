@@ -107,6 +107,27 @@ void sum_of_runs(T* dst, Index dst_stride, Index rows, Index n, const T* a, Inde
   if (r < rows) sum_rows_of_runs<T, 1, 8>(dst + r * dst_stride, dst_stride, n, a + r * a_stride, a_stride, src, offset, terms);
 }
 
+// dst[0, n) = src[0, n) for the short rows of images (26, 13, 11 values on
+// MNIST): whole packets, the last one ending at n and overlapping the one
+// before (it writes the same values again), in the widest packet that fits;
+// a generic copy would leave up to a packet's worth to a scalar loop.
+template <typename T>
+void copy_run(const T* src, T* dst, Index n) {
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<T>::type;
+  using Half = typename packet_traits<T>::half;
+  constexpr Index P = packet_traits<T>::size, PH = sizeof(Half) / sizeof(T);
+  if (n >= P) {
+    for (Index i = 0; i + P < n; i += P) pstoreu(dst + i, ploadu<Packet>(src + i));
+    pstoreu(dst + n - P, ploadu<Packet>(src + n - P));
+  } else if (PH < P && n >= PH) {
+    for (Index i = 0; i + PH < n; i += PH) pstoreu(dst + i, ploadu<Half>(src + i));
+    pstoreu(dst + n - PH, ploadu<Half>(src + n - PH));
+  } else {
+    for (Index i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
 // acc[r·terms + t] += g[r, l] · src[offset[t] + l] over l in [0, n) (n a
 // multiple of the packet size; g [rows, n] at g_stride), lane by lane: each
 // accumulator is one packet (at acc + (r·terms + t)·P) whose lanes keep their
@@ -598,22 +619,31 @@ class Conv2d final : public Layer<T> {
     pad_planes(x, C_, H_, W_, p_, padded);
     return padded;
   }
-  // out [planes, h + 2m, w + 2m] ← planes [planes, h, w] with a border of m zeros.
+  // out [planes, h + 2m, w + 2m] ← planes [planes, h, w] with a border of m
+  // zeros; each value written once (the zeros between rows with the rows).
   static void pad_planes(const T* planes, Index count, Index h, Index w, Index m, T* out) {
     const Index hm = h + 2 * m, wm = w + 2 * m;
-    if (m > 0) std::fill(out, out + count * hm * wm, T(0));
-    scatter_planes(planes, count, h, w, out + m * wm + m, hm * wm, wm);
+    for (Index r = 0; r < count; ++r) {
+      T* o = out + r * hm * wm;
+      std::fill(o, o + m * wm + m, T(0));  // the top border and row 0's left
+      for (Index i = 0; i < h; ++i) {
+        T* row = o + (m + i) * wm + m;
+        copy_run(planes + (r * h + i) * w, row, w);
+        std::fill(row + w, row + w + 2 * m, T(0));  // this row's right border, the next one's left
+      }
+      std::fill(o + (m + h) * wm + m, o + hm * wm, T(0));
+    }
   }
   // The copies between planes [count, h, w] and h×w blocks laid out wider:
   // block r at `at` + r·stride, its rows `pitch` apart (padded planes, the
   // patches' runs at their pitch).
   static void scatter_planes(const T* planes, Index count, Index h, Index w, T* at, Index stride, Index pitch) {
     for (Index r = 0; r < count; ++r)
-      RowsOut(at + r * stride, h, w, Eigen::OuterStride<>(pitch)) = Eigen::Map<const RowMatrix<T>>(planes + r * h * w, h, w);
+      for (Index i = 0; i < h; ++i) copy_run(planes + (r * h + i) * w, at + r * stride + i * pitch, w);
   }
   static void gather_planes(const T* at, Index stride, Index pitch, Index count, Index h, Index w, T* planes) {
     for (Index r = 0; r < count; ++r)
-      Eigen::Map<RowMatrix<T>>(planes + r * h * w, h, w) = Rows(at + r * stride, h, w, Eigen::OuterStride<>(pitch));
+      for (Index i = 0; i < h; ++i) copy_run(at + r * stride + i * pitch, planes + (r * h + i) * w, w);
   }
   // Row (c, i, j) of cols holds x[c, oh·s − p + i, ow·s − p + j] at column
   // oh·pitch + ow, zero outside. `padded`: padded_values() of scratch.
