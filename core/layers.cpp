@@ -620,19 +620,12 @@ class Conv2d final : public Layer<T> {
     return padded;
   }
   // out [planes, h + 2m, w + 2m] ← planes [planes, h, w] with a border of m
-  // zeros; each value written once (the zeros between rows with the rows).
+  // zeros. (One fill of the whole: zeros written row by row, a few values
+  // at a time, made the single-threaded wasm build's FixedPred 30 % slower.)
   static void pad_planes(const T* planes, Index count, Index h, Index w, Index m, T* out) {
     const Index hm = h + 2 * m, wm = w + 2 * m;
-    for (Index r = 0; r < count; ++r) {
-      T* o = out + r * hm * wm;
-      std::fill(o, o + m * wm + m, T(0));  // the top border and row 0's left
-      for (Index i = 0; i < h; ++i) {
-        T* row = o + (m + i) * wm + m;
-        copy_run(planes + (r * h + i) * w, row, w);
-        std::fill(row + w, row + w + 2 * m, T(0));  // this row's right border, the next one's left
-      }
-      std::fill(o + (m + h) * wm + m, o + hm * wm, T(0));
-    }
+    if (m > 0) std::fill(out, out + count * hm * wm, T(0));
+    scatter_planes(planes, count, h, w, out + m * wm + m, hm * wm, wm);
   }
   // The copies between planes [count, h, w] and h×w blocks laid out wider:
   // block r at `at` + r·stride, its rows `pitch` apart (padded planes, the
