@@ -372,9 +372,10 @@ class Scale final : public Layer<T> {
 // Wp/Wo − 1 more multiply-adds (18 % on MNIST's 10 → 5 convolution, 6 % on
 // CIFAR's). Other strides copy row by row, at pitch Wo (L = Ho·Wo).
 // At stride 1 with few output channels (MNIST's 10 and 5), the forward pass
-// and the input VJP skip the patches: a product with 5 rows, or an inner
+// and both VJPs skip the patches: a product with 5 rows, or an inner
 // dimension of 5, runs at a third of the speed of large ones in a GEMM
 // kernel, so each output plane sums its taps directly (sum_of_runs). The
+// weight gradient sums from the same runs (vjp_params_direct). The
 // input VJP is then the same kind of sum, a correlation of gy padded by
 // q = k − 1 − p with the kernel flipped and transposed:
 //   gx[c, h, w] = Σ_{o,i,j} W[o, c, k−1−i, k−1−j] · gyq[o, h + i, w + j]
