@@ -245,9 +245,9 @@ void PCInference<T>::sweep() {
   step_sq_ = step_count_ = 0;
   switch (err) {
     case ErrType::FixedPred: sweep_fixedpred(); break;
-    case ErrType::Strict: sweep_strict(/*learning=*/false); break;
+    case ErrType::Strict: sweep_strict(); break;
     case ErrType::ErrorBased: sweep_epc(); break;
-    case ErrType::Incremental: sweep_strict(/*learning=*/true); break;
+    case ErrType::Incremental: sweep_ipc(); break;
     case ErrType::Exact: break;
   }
   ++iterations_;

@@ -135,13 +135,14 @@ class PCInference {
   void start_exact();                  // pc_exact.cpp
   void sweep_fixedpred();              // pc_fixedpred.cpp
   void gradients_fixedpred();
-  void sweep_strict(bool param_grads);  // pc_strict.cpp (iPC's sweep too)
+  void sweep_strict();                 // pc_strict.cpp
   void gradients_strict();
   void sweep_epc();                    // pc_epc.cpp
   void beliefs_from_errors(std::vector<BlockTrace<T>>& traces, std::vector<Tensor<T>>& v_rows,
                            const std::vector<Tensor<T>>& eps_rows, const Tensor<T>& f1);
   void gradients_epc();
-  void learn_ipc();                    // pc_ipc.cpp (after Strict's sweep, its errors measured)
+  void sweep_ipc();                    // pc_ipc.cpp
+  void learn_ipc();                    // (after its sweep, the errors measured)
   void gradients_ipc();
   // A share of the batch's rows that goes through every block of a sweep on
   // one thread (for_each_share): views of its rows of the batch's tensors,

@@ -15,24 +15,9 @@ namespace pcplay {
 // takes its share of the rows through every block (two hand-offs a sweep,
 // before and after the loss, not one per layer call); the arithmetic of a
 // sample is the same however the rows are shared.
-// `learning` is iPC's use of this sweep (pc_ipc.cpp): the weights change
-// between its sweeps, so f_1(X) is evaluated again, and the same backward
-// pass leaves grad θ_l = Jθ_l(v_{l-1})^T eps_l at the beliefs before the
-// update (a sum over the whole batch: its layers take the batch whole).
 template <typename T>
-void PCInference<T>::sweep_strict(bool learning) {
+void PCInference<T>::sweep_strict() {
   const Index L = model_.depth();
-  if (learning) {
-    for (Index l = 1; l <= L; ++l) model_.f(l).forward(v[l - 1], trace_[l]);
-    belief_loss_ = loss_value(model_.loss(), trace_[L].output(), *Y_, &eps[L]);
-    for (Index l = L - 1; l >= 1; --l) {
-      model_.f(l + 1).backward(v[l], trace_[l + 1], eps[l + 1], &vjp_[l], true);
-      relax_layer(l, trace_[l].output(), vjp_[l], v[l], eps[l], 0);
-      record_rows(l);
-    }
-    model_.f(1).backward(v[0], trace_[1], eps[1], nullptr, true);
-    return;
-  }
   // f_l(v_{l-1}), l = 2..L (v_0 = X and θ never change: the forward pass's
   // f_1(X) serves every sweep).
   for_each_share([&](int part, Index, Index) {
@@ -63,8 +48,8 @@ void PCInference<T>::gradients_strict() {
   complete_gradients();
 }
 
-template void PCInference<float>::sweep_strict(bool);
-template void PCInference<double>::sweep_strict(bool);
+template void PCInference<float>::sweep_strict();
+template void PCInference<double>::sweep_strict();
 template void PCInference<float>::gradients_strict();
 template void PCInference<double>::gradients_strict();
 
