@@ -110,12 +110,15 @@ void sum_of_runs(T* dst, Index dst_stride, Index rows, Index n, const T* a, Inde
 // dst[0, n) = src[0, n) for the short rows of images (26, 13, 11 values on
 // MNIST): whole packets, the last one ending at n and overlapping the one
 // before (it writes the same values again), in the widest packet that fits;
-// a generic copy would leave up to a packet's worth to a scalar loop.
+// a generic copy would leave up to a packet's worth to a scalar loop. The
+// overlap reads src again after dst was written: the two must not overlap.
 template <typename T>
 void copy_run(const T* src, T* dst, Index n) {
   using namespace Eigen::internal;
   using Packet = typename packet_traits<T>::type;
   using Half = typename packet_traits<T>::half;
+  // (sizeof, not unpacket_traits<Half>: a vector type as a template
+  // argument drops its attributes, and GCC warns.)
   constexpr Index P = packet_traits<T>::size, PH = sizeof(Half) / sizeof(T);
   if (n >= P) {
     for (Index i = 0; i + P < n; i += P) pstoreu(dst + i, ploadu<Packet>(src + i));
@@ -141,6 +144,7 @@ void accumulate_runs_by(T* acc, Index terms, const T* g, Index g_stride, Index n
   using namespace Eigen::internal;
   using Packet = typename packet_traits<T>::type;
   constexpr Index P = packet_traits<T>::size;
+  eigen_assert(n % P == 0);
   Packet sum[Rows][Taps];
   for (int r = 0; r < Rows; ++r)
     for (int t = 0; t < Taps; ++t) sum[r][t] = ploadu<Packet>(acc + (r * terms + t) * P);
@@ -160,7 +164,7 @@ template <typename T>
 void accumulate_runs(T* acc, Index rows, Index terms, const T* g, Index g_stride, Index n, const T* src,
                      const Index* offset) {
   constexpr Index P = Eigen::internal::packet_traits<T>::size;
-  auto taps = [&](auto rows_at_once, Index r) {
+  auto block_of_rows = [&](auto rows_at_once, Index r) {
     constexpr int R = decltype(rows_at_once)::value;
     Index t = 0;
     for (; t + 4 <= terms; t += 4)
@@ -169,8 +173,8 @@ void accumulate_runs(T* acc, Index rows, Index terms, const T* g, Index g_stride
       accumulate_runs_by<T, R, 1>(acc + (r * terms + t) * P, terms, g + r * g_stride, g_stride, n, src, offset + t);
   };
   Index r = 0;
-  for (; r + 2 <= rows; r += 2) taps(std::integral_constant<int, 2>(), r);
-  if (r < rows) taps(std::integral_constant<int, 1>(), r);
+  for (; r + 2 <= rows; r += 2) block_of_rows(std::integral_constant<int, 2>(), r);
+  if (r < rows) block_of_rows(std::integral_constant<int, 1>(), r);
 }
 
 // ---------------------------------------------------------------------------
@@ -374,9 +378,9 @@ class Scale final : public Layer<T> {
 // At stride 1 with few output channels (MNIST's 10 and 5), the forward pass
 // and both VJPs skip the patches: a product with 5 rows, or an inner
 // dimension of 5, runs at a third of the speed of large ones in a GEMM
-// kernel, so each output plane sums its taps directly (sum_of_runs). The
-// weight gradient sums from the same runs (vjp_params_direct). The
-// input VJP is then the same kind of sum, a correlation of gy padded by
+// kernel, so each output plane sums its taps directly (sum_of_runs), and
+// the weight gradient sums from the same runs (vjp_params_direct). The
+// input VJP is the same kind of sum, a correlation of gy padded by
 // q = k − 1 − p with the kernel flipped and transposed:
 //   gx[c, h, w] = Σ_{o,i,j} W[o, c, k−1−i, k−1−j] · gyq[o, h + i, w + j]
 // so that each input plane is written once rather than added to k·k times.
@@ -521,7 +525,11 @@ class Conv2d final : public Layer<T> {
   // and no packing for a GEMM whose result is only O × C·k·k. The runs are
   // lengthened to whole packets: gy's columns past L are zero, and the
   // input's copy has a packet of zeros after it. Split by output channel:
-  // each sum keeps one order on any number of threads.
+  // each sum keeps one order on any number of threads (each part pads the
+  // whole batch's input for itself: copies, against products O times their
+  // size). The zeros of gy between output rows and past L meet real input
+  // values: an Inf or NaN in x reaches more of gW than in PyTorch (0 · Inf),
+  // which only a run that has already diverged shows, and flags.
   void vjp_params_direct(const Tensor<T>& x, const Tensor<T>& gy, LayerWork<T>& work) {
     constexpr Index P = Eigen::internal::packet_traits<T>::size;
     const Index B = x.rows(), O = this->out_shape[0], taps = C_ * k_ * k_;
@@ -622,7 +630,8 @@ class Conv2d final : public Layer<T> {
   }
   // out [planes, h + 2m, w + 2m] ← planes [planes, h, w] with a border of m
   // zeros. (One fill of the whole: zeros written row by row, a few values
-  // at a time, made the single-threaded wasm build's FixedPred 30 % slower.)
+  // at a time, made the single-threaded wasm build's FixedPred step 40 %
+  // longer.)
   static void pad_planes(const T* planes, Index count, Index h, Index w, Index m, T* out) {
     const Index hm = h + 2 * m, wm = w + 2 * m;
     if (m > 0) std::fill(out, out + count * hm * wm, T(0));
@@ -744,7 +753,7 @@ class MaxPool2d final : public Pool2d<T> {
     T* yv = y.data();
     int32_t* where = work.argmax.data();
     if (k == 2 && s == 2 && W == 2 * Wo) {
-      halves_forward(x.rows() * this->in_shape[0], H, W, Ho, Wo, xv, yv, where, work);
+      forward_2x2_stride2(x.rows() * this->in_shape[0], H, W, Ho, Wo, xv, yv, where, work);
       return;
     }
     parallel_for(this->pool, x.rows() * this->in_shape[0], min_rows(H * W), [&](Index p0, Index p1) {
@@ -785,14 +794,13 @@ class MaxPool2d final : public Pool2d<T> {
   // (it is the window's last NaN); else the second row's winner wins only if
   // larger (the first maximum). The pairs of a plane are consecutive values,
   // so the first pass is one long loop the compiler vectorises.
-  void halves_forward(Index planes, Index H, Index W, Index Ho, Index Wo, const T* xv, T* yv, int32_t* where,
+  void forward_2x2_stride2(Index planes, Index H, Index W, Index Ho, Index Wo, const T* xv, T* yv, int32_t* where,
                       LayerWork<T>& work) const {
     prepare_parts(work, this->pool);
     parallel_parts(this->pool, planes, min_rows(H * W), [&](int part, Index p0, Index p1) {
       const Index pairs = 2 * Ho * Wo;  // the first 2·Ho rows' pairs (an odd last row is outside every window)
-      T* pair_value = work.part_buffer(part, static_cast<size_t>(2 * pairs));
-      int32_t* pair_at = reinterpret_cast<int32_t*>(pair_value + pairs);
-      static_assert(sizeof(T) >= sizeof(int32_t), "positions share the scratch of values");
+      T* pair_value = work.part_buffer(part, static_cast<size_t>(pairs));
+      int32_t* pair_at = work.part_position_buffer(part, static_cast<size_t>(pairs));
       for (Index plane = p0; plane < p1; ++plane) {
         larger_of_pairs(xv + plane * H * W, static_cast<int32_t>(pairs), pair_value, pair_at);
         T* y = yv + plane * Ho * Wo;
@@ -803,10 +811,14 @@ class MaxPool2d final : public Pool2d<T> {
       }
     });
   }
+  // Whether v, met after best in a window's row-major scan, replaces it:
+  // larger, or NaN (PyTorch's max_pool2d propagates NaN, and keeps the first
+  // of equal maxima). A bitwise or, so that no branch is asked for.
+  static bool replaces(T v, T best) { return (v > best) | (v != v); }
   static void larger_of_pairs(const T* __restrict x, int32_t pairs, T* __restrict value, int32_t* __restrict at) {
     for (int32_t q = 0; q < pairs; ++q) {
       const T a = x[2 * q], b = x[2 * q + 1];
-      const bool take = (b > a) | (b != b);
+      const bool take = replaces(b, a);
       value[q] = take ? b : a;
       at[q] = 2 * q + static_cast<int32_t>(take);
     }
@@ -819,7 +831,7 @@ class MaxPool2d final : public Pool2d<T> {
     using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
     for (int32_t i = 0; i < n; ++i) {
       const T a = value[i], b = value[n + i];
-      const Bits take = static_cast<Bits>((b > a) | (b != b));
+      const Bits take = static_cast<Bits>(replaces(b, a));
       Bits a_bits, b_bits;
       std::memcpy(&a_bits, &a, sizeof a);
       std::memcpy(&b_bits, &b, sizeof b);
@@ -841,7 +853,7 @@ class MaxPool2d final : public Pool2d<T> {
     const int32_t at = static_cast<int32_t>(offset);
     for (int32_t ow = 0; ow < n; ++ow) {
       const T v = xr[ow * s];
-      const bool take = v > best_value[ow] || v != v;
+      const bool take = replaces(v, best_value[ow]);
       best_value[ow] = take ? v : best_value[ow];
       best[ow] = take ? at + ow * s : best[ow];
     }

@@ -52,14 +52,21 @@ struct LayerWork {
   std::vector<int32_t> argmax;  // MaxPool2d: offset in its input plane of each output's maximum
   std::vector<T> cols;          // Conv2d: every sample's patches (im2col), if within kKeptPatchValues
   std::vector<std::vector<T>> part;  // scratch for each part of a parallel loop
+  std::vector<std::vector<int32_t>> part_positions;  // and its positions (MaxPool2d)
   // Before a parallel loop (on the calling thread): a slot for each of `parts`.
   void prepare_parts(int parts) {
     if (part.size() < static_cast<size_t>(parts)) part.resize(static_cast<size_t>(parts));
+    if (part_positions.size() < part.size()) part_positions.resize(part.size());
   }
   // Inside it: part p's scratch of at least n values (allocated once).
-  T* part_buffer(int p, size_t n) {
-    if (part[p].size() < n) part[p].resize(n);
-    return part[p].data();
+  T* part_buffer(int p, size_t n) { return at_least(part[p], n); }
+  int32_t* part_position_buffer(int p, size_t n) { return at_least(part_positions[p], n); }
+
+ private:
+  template <typename V>
+  static V* at_least(std::vector<V>& buffer, size_t n) {
+    if (buffer.size() < n) buffer.resize(n);
+    return buffer.data();
   }
 };
 

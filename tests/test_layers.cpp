@@ -244,18 +244,30 @@ TEST_CASE("a block's backward chains its layers' VJPs (finite differences)") {
 TEST_CASE("a block's backward through ReLU then max-pooling is the two VJPs in turn, bit for bit") {
   // ReLU's zeros tie within windows, a NaN and an Inf reach the pools;
   // overlapping windows (3 at stride 2) add several gradients in one place.
-  for (const LayerSpec& pool : {LayerSpec{"maxpool2d", 0, 0, true, 2}, LayerSpec{"maxpool2d", 0, 0, true, 3, 2}}) {
-    CAPTURE(pool.kernel);
+  // Pooled planes 6 × 7 take the scan, 6 × 8 the pairs (2 × 2 at stride 2);
+  // a block that starts with ReLU sends the pair's gradient to its input.
+  struct Case {
+    Shape input;
+    std::vector<LayerSpec> block;
+  };
+  const LayerSpec conv{"conv2d", 3, 0, true, 2}, pool2{"maxpool2d", 0, 0, true, 2}, pool3{"maxpool2d", 0, 0, true, 3, 2};
+  for (const Case& c : {Case{{1, 7, 8}, {conv, {"relu"}, pool2}}, Case{{1, 7, 9}, {conv, {"relu"}, pool2}},
+                        Case{{1, 7, 8}, {conv, {"relu"}, pool3}}, Case{{2, 6, 8}, {{"relu"}, pool2}}}) {
+    CAPTURE(c.input[2]);
+    CAPTURE(c.block.size());
+    CAPTURE(c.block.back().kernel);
     ModelSpec spec;
-    spec.input_shape = {1, 7, 8};
+    spec.input_shape = c.input;
     spec.loss = LossKind::MSE;
-    spec.blocks = {{{"conv2d", 3, 0, true, 2}, {"relu"}, pool}, {{"flatten"}, {"linear", 2}}};
+    spec.blocks = {c.block, {{"flatten"}, {"linear", 2}}};
     Model<float> model(spec);
     model.init(3);
     Block<float>& f1 = model.f(1);
-    f1.layers[0]->params[1].value.array() = -0.3f;  // a negative bias: some windows ReLU zeroes whole
+    const Index n = static_cast<Index>(f1.layers.size());
+    if (n == 3) f1.layers[0]->params[1].value.array() = -0.3f;  // a negative bias: some windows ReLU zeroes whole
     Rng rng(2);
     Tensor<float> x = random_tensor<float>(batch_shape(4, spec.input_shape), rng);
+    if (n == 2) x.array() -= 0.5f;
     x[5] = std::nanf("");
     x[60] = std::numeric_limits<float>::infinity();
     BlockTrace<float> trace;
@@ -265,16 +277,24 @@ TEST_CASE("a block's backward through ReLU then max-pooling is the two VJPs in t
     Tensor<float> gx;
     CHECK((y.array() == 0).count() > 0);  // windows ReLU zeroed whole: their gradient is masked
     f1.backward(x, trace, gy, &gx, true);
-    const Tensor<float> fused_weight = f1.layers[0]->params[0].grad;
-    // The same, layer by layer.
-    Tensor<float> g_relu_out, g_conv_out, gx_turns;
-    f1.layers[2]->vjp_input(trace.out[1], trace.out[2], gy, g_relu_out, trace.work[2]);
-    f1.layers[1]->vjp_input(trace.out[0], trace.out[1], g_relu_out, g_conv_out, trace.work[1]);
-    f1.layers[0]->vjp_input(x, trace.out[0], g_conv_out, gx_turns, trace.work[0]);
-    f1.layers[0]->vjp_params(x, g_conv_out, trace.work[0]);
-    CHECK(std::memcmp(gx.data(), gx_turns.data(), sizeof(float) * gx.size()) == 0);
-    CHECK(std::memcmp(fused_weight.data(), f1.layers[0]->params[0].grad.data(), sizeof(float) * fused_weight.size()) ==
-          0);
+    std::vector<Tensor<float>> fused_grads;
+    for (const auto& layer : f1.layers)
+      for (const Param<float>& p : layer->params) fused_grads.push_back(p.grad);
+    // The same, layer by layer, from the top.
+    Tensor<float> g = gy, below;
+    for (Index i = n - 1; i >= 0; --i) {
+      const Tensor<float>& input = i == 0 ? x : trace.out[i - 1];
+      f1.layers[i]->vjp_params(input, g, trace.work[i]);
+      f1.layers[i]->vjp_input(input, trace.out[i], g, below, trace.work[i]);
+      g = below;
+    }
+    CHECK(std::memcmp(gx.data(), g.data(), sizeof(float) * gx.size()) == 0);
+    size_t k = 0;
+    for (const auto& layer : f1.layers)
+      for (const Param<float>& p : layer->params) {
+        CHECK(std::memcmp(fused_grads[k].data(), p.grad.data(), sizeof(float) * p.grad.size()) == 0);
+        ++k;
+      }
   }
 }
 
