@@ -258,7 +258,9 @@ class ReLU final : public Elementwise<T> {
     y.resize(x.shape());
     this->by_rows(x, [&](Index at, Index n) { y.array().segment(at, n) = x.array().segment(at, n).max(T(0)); });
   }
-  // A plain loop: compilers vectorise it as a compare and a mask.
+  // PyTorch's threshold_backward: zero where y ≤ 0, so that the gradient
+  // passes where y is NaN. A plain loop: compilers vectorise it as a
+  // compare and a mask.
   void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy, Tensor<T>& gx,
                  LayerWork<T>&) const override {
     gx.resize(x.shape());
@@ -267,7 +269,7 @@ class ReLU final : public Elementwise<T> {
       T* gxv = gx.data() + at;
       for (Index i = 0; i < n; ++i) {
         const T g = gyv[i];  // read unconditionally, so that the select vectorises
-        gxv[i] = yv[i] > T(0) ? g : T(0);
+        gxv[i] = yv[i] <= T(0) ? T(0) : g;
       }
     });
   }
@@ -863,8 +865,8 @@ class MaxPool2d final : public Pool2d<T> {
     scatter_gradient<false>(x, y, gy, gx, work);
   }
   // After ReLU (x = ReLU(u)), each window sends its gradient to one place,
-  // where x is the window's y, so ReLU'(u) there is y > 0:
-  //   gu[where] += (y > 0 ? gy : 0), zero elsewhere,
+  // where x is the window's y, so ReLU's mask there is y's (as in ReLU's VJP):
+  //   gu[where] += (y ≤ 0 ? 0 : gy), zero elsewhere,
   // the same values as the two VJPs in turn, without ReLU's pass over x's
   // values and their gradients (four times the pooled size at 2×2).
   bool vjp_input_through(const Layer<T>& below, const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy,
@@ -891,7 +893,7 @@ class MaxPool2d final : public Pool2d<T> {
         T* g = gxv + plane * H * W;
         std::fill(g, g + H * W, T(0));  // plane by plane: the scatter finds it in cache
         for (Index out = plane * per_plane; out < (plane + 1) * per_plane; ++out)
-          g[where[out]] += AfterReLU ? (yv[out] > T(0) ? gyv[out] : T(0)) : gyv[out];
+          g[where[out]] += AfterReLU ? (yv[out] <= T(0) ? T(0) : gyv[out]) : gyv[out];
       }
     });
   }

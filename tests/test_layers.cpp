@@ -197,17 +197,19 @@ TEST_CASE("the paper's models have the paper's parameter counts and shapes") {
   CHECK(cifar.shape_at(3) == Shape{16384});
 }
 
-TEST_CASE("ReLU's derivative at 0 is 0, as in PyTorch") {
-  auto relu = make_layer<double>({"relu"}, {3});
-  Tensor<double> x({1, 3}), y, g({1, 3}), gx;
-  x[0] = 0, x[1] = 1, x[2] = -1;
+TEST_CASE("ReLU's derivative is 0 at 0 and passes the gradient at NaN, as in PyTorch") {
+  auto relu = make_layer<double>({"relu"}, {4});
+  Tensor<double> x({1, 4}), y, g({1, 4}), gx;
+  x[0] = 0, x[1] = 1, x[2] = -1, x[3] = std::nan("");
   g.array() = 1;
   LayerWork<double> work;
   relu->forward(x, y, work);
   relu->vjp_input(x, y, g, gx, work);
+  CHECK(std::isnan(y[3]));  // relu(NaN) is NaN
   CHECK(gx[0] == 0);
   CHECK(gx[1] == 1);
   CHECK(gx[2] == 0);
+  CHECK(gx[3] == 1);  // torch.relu's backward (threshold_backward) zeroes only where y <= 0
 }
 
 TEST_CASE("linear initialisation is PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases") {
