@@ -22,9 +22,11 @@ using namespace pcplay::ui;
 
 namespace {
 
-// Waits up to `seconds` for `done`, polling the run's snapshot.
+// Waits up to `seconds` for `done`, polling the run's snapshot. A ceiling
+// for a hang, not a speed test: the race that diverges takes 0.1 s in the
+// native build and 14 s under ThreadSanitizer alone, more beside other tests.
 template <typename Pred>
-bool wait_for(const Run& run, Pred done, double seconds = 10) {
+bool wait_for(const Run& run, Pred done, double seconds = 120) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < end) {
     if (done(*run.snapshot())) return true;
