@@ -143,18 +143,24 @@ for err, extra in (("epc", []), ("ipc", []), ("exact", []), ("strict", ["--tol",
           f"angles {angle:.1e} degrees) are one process's to {bound:.0e}",
           d <= bound and worst <= bound and angle <= 1e-5 and len(a) == len(b) == 50, f"{d:.3e} {worst:.3e} {angle:.3e}")
 
-# float32: the loss curves of 1 and 2 ranks agree to 1e-5. With SGD: Adam
-# divides each gradient by its own running size, so that a float32 rounding
-# difference in a near-zero gradient moves its weight by up to 2 lr; over 50
-# steps at lr 0.002 the curves then part by up to 7e-4 (docs/distributed.md).
+# float32: the loss curves of 1 and 2 ranks agree to 1e-5 over the first 25
+# steps, and to 1e-2 over all 50. The sums' order differs with the ranks, and
+# training amplifies rounding: the SSE2 build's curves stay within 5e-7 to
+# step 31 and part by 3e-3 at step 48, the AVX-512 build's by 3e-6 (another
+# packet width, other roundings). A wrong normalisation of the sums shows by
+# the second step. With SGD: Adam divides each gradient by its own running
+# size, so that a float32 rounding difference in a near-zero gradient moves
+# its weight by up to 2 lr (docs/distributed.md).
 sgd = ["--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.05"]
 one = run(0, *mnist_fixedpred, *sgd, "--metrics", "f32-1.csv")
 two = run(2, *mnist_fixedpred, *sgd, "--metrics", "f32-2.csv")
 if one.returncode == 0 and two.returncode == 0:
     a, b = losses(path("f32-2.csv")), losses(path("f32-1.csv"))
-    worst = max(abs(x - y) / abs(y) for p, q in zip(a, b) for x, y in zip(p, q))
-    check(f"float32: 2 ranks' loss curve agrees with one process's to 1e-5 (got {worst:.1e})",
-          len(a) == len(b) == 50 and worst <= 1e-5, f"{worst:.3e}")
+    parted = [max(abs(x - y) / abs(y) for x, y in zip(p, q)) for p, q in zip(a, b)]
+    early, worst = max(parted[:25]), max(parted)
+    check(f"float32: 2 ranks' loss curve agrees with one process's to 1e-5 over 25 steps (got {early:.1e}), "
+          f"to 1e-2 over 50 (got {worst:.1e})",
+          len(a) == len(b) == 50 and early <= 1e-5 and worst <= 1e-2, f"{early:.3e} {worst:.3e}")
 else:
     check("float32 runs", False, one.stderr + two.stderr)
 
