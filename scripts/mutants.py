@@ -6,6 +6,7 @@ the benchmarks and the window test). Prints which bugs were caught, and by
 which test first.
 
     scripts/mutants.py [--tree DIR] [--only NAME...]
+    scripts/mutants.py --check     (every bug still applies: a test, instant)
 
 The tree (default: this checkout) is copied to build/mutants/src, built once
 in build/mutants/build, and rebuilt incrementally for each bug. It takes
@@ -25,8 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # exactly once in its file.
 MUTANTS = [
     ("Strict's step eta scaled by 0.99 (FixedPred untouched)", "core/pc_infer.cpp",
-     "relax_rows(model_.thread_pool(), prediction, vjp_[l], eta,",
-     "relax_rows(model_.thread_pool(), prediction, vjp_[l], err == ErrType::Strict ? T(0.99) * eta : eta,"),
+     "relax_rows(model_.thread_pool(), prediction, vjp, eta,",
+     "relax_rows(model_.thread_pool(), prediction, vjp, err == ErrType::Strict ? T(0.99) * eta : eta,"),
     ("Strict's parameter gradients taken at vhat, not at the beliefs", "core/pc_strict.cpp",
      "    if (l > 1) model_.f(l).forward(v[l - 1], trace_[l]);\n    model_.f(l).backward(v[l - 1],",
      "    if (l > 1) model_.f(l).forward(vhat[l - 1], trace_[l]);\n    model_.f(l).backward(vhat[l - 1],"),
@@ -38,8 +39,10 @@ MUTANTS = [
      "for (Index l = 0; l <= L; ++l) {\n    if (!eps[l].defined()) continue;"),
     ("Trainer::evaluate averages per chunk instead of per sample", "core/trainer.cpp",
      "    total.loss += e.loss * count;\n    total.accuracy += e.accuracy * count;\n  }\n"
+     "  sum_over_processes({&total.loss, &total.accuracy}, \"the evaluation\");\n"
      "  total.loss /= static_cast<double>(data.size());\n  total.accuracy /= static_cast<double>(data.size());",
      "    total.loss += e.loss;\n    total.accuracy += e.accuracy;\n  }\n"
+     "  sum_over_processes({&total.loss, &total.accuracy}, \"the evaluation\");\n"
      "  const double chunks = std::ceil(static_cast<double>(data.size()) / chunk);\n"
      "  total.loss /= chunks;\n  total.accuracy /= chunks;"),
     ("restore() forgets energy_rose_steps", "core/trainer.cpp",
@@ -49,13 +52,13 @@ MUTANTS = [
     ("FixedPred's top error eps_L left undefined, the sweep reading stale values", "core/pc_infer.cpp",
      "  if (err == ErrType::FixedPred) eps[L] = dLdy;", "  if (err == ErrType::FixedPred) eps[L].resize(dLdy.shape());"),
     ("ePC's backward pass carries each layer's own error, not backprop's delta", "core/pc_epc.cpp",
-     "model_.f(l + 1).backward(v[l], trace_[l + 1], *delta, &vjp_[l], false);",
-     "model_.f(l + 1).backward(v[l], trace_[l + 1], eps[l + 1], &vjp_[l], false);"),
+     "model_.f(l + 1).backward(s.v[l], (*s.trace)[l + 1], *delta, &s.vjp[l], false);",
+     "model_.f(l + 1).backward(s.v[l], (*s.trace)[l + 1], s.eps[l + 1], &s.vjp[l], false);"),
     ("ePC's gradients at the beliefs of the last sweep, not of the final errors", "core/pc_epc.cpp",
-     "  const Index L = model_.depth();\n  beliefs_from_errors();\n  loss_value(",
+     "  const Index L = model_.depth();\n  beliefs_from_errors(trace_, v, eps, trace_[1].output());\n  loss_value(",
      "  const Index L = model_.depth();\n  loss_value("),
-    ("iPC keeps f_1's output from before the weights changed", "core/pc_strict.cpp",
-     "for (Index l = learning ? 1 : 2; l <= L; ++l)", "for (Index l = 2; l <= L; ++l)"),
+    ("iPC keeps f_1's output from before the weights changed", "core/pc_ipc.cpp",
+     "for (Index l = 1; l <= L; ++l) model_.f(l).forward(", "for (Index l = 2; l <= L; ++l) model_.f(l).forward("),
     ("iPC's reported gradient is the last iteration's, not the mean", "core/pc_ipc.cpp",
      "grad_sum_[i].array() / static_cast<T>(iterations_)", "params_[i].param->grad.array()"),
     ("a residual block's VJP drops the skip", "core/model.cpp",
@@ -66,12 +69,17 @@ MUTANTS = [
      "gy.array().segment(at, n) * (T(1) - y.array().segment(at, n).square());",
      "gy.array().segment(at, n) * (T(1) - y.array().segment(at, n));"),
     ("ReLU passes the gradient at 0 (ReLU'(0) = 1)", "core/layers.cpp",
-     "gxv[i] = yv[i] > T(0) ? g : T(0);", "gxv[i] = yv[i] >= T(0) ? g : T(0);"),
+     "gxv[i] = yv[i] <= T(0) ? T(0) : g;", "gxv[i] = yv[i] < T(0) ? T(0) : g;"),
+    ("ReLU stops the gradient where its output is NaN (PyTorch passes it)", "core/layers.cpp",
+     "gxv[i] = yv[i] <= T(0) ? T(0) : g;", "gxv[i] = yv[i] > T(0) ? g : T(0);"),
+    ("max-pooling keeps a window's first value over a NaN after it", "core/layers.cpp",
+     "static bool replaces(T v, T best) { return (v > best) | (v != v); }",
+     "static bool replaces(T v, T best) { return v > best; }"),
     ("MSE's gradient without the factor 2", "core/loss.cpp",
      "dyhat->array() = (yhat.array() - target.array()) * (T(2) / count);",
      "dyhat->array() = (yhat.array() - target.array()) * (T(1) / count);"),
     ("cross-entropy's gradient not divided by the batch", "core/loss.cpp",
-     "g = (z.row(b).array() - logsumexp).exp().matrix() / static_cast<T>(B);\n      g(labels[b]) -= T(1) / static_cast<T>(B);",
+     "g = (z.row(b).array() - logsumexp).exp().matrix() / static_cast<T>(B_total);\n      g(labels[b]) -= T(1) / static_cast<T>(B_total);",
      "g = (z.row(b).array() - logsumexp).exp().matrix();\n      g(labels[b]) -= T(1);"),
     ("Adam without the second moment's bias correction", "core/optim.cpp",
      "bias2 = 1 - std::pow(config_.beta2, t_);", "bias2 = 1.0;"),
@@ -98,7 +106,8 @@ MUTANTS = [
      "if (e.pixels != pixels) {", "if (e.pixels.empty()) {"),
 ]
 
-EXCLUDED = "^(torch2pc_reference|train_reference|compare_torch_runs|micro_bench_runs|gui_smoke)$"
+EXCLUDED = ("^(torch2pc_reference|train_reference|python_package|python_install|compare_torch_runs|micro_bench_runs|gui_smoke"
+            "|mutants_apply)$")
 
 
 def sh(cmd, **kw):
@@ -128,11 +137,25 @@ def run_tests(build):
     return "ctest exit %d" % r.returncode
 
 
+def stale(tree):
+    """The bugs whose text to change no longer occurs exactly once in the tree."""
+    return [(name, path, open(os.path.join(tree, path)).read().count(before))
+            for name, path, before, _ in MUTANTS]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tree", default=ROOT, help="the checkout whose code and tests to use")
     ap.add_argument("--only", nargs="*", help="run only the bugs whose name contains one of these")
+    ap.add_argument("--check", action="store_true",
+                    help="only check that every bug's text occurs once in the tree (code moves; the list must follow)")
     a = ap.parse_args()
+    if a.check:
+        bad = [(n, p, c) for n, p, c in stale(a.tree) if c != 1]
+        for name, path, count in bad:
+            print(f"{name}: the text to change occurs {count} times in {path}")
+        print(f"{len(MUTANTS) - len(bad)} of {len(MUTANTS)} planted bugs apply")
+        return 1 if bad else 0
     work = os.path.join(ROOT, "build", "mutants")
     src, build = os.path.join(work, "src"), os.path.join(work, "build")
     shutil.rmtree(src, ignore_errors=True)
