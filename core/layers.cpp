@@ -258,9 +258,10 @@ class ReLU final : public Elementwise<T> {
     y.resize(x.shape());
     this->by_rows(x, [&](Index at, Index n) { y.array().segment(at, n) = x.array().segment(at, n).max(T(0)); });
   }
-  // PyTorch's threshold_backward: zero where y ≤ 0, so that the gradient
-  // passes where y is NaN. A plain loop: compilers vectorise it as a
-  // compare and a mask.
+  // ReLU's VJP at one value, from its output y: PyTorch's threshold_backward,
+  // zero where y ≤ 0, so that the gradient passes where y is NaN.
+  static T masked(T y, T g) { return y <= T(0) ? T(0) : g; }
+  // A plain loop: compilers vectorise it as a compare and a mask.
   void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy, Tensor<T>& gx,
                  LayerWork<T>&) const override {
     gx.resize(x.shape());
@@ -269,7 +270,7 @@ class ReLU final : public Elementwise<T> {
       T* gxv = gx.data() + at;
       for (Index i = 0; i < n; ++i) {
         const T g = gyv[i];  // read unconditionally, so that the select vectorises
-        gxv[i] = yv[i] <= T(0) ? T(0) : g;
+        gxv[i] = masked(yv[i], g);
       }
     });
   }
@@ -893,7 +894,7 @@ class MaxPool2d final : public Pool2d<T> {
         T* g = gxv + plane * H * W;
         std::fill(g, g + H * W, T(0));  // plane by plane: the scatter finds it in cache
         for (Index out = plane * per_plane; out < (plane + 1) * per_plane; ++out)
-          g[where[out]] += AfterReLU ? (yv[out] <= T(0) ? T(0) : gyv[out]) : gyv[out];
+          g[where[out]] += AfterReLU ? ReLU<T>::masked(yv[out], gyv[out]) : gyv[out];
       }
     });
   }
