@@ -49,6 +49,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kArrivedTag = 7411;  // "I reached the collective the job waits in"
+constexpr int kFailingTag = 7412;  // "rank 0 failed and has said why"
 
 template <typename T>
 MPI_Datatype mpi_type();
@@ -82,6 +83,37 @@ void MpiJob::abort(int code) {
   std::fflush(stderr);
   MPI_Abort(MPI_COMM_WORLD, code);
   std::exit(code);  // (MPI_Abort does not return)
+}
+
+// Rank 0's notice is a message, not a delay: whichever rank reaches its
+// failure first, the others learn that rank 0 has spoken before they would.
+void MpiJob::fail(const std::string& where, const std::string& message, int code) {
+  if (size_ == 1 || leader()) {
+    std::fprintf(stderr, "%s: %s\n", where.c_str(), message.c_str());
+    std::fflush(stderr);
+    std::vector<MPI_Request> notices(static_cast<size_t>(size_), MPI_REQUEST_NULL);
+    for (int r = 1; r < size_; ++r)
+      MPI_Isend(&code, 1, MPI_INT, r, kFailingTag, MPI_COMM_WORLD, &notices[static_cast<size_t>(r)]);
+    // Let the notices leave, but a rank that died must not hold the abort up.
+    for (const Clock::time_point until = Clock::now() + std::chrono::seconds(1); Clock::now() < until;) {
+      int sent = 0;
+      MPI_Testall(size_, notices.data(), &sent, MPI_STATUSES_IGNORE);
+      if (sent) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    abort(code);
+  }
+  for (const Clock::time_point until = Clock::now() + std::chrono::seconds(5); Clock::now() < until;) {
+    int told = 0;
+    MPI_Iprobe(0, kFailingTag, MPI_COMM_WORLD, &told, MPI_STATUS_IGNORE);
+    if (told) {  // rank 0 has said it; its abort ends this process
+      std::this_thread::sleep_for(std::chrono::seconds(30));
+      abort(code);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::fprintf(stderr, "%s (rank %d): %s\n", where.c_str(), rank_, message.c_str());
+  abort(code);
 }
 
 void MpiJob::sum(double* values, size_t count, const char* what) { reduce(values, count, what); }
@@ -182,6 +214,10 @@ std::unique_ptr<MpiJob> MpiJob::join(int&, char**&) {
 }
 MpiJob::~MpiJob() = default;
 void MpiJob::abort(int code) { std::exit(code); }
+void MpiJob::fail(const std::string& where, const std::string& message, int code) {
+  std::fprintf(stderr, "%s: %s\n", where.c_str(), message.c_str());
+  abort(code);
+}
 void MpiJob::sum(double*, size_t, const char*) {}
 void MpiJob::sum(float*, size_t, const char*) {}
 bool MpiJob::all_equal(uint64_t, const char*) { return true; }

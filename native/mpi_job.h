@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "collective.h"
 
@@ -39,6 +40,12 @@ class MpiJob final : public Collective {
   static constexpr double kDefaultTimeout = 300;
   // Ends every rank of the job with this exit code (MPI_Abort).
   [[noreturn]] void abort(int code);
+  // Ends the job over a failure this rank met, told once. Rank 0 prints
+  // "where: message" and tells the others before its abort; another rank
+  // prints "where (rank r): message" only if rank 0 does not fail too within
+  // a few seconds, so a failure every rank meets (a bad option, a missing
+  // file) is one line, rank 0's.
+  [[noreturn]] void fail(const std::string& where, const std::string& message, int code);
 
  private:
   MpiJob() = default;

@@ -1,9 +1,7 @@
 // What every pcplay command line does around its subcommand: parse, run,
 // and turn each kind of failure into one line and its exit code.
-#include <chrono>
 #include <cstdio>
 #include <new>
-#include <thread>
 
 #include "commands.h"
 
@@ -12,15 +10,10 @@ namespace pcplay::cli {
 namespace {
 
 // One line on stderr and the exit code. In an MPI job of several ranks the
-// job ends here; the other ranks wait a moment first, so that a failure every
-// rank meets (a bad option, a missing file) is told once, by rank 0, whose
-// abort ends them before they print.
+// job ends here, the failure told once (MpiJob::fail).
 int fail(MpiJob* job, const std::string& where, const std::string& line, int code) {
-  const bool shared = job && job->size() > 1;
-  if (shared && !job->leader()) std::this_thread::sleep_for(std::chrono::seconds(1));
-  const std::string rank = shared && !job->leader() ? " (rank " + std::to_string(job->rank()) + ")" : "";
-  std::fprintf(stderr, "%s%s: %s\n", where.c_str(), rank.c_str(), line.c_str());
-  if (shared) job->abort(code);
+  if (job && job->size() > 1) job->fail(where, line, code);
+  std::fprintf(stderr, "%s: %s\n", where.c_str(), line.c_str());
   return code;
 }
 
