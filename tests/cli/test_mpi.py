@@ -241,9 +241,13 @@ else:
     check("the run to kill a rank of started", False, job.communicate()[1][-400:] if job.poll() is not None else "")
     job.kill()
 
-# A rank that hangs (stopped) ends the job after --mpi-timeout, named.
-job = start_job(2, [*long_run, "--mpi-timeout", "3"])
-time.sleep(1.5)
+# A rank that hangs (stopped) ends the job after --mpi-timeout, named. It is
+# stopped once the job trains (its first checkpoint), not after a fixed wait:
+# a rank stopped inside MPI_Init, on a loaded machine, hangs the launch itself.
+job = start_job(2, [*long_run, "--mpi-timeout", "3", "--checkpoint", "hung", "--every", "10"])
+deadline = time.time() + 120
+while job.poll() is None and checkpoint_step(path("hung")) < 10 and time.time() < deadline:
+    time.sleep(0.05)
 victims = ranks_of(job)
 if job.poll() is None and len(victims) == 2:
     ended, err = signal_and_wait(job, victims[1], signal.SIGSTOP)
