@@ -34,16 +34,14 @@ ThreadPool::~ThreadPool() {
 
 namespace {
 
-// Spins while `busy()` for up to kSpin before the caller sleeps instead.
+// Spins while `busy()` for up to 100 µs before the caller sleeps instead.
 // Not in the browser: there the page's own threads and its renderer share
 // the cores with the pool (spinning halved the threaded page's training
 // speed), and each clock reading is a call into JavaScript.
-constexpr auto kSpin = std::chrono::microseconds(100);
-
 template <typename Busy>
 void spin_while([[maybe_unused]] Busy busy) {
 #ifndef __EMSCRIPTEN__
-  const auto until = std::chrono::steady_clock::now() + kSpin;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
   for (int i = 0; busy(); ++i) {
 #if defined(__x86_64__) || defined(__i386__)
     _mm_pause();
