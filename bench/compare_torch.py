@@ -29,6 +29,13 @@ model, batch and threads: the check that torch-vjp, the yardstick, is as fast
 as the code it stands for ("vjp/t2pc" at or under 1.00), and pcplay's ratio
 to Torch2PC's own time.
 
+The PyTorch sides run on tcmalloc (LD_PRELOAD; Debian's libtcmalloc-minimal4,
+which scripts/setup.sh installs), as PyTorch's CPU performance guides advise:
+under glibc's malloc every step maps and unmaps its large tensors afresh, and
+the yardstick's FixedPred spent 13.7 of 14.7 s in the kernel's page faults
+(2.0 s a step, against 0.41 s on tcmalloc). --allocator glibc times them on
+glibc's malloc instead. pcplay's own processes run without the preload.
+
 Run with Debian's python3 (it has torch):
   /usr/bin/python3 bench/compare_torch.py build/native/pcplay [build/native-arch/pcplay] [--threads 1,2]
 """
@@ -108,10 +115,43 @@ def load_torch2pc(path):
     return module
 
 
+# The preload this script added for PyTorch's sides, and the environment
+# pcplay's processes get: the one this script was started with.
+PRELOAD_MARK = "PCPLAY_BENCH_PRELOADED"
+
+
+def own_environment():
+    env = dict(os.environ)
+    if PRELOAD_MARK in env:
+        original = env.pop(PRELOAD_MARK)
+        if original:
+            env["LD_PRELOAD"] = original
+        else:
+            env.pop("LD_PRELOAD", None)
+    return env
+
+
+def run_on_tcmalloc():
+    """Re-runs this script with tcmalloc preloaded (once); exits with an error if it is missing."""
+    if PRELOAD_MARK in os.environ:
+        return
+    library = next((os.path.join(d, "libtcmalloc_minimal.so.4") for d in
+                    ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib")
+                    if os.path.exists(os.path.join(d, "libtcmalloc_minimal.so.4"))), None)
+    if library is None:
+        sys.exit("compare_torch.py: error: libtcmalloc_minimal.so.4 not found (install libtcmalloc-minimal4, "
+                 "as scripts/setup.sh does, or pass --allocator glibc)")
+    env = dict(os.environ)
+    env[PRELOAD_MARK] = env.get("LD_PRELOAD", "")
+    env["LD_PRELOAD"] = " ".join(filter(None, [library, env[PRELOAD_MARK]]))
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
 def pcplay_step_time(pcplay, model, err, eta, n, batch, steps, warmup, threads):
     out = subprocess.run([pcplay, "bench", "--model", model, "--err", err, "--eta", str(eta), "--n", str(n),
                           "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup),
-                          "--threads", str(threads), "--json"], check=True, capture_output=True, text=True)
+                          "--threads", str(threads), "--json"], check=True, capture_output=True, text=True,
+                         env=own_environment())
     return json.loads(out.stdout)["seconds_per_step"]
 
 
@@ -132,7 +172,11 @@ def main():
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--torch2pc", metavar="FILE", help="Torch2PC's TorchSeq2PC.py, timed too")
     parser.add_argument("--swap", metavar="DIR", help="a build's python folder: pcplay.torch.PCInfer timed too")
+    parser.add_argument("--allocator", choices=["tcmalloc", "glibc"], default="tcmalloc",
+                        help="the PyTorch sides' malloc (see above)")
     args = parser.parse_args()
+    if args.allocator == "tcmalloc":
+        run_on_tcmalloc()
     torch2pc = load_torch2pc(args.torch2pc) if args.torch2pc else None
     swap = None
     if args.swap:
@@ -143,7 +187,7 @@ def main():
     builds = [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in args.pcplay]
     rows = []
     print(f"{args.model}, batch {args.batch}, float32, eta {args.eta}, n {args.n}; "
-          f"PyTorch {torch.__version__}; median of {args.steps} steps"
+          f"PyTorch {torch.__version__} on {args.allocator}'s malloc; median of {args.steps} steps"
           f"{f', fastest of {args.rounds} rounds' if args.rounds > 1 else ''}; ratio = PyTorch's time / pcplay's")
     header = f"{'err':10} {'threads':>7} {'torch-vjp ms':>13} {'torch-autograd ms':>18}"
     if torch2pc:

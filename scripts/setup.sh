@@ -20,6 +20,9 @@ packages=(
   # (libblas3), which made the yardstick of bench/compare_torch.py 1.6-3.5x
   # slower than torch with a real BLAS (docs/performance.md).
   libopenblas0-pthread
+  # and its malloc: on glibc's the yardstick's FixedPred spends most of its
+  # step in page faults (bench/compare_torch.py preloads tcmalloc).
+  libtcmalloc-minimal4
   pybind11-dev python3-dev      # the Python package (python/)
   python3-venv python3-pip python3-setuptools python3-wheel   # its offline pip install test
   libopenmpi-dev openmpi-bin    # mpirun -np R pcplay train (docs/distributed.md)
