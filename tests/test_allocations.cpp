@@ -19,13 +19,11 @@
 #define PCPLAY_COUNT_MALLOC 1
 #endif
 
+#ifdef PCPLAY_COUNT_MALLOC
 namespace {
 std::atomic<bool> counting{false};
 std::atomic<long> allocations{0};
-}  // namespace
 
-#ifdef PCPLAY_COUNT_MALLOC
-namespace {
 inline void count() {
   if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
 }
@@ -67,11 +65,12 @@ int posix_memalign(void** out, size_t align, size_t n) {
 using namespace pcplay;
 using namespace pcplay::test;
 
+#ifdef PCPLAY_COUNT_MALLOC
 namespace {
 
 // Allocations made by `fn` on any thread.
 template <typename Fn>
-[[maybe_unused]] long allocations_in(Fn fn) {
+long allocations_in(Fn fn) {
   allocations = 0;
   counting = true;
   fn();
@@ -80,6 +79,7 @@ template <typename Fn>
 }
 
 }  // namespace
+#endif
 
 TEST_CASE("a relaxation allocates nothing once its buffers are sized (every error type, conv and dense, threads)") {
 #ifndef PCPLAY_COUNT_MALLOC
