@@ -176,6 +176,19 @@ check("a bad option under mpirun: one error line from rank 0, exit 2",
       r.stderr.count("no-such-data") == 1 and "pcplay train: error:" in r.stderr and r.returncode == 2,
       f"exit {r.returncode}: {r.stderr.strip()[:600]}")
 
+# A failure one rank meets alone (its own arguments, in mpirun's MPMD form)
+# is told once too: by rank 0 at once, or by the other rank, named, after it
+# has waited for rank 0's notice in vain.
+good = [PCPLAY, "train", "--data", "circle", "--steps", "50", "--threads", "1"]
+bad = [PCPLAY, "train", "--data", "no-such-data", "--threads", "1"]
+for failing, (first, second), line in ((0, (bad, good), "pcplay train: error:"),
+                                       (1, (good, bad), "pcplay train (rank 1): error:")):
+    r = subprocess.run([MPIRUN, *MPI_FLAGS, "-np", "1", *first, ":", "-np", "1", *second],
+                       capture_output=True, text=True, cwd=TMP, timeout=600)
+    check(f"a bad option on rank {failing} alone: one error line, {line!r}, exit 2",
+          r.stderr.count("no-such-data") == 1 and line in r.stderr and r.returncode == 2,
+          f"exit {r.returncode}: {r.stderr.strip()[:600]}")
+
 r = run(2, "init", "--model", "mlp-2d", "--out", "x.safetensors")
 check("init under mpirun -np 2 is refused (two ranks would write one file), exit 2",
       r.returncode == 2 and "only train and reproduce share their work" in r.stderr and
