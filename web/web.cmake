@@ -45,7 +45,7 @@ endif()
 if(NOT PCPLAY_WEB_THREADS)
   # The page, its script and the tutorial, copied as they are.
   foreach(file index.html pcplay.css pcplay-api.js examples/tutorial.html examples/tutorial.css examples/tutorial.js
-               examples/depth.html examples/depth.js examples/figure.js)
+               examples/depth.html examples/depth.js examples/figure.js examples/frame.js)
     configure_file(${web_dir}/${file} ${PCPLAY_WEB_SITE}/${file} COPYONLY)
   endforeach()
   # MNIST and Fashion-MNIST subsets (gzip'd IDX), made from the installed data.

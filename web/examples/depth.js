@@ -110,8 +110,8 @@ const race = () => runRace('race-table', { model: 'dense:32,32,32,32:relu', comp
 const muRace = () => runRace('mupc-table', { model: 'resmlp:32,12:tanh', compare: ['strict', 'exact', 'strict:mupc', 'exact:mupc'],
                                              eta: 0.1 }, stepsOf('mupc_steps', 800));
 
-frame.addEventListener('load', async () => {
-  pcplay = await frame.contentWindow.pcplay.ready;
+playgroundIn(frame).then((api) => {
+  pcplay = api;
   pcplay.on('step', show);
   show(pcplay.metrics());
   document.getElementById('decay').addEventListener('click', decay);

@@ -71,8 +71,8 @@ async function compare() {
   table.dataset.done = 'yes';
 }
 
-frame.addEventListener('load', async () => {
-  pcplay = await frame.contentWindow.pcplay.ready;
+playgroundIn(frame).then((api) => {
+  pcplay = api;
   for (const { name, label } of pcplay.choices().err) NAMES[name] = label;
   pcplay.on('step', show);
   show(pcplay.metrics());
