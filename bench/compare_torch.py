@@ -32,14 +32,15 @@ to Torch2PC's own time.
 The PyTorch sides run on tcmalloc (LD_PRELOAD; Debian's libtcmalloc-minimal4,
 which scripts/setup.sh installs), as PyTorch's CPU performance guides advise:
 under glibc's malloc every step maps and unmaps its large tensors afresh, and
-the yardstick's FixedPred spent 13.7 of 14.7 s in the kernel's page faults
-(2.0 s a step, against 0.41 s on tcmalloc). --allocator glibc times them on
-glibc's malloc instead. pcplay's own processes run without the preload.
+page faults then dominate FixedPred's step (docs/performance.md, "PyTorch's
+malloc"). --allocator glibc times them on glibc's malloc instead. pcplay's
+own processes run without the preload.
 
 Run with Debian's python3 (it has torch):
   /usr/bin/python3 bench/compare_torch.py build/native/pcplay [build/native-arch/pcplay] [--threads 1,2]
 """
 import argparse
+import ctypes.util
 import importlib.util
 import json
 import os
@@ -135,11 +136,9 @@ def run_on_tcmalloc():
     """Re-runs this script with tcmalloc preloaded (once); exits with an error if it is missing."""
     if PRELOAD_MARK in os.environ:
         return
-    library = next((os.path.join(d, "libtcmalloc_minimal.so.4") for d in
-                    ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib")
-                    if os.path.exists(os.path.join(d, "libtcmalloc_minimal.so.4"))), None)
+    library = ctypes.util.find_library("tcmalloc_minimal")  # its soname, which ld.so finds as it found it
     if library is None:
-        sys.exit("compare_torch.py: error: libtcmalloc_minimal.so.4 not found (install libtcmalloc-minimal4, "
+        sys.exit("compare_torch.py: error: tcmalloc not found (install libtcmalloc-minimal4, "
                  "as scripts/setup.sh does, or pass --allocator glibc)")
     env = dict(os.environ)
     env[PRELOAD_MARK] = env.get("LD_PRELOAD", "")

@@ -88,7 +88,7 @@ void MpiJob::abort(int code) {
 // Rank 0's notice is a message, not a delay: whichever rank reaches its
 // failure first, the others learn that rank 0 has spoken before they would.
 void MpiJob::fail(const std::string& where, const std::string& message, int code) {
-  if (size_ == 1 || leader()) {
+  if (leader()) {
     std::fprintf(stderr, "%s: %s\n", where.c_str(), message.c_str());
     std::fflush(stderr);
     std::vector<MPI_Request> notices(static_cast<size_t>(size_), MPI_REQUEST_NULL);

@@ -210,6 +210,13 @@ def ranks_of(job):
     return [int(p) for p in out]
 
 
+def wait_for_checkpoint(job, folder, step):
+    """Waits (at most 120 s) until the running job has checkpointed step `step` in `folder`."""
+    deadline = time.time() + 120
+    while job.poll() is None and checkpoint_step(path(folder)) < step and time.time() < deadline:
+        time.sleep(0.05)
+
+
 def start_job(ranks, args):
     return subprocess.Popen(command(ranks, args), cwd=TMP, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -235,9 +242,7 @@ long_run = ["train", "--data", "mnist", "--model", "paper-mnist", "--err", "fixe
             "--steps", "150", "--dtype", "float64", "--threads", "1", "--quiet"]
 whole = run(0, *long_run, "--save", "whole.safetensors")
 job = start_job(3, [*long_run, "--checkpoint", "ck", "--every", "10", "--save", "killed.safetensors"])
-deadline = time.time() + 120
-while job.poll() is None and checkpoint_step(path("ck")) < 30 and time.time() < deadline:
-    time.sleep(0.05)
+wait_for_checkpoint(job, "ck", 30)
 victims = ranks_of(job)
 killed = job.poll() is None and len(victims) == 3
 if killed:
@@ -258,9 +263,7 @@ else:
 # stopped once the job trains (its first checkpoint), not after a fixed wait:
 # a rank stopped inside MPI_Init, on a loaded machine, hangs the launch itself.
 job = start_job(2, [*long_run, "--mpi-timeout", "3", "--checkpoint", "hung", "--every", "10"])
-deadline = time.time() + 120
-while job.poll() is None and checkpoint_step(path("hung")) < 10 and time.time() < deadline:
-    time.sleep(0.05)
+wait_for_checkpoint(job, "hung", 10)
 victims = ranks_of(job)
 if job.poll() is None and len(victims) == 2:
     ended, err = signal_and_wait(job, victims[1], signal.SIGSTOP)
