@@ -9,39 +9,9 @@
 // one iteration, where Strict's moves one layer per iteration.
 #include "pc_infer.h"
 
-#include "thread_pool.h"
+#include "row_update.h"
 
 namespace pcplay {
-
-namespace {
-
-// eps −= η (eps − δ), rows in parallel, with each row's Σ eps² (before the
-// step: the energy of the beliefs this iteration used), Σ (eps − δ)², and
-// whether its eps stayed finite.
-template <typename T>
-void descend_rows(ThreadPool* pool, const Tensor<T>& delta, T eta, Tensor<T>& eps, double* row_sq,
-                  double* row_step_sq, char* row_finite) {
-  const Index B = eps.rows(), n = eps.cols();
-  parallel_for(pool, B, min_rows(n), [&](Index r0, Index r1) {
-    for (Index r = r0; r < r1; ++r) {
-      const T* d = delta.data() + r * n;
-      T* e = eps.data() + r * n;
-      T sq = 0, step_sq = 0, finite = 0;
-      for (Index i = 0; i < n; ++i) {
-        const T step = e[i] - d[i];
-        sq += e[i] * e[i];
-        step_sq += step * step;
-        e[i] -= eta * step;
-        finite += e[i] - e[i];
-      }
-      row_sq[r] = static_cast<double>(sq);
-      row_step_sq[r] = static_cast<double>(step_sq);
-      row_finite[r] = finite == 0;
-    }
-  });
-}
-
-}  // namespace
 
 // v_l = f_l(v_{l-1}) − eps_l for l < L, and ṽ_L = f_L(v_{L-1}), with every
 // block's trace at its input (f_1's, at X, is the forward pass's): of the
@@ -79,9 +49,19 @@ void PCInference<T>::sweep_epc() {
       model_.f(l + 1).backward(s.v[l], (*s.trace)[l + 1], *delta, &s.vjp[l], false);
       delta = &s.vjp[l];
     }
-    for (Index l = 1; l < L; ++l)
-      descend_rows(model_.thread_pool(), s.vjp[l], eta, s.eps[l], row_sq(l) + first, row_step_sq(l) + first,
-                   row_finite(l) + first);
+    // eps_l −= η (eps_l − δ_l), with Σ eps² before the step (the energy of
+    // the beliefs this iteration used) and Σ (eps − δ)²
+    for (Index l = 1; l < L; ++l) {
+      const T* d = s.vjp[l].data();
+      const T rate = eta;  // a local: a member is read through `this`, which a store might alias
+      T* e = s.eps[l].data();
+      update_rows<T>(model_.thread_pool(), s.eps[l].rows(), s.eps[l].cols(), row_sq(l) + first,
+                     row_step_sq(l) + first, row_finite(l) + first, [=](Index k) {
+                       const T before = e[k], step = before - d[k];
+                       e[k] -= rate * step;
+                       return ValueUpdate<T>{before, step, e[k]};
+                     });
+    }
   });
   for (Index l = 1; l < L; ++l) record_rows(l);
 }

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "error.h"
+#include "row_update.h"
 #include "thread_pool.h"
 
 namespace pcplay {
@@ -55,41 +56,6 @@ void check_inference_settings(ErrType err, double eta, int n, double tol) {
   if (!std::isfinite(eta) || eta <= 0) throw Error("eta must be a positive number");
   if (n < 1) throw Error("n (inference iterations) must be at least 1");
 }
-
-namespace {
-
-// One pass over a layer's values, rows in parallel (each sample relaxes on its own):
-//   eps = pred − v;   v += η (eps − vjp)
-// (the same arithmetic, value for value, as the two statements of the spec),
-// with each row's Σ eps², Σ (eps − vjp)² and whether its v stayed finite.
-// Row sums added in row order do not depend on how the rows were split.
-template <typename T>
-void relax_rows(ThreadPool* pool, const Tensor<T>& pred, const Tensor<T>& vjp, T eta, Tensor<T>& v, Tensor<T>& eps,
-                double* row_sq, double* row_step_sq, char* row_finite) {
-  const Index B = v.rows(), n = v.cols();
-  eps.resize(v.shape());
-  parallel_for(pool, B, min_rows(n), [&](Index r0, Index r1) {
-    for (Index r = r0; r < r1; ++r) {
-      const T *p = pred.data() + r * n, *g = vjp.data() + r * n;
-      T *vr = v.data() + r * n, *e = eps.data() + r * n;
-      T sq = 0, step_sq = 0, finite = 0;  // finite stays 0 unless some v − v is NaN (v is Inf or NaN)
-      for (Index i = 0; i < n; ++i) {
-        const T d = p[i] - vr[i];
-        const T step = d - g[i];
-        e[i] = d;
-        sq += d * d;
-        step_sq += step * step;
-        vr[i] += eta * step;
-        finite += vr[i] - vr[i];
-      }
-      row_sq[r] = static_cast<double>(sq);
-      row_step_sq[r] = static_cast<double>(step_sq);
-      row_finite[r] = finite == 0;
-    }
-  });
-}
-
-}  // namespace
 
 template <typename T>
 PCInference<T>::PCInference(Model<T>& model, ErrType err_type, T step, Optimizer<T>* optimizer)
@@ -160,8 +126,20 @@ void PCInference<T>::start(const Tensor<T>& X, const Targets<T>& Y, const std::v
 template <typename T>
 void PCInference<T>::relax_layer(Index l, const Tensor<T>& prediction, const Tensor<T>& vjp, Tensor<T>& v_rows,
                                  Tensor<T>& eps_rows, Index first) {
-  relax_rows(model_.thread_pool(), prediction, vjp, eta, v_rows, eps_rows, row_sq(l) + first, row_step_sq(l) + first,
-             row_finite(l) + first);
+  const Index n = v_rows.cols();
+  eps_rows.resize(v_rows.shape());
+  const T *p = prediction.data(), *g = vjp.data();
+  const T rate = eta;  // a local: a member is read through `this`, which a store might alias
+  T *v = v_rows.data(), *e = eps_rows.data();
+  // eps = pred − v;  v += η (eps − vjp): the spec's two statements, value for value
+  update_rows<T>(model_.thread_pool(), v_rows.rows(), n, row_sq(l) + first, row_step_sq(l) + first,
+                 row_finite(l) + first, [=](Index k) {
+                   const T d = p[k] - v[k];
+                   const T step = d - g[k];
+                   e[k] = d;
+                   v[k] += rate * step;
+                   return ValueUpdate<T>{d, step, v[k]};
+                 });
 }
 
 template <typename T>

@@ -26,8 +26,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # exactly once in its file.
 MUTANTS = [
     ("Strict's step eta scaled by 0.99 (FixedPred untouched)", "core/pc_infer.cpp",
-     "relax_rows(model_.thread_pool(), prediction, vjp, eta,",
-     "relax_rows(model_.thread_pool(), prediction, vjp, err == ErrType::Strict ? T(0.99) * eta : eta,"),
+     "  const T rate = eta;  // a local",
+     "  const T rate = err == ErrType::Strict ? T(0.99) * eta : eta;  // a local"),
+    ("a row's last values (past its whole lane groups) never relax", "core/row_update.h",
+     "for (Index lane = 0; i < n; ++i, ++lane) add(i, lane);",
+     "for (Index lane = 0; i < n && false; ++i, ++lane) add(i, lane);"),
+    ("a non-finite value in a lane past the first goes unnoticed", "core/row_update.h",
+     "finite_sum += finite[lane];",
+     "finite_sum += lane == 0 ? finite[lane] : T(0);"),
     ("Strict's parameter gradients taken at vhat, not at the beliefs", "core/pc_strict.cpp",
      "    if (l > 1) model_.f(l).forward(v[l - 1], trace_[l]);\n    model_.f(l).backward(v[l - 1],",
      "    if (l > 1) model_.f(l).forward(vhat[l - 1], trace_[l]);\n    model_.f(l).backward(vhat[l - 1],"),

@@ -1,9 +1,12 @@
 // PCInfer against the claims of docs/algorithms.md.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "diagnostics.h"
 #include "helpers.h"
 #include "pc_infer.h"
+#include "row_update.h"
 
 using namespace pcplay;
 using namespace pcplay::test;
@@ -253,6 +256,31 @@ TEST_CASE("a divergence names the highest non-finite layer, its quantity and the
   CHECK(std::isfinite(record[0].eps_norm[3]));
   CHECK(std::isnan(record[0].eps_norm[1]));
   CHECK(std::isnan(model.parameters()[0].param->grad.array().sum()));  // grad θ_1 = Jθ_1ᵀ eps_1
+}
+
+// The relaxations' element-wise pass keeps each row's sums in SIMD lanes; a
+// value in any lane, or in the tail past the last whole group of lanes,
+// counts. 37 values a row: two groups of 16 and a tail of 5.
+TEST_CASE("a row's sums count every value, whichever lane it falls in") {
+  const Index B = 3, n = 37;
+  for (Index bad = 0; bad < n; ++bad) {
+    std::vector<int> calls(B * n, 0);
+    std::vector<double> sq(B), step_sq(B);
+    std::vector<char> finite(B);
+    update_rows<float>(nullptr, B, n, sq.data(), step_sq.data(), finite.data(), [&](Index k) {
+      ++calls[k];
+      const float i = static_cast<float>(k % n + 1);  // 1..37: the sums are exact in float
+      const float updated = k == n + bad ? std::numeric_limits<float>::infinity() : i;  // row 1's value `bad`
+      return ValueUpdate<float>{i, 2 * i, updated};
+    });
+    CAPTURE(bad);
+    CHECK(std::all_of(calls.begin(), calls.end(), [](int c) { return c == 1; }));
+    for (Index r = 0; r < B; ++r) {
+      CHECK(sq[r] == 17575);  // Σ i², i = 1..37
+      CHECK(step_sq[r] == 4 * 17575);
+      CHECK(static_cast<bool>(finite[r]) == (r != 1));
+    }
+  }
 }
 
 TEST_CASE("Strict honours a given initial belief vinit") {
