@@ -431,6 +431,7 @@ class Conv2d final : public Layer<T> {
       auto yw = scratch.matrix(O, L_);
       T* padded = scratch.take(padded_values());
       T* own = scratch.take(own_cols);
+      clear_padded_input(padded);
       for (Index b = b0; b < b1; ++b) {
         T* cols = keep ? work.cols.data() + b * patch_values() : own;
         if (direct_) {
@@ -466,8 +467,9 @@ class Conv2d final : public Layer<T> {
             for (Index i = 0; i < k_; ++i)
               for (Index j = 0; j < k_; ++j)
                 flipped[c * taps + (o * k_ + i) * k_ + j] = w[((o * C_ + c) * k_ + k_ - 1 - i) * k_ + k_ - 1 - j];
+        clear_padded(gyq, O, Ho_, Wo_, q);
         for (Index b = b0; b < b1; ++b) {
-          pad_planes(gy.data() + b * O * Ho_ * Wo_, O, Ho_, Wo_, q, gyq);
+          copy_padded(gy.data() + b * O * Ho_ * Wo_, O, Ho_, Wo_, q, gyq);
           sum_of_runs(wide, back_L_, C_, back_L_, flipped, taps, gyq, back_tap_offset_.data(), taps);
           gather_planes(wide, back_L_, back_pitch_, C_, H_, W_, gx.data() + b * C_ * H_ * W_);
         }
@@ -508,6 +510,7 @@ class Conv2d final : public Layer<T> {
       auto gyw = scratch.matrix(o1 - o0, L_);
       T* padded = scratch.take(padded_values());
       T* remade = kept ? nullptr : scratch.take(patch_values());
+      if (!kept) clear_padded_input(padded);
       gyw.setZero();
       for (Index b = 0; b < B; ++b) {
         const T* cols = kept ? work.cols.data() + b * patch_values() : remade;
@@ -550,12 +553,13 @@ class Conv2d final : public Layer<T> {
       std::fill(acc, acc + rows * taps * P, T(0));
       std::fill(gyw, gyw + rows * n, T(0));  // between output rows and past L it stays zero
       std::fill(input + input_values, input + input_values + P, T(0));
+      clear_padded(input, C_, H_, W_, p_);
       auto gbo = as_row(this->params.back().grad).segment(o0, bias ? rows : 0);
       gbo.setZero();
       for (Index b = 0; b < B; ++b) {
         const T* xb = x.data() + b * C_ * H_ * W_;
         if (p_ > 0)
-          pad_planes(xb, C_, H_, W_, p_, input);
+          copy_padded(xb, C_, H_, W_, p_, input);
         else
           std::copy(xb, xb + input_values, input);
         const auto gyo = sample(gy, b, O).middleRows(o0, rows);
@@ -625,20 +629,28 @@ class Conv2d final : public Layer<T> {
   using ConstRun = Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>;
 
   // Stride 1: the input planes of one sample with their border of p zeros
-  // (in `padded`), or x itself without padding.
+  // (in `padded`, which clear_padded_input cleared before the loop over
+  // samples), or x itself without padding.
+  void clear_padded_input(T* padded) const {
+    if (padded_values() > 0) clear_padded(padded, C_, H_, W_, p_);
+  }
   const T* padded_input(const T* x, T* padded) const {
     if (p_ == 0) return x;
-    pad_planes(x, C_, H_, W_, p_, padded);
+    copy_padded(x, C_, H_, W_, p_, padded);
     return padded;
   }
-  // out [planes, h + 2m, w + 2m] ← planes [planes, h, w] with a border of m
-  // zeros. (One fill of the whole: zeros written row by row, a few values
+  // Planes [count, h, w] inside a border of m zeros, [count, h + 2m, w + 2m]:
+  // clear_padded zeros the whole once, then copy_padded writes each
+  // sample's planes inside the border, which stays zero from sample to
+  // sample. (One fill of the whole: zeros written row by row, a few values
   // at a time, made the single-threaded wasm build's FixedPred step 40 %
   // longer.)
-  static void pad_planes(const T* planes, Index count, Index h, Index w, Index m, T* out) {
-    const Index hm = h + 2 * m, wm = w + 2 * m;
-    if (m > 0) std::fill(out, out + count * hm * wm, T(0));
-    scatter_planes(planes, count, h, w, out + m * wm + m, hm * wm, wm);
+  static void clear_padded(T* out, Index count, Index h, Index w, Index m) {
+    if (m > 0) std::fill(out, out + count * (h + 2 * m) * (w + 2 * m), T(0));
+  }
+  static void copy_padded(const T* planes, Index count, Index h, Index w, Index m, T* out) {
+    const Index wm = w + 2 * m;
+    scatter_planes(planes, count, h, w, out + m * wm + m, (h + 2 * m) * wm, wm);
   }
   // The copies between planes [count, h, w] and h×w blocks laid out wider:
   // block r at `at` + r·stride, its rows `pitch` apart (padded planes, the
