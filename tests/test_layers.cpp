@@ -1,6 +1,8 @@
 // Every layer's and loss's VJPs against central finite differences (float64).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -14,6 +16,16 @@ using namespace pcplay::test;
 
 namespace {
 
+// A layer's scratch (LayerWork::part) carries nothing from one call to the
+// next: fill it with NaN, larger than any call here asks, before each call,
+// so that a value a call reads before writing shows.
+void poison_scratch(LayerWork<double>& work) {
+  constexpr size_t kValues = size_t(1) << 16;
+  work.prepare_parts(1);
+  for (size_t p = 0; p < work.part.size(); ++p)
+    std::fill_n(work.part_buffer(static_cast<int>(p), kValues), kValues, std::nan(""));
+}
+
 // <r, f(x)> is a scalar whose gradient in x is J(x)^T r and in θ is Jθ(x)^T r.
 void check_layer_vjps(const LayerSpec& spec, const Shape& in_shape, double lo = -1, double hi = 1) {
   CAPTURE(spec.type);
@@ -24,6 +36,7 @@ void check_layer_vjps(const LayerSpec& spec, const Shape& in_shape, double lo = 
   Tensor<double> x = random_tensor<double>(batch_shape(B, in_shape), rng, lo, hi);
   Tensor<double> y;
   LayerWork<double> work;
+  poison_scratch(work);
   layer->forward(x, y, work);
   CHECK(y.shape() == batch_shape(B, layer->out_shape));
   const Tensor<double> r = random_tensor<double>(y.shape(), rng);
@@ -35,10 +48,12 @@ void check_layer_vjps(const LayerSpec& spec, const Shape& in_shape, double lo = 
   };
 
   Tensor<double> gx;
+  poison_scratch(work);
   layer->vjp_input(x, y, r, gx, work);
   CHECK(relative_difference(gx, numeric_gradient(x, objective)) < 1e-7);
 
   for (Param<double>& p : layer->params) p.grad.array() = std::nan("");  // unwritten cannot pass
+  poison_scratch(work);
   layer->vjp_params(x, r, work);
   std::vector<Tensor<double>> grads;
   for (Param<double>& p : layer->params) {
