@@ -11,6 +11,7 @@ For each error type and thread count it times, on the same random batch shape:
   * torch-autograd (for exact only): plain PyTorch backprop, loss.backward()
                  and Adam's update.
 Every figure is the median of --steps timed steps after --warmup untimed ones
+(and more, until --warmup-seconds have passed)
 (with --rounds R, the fastest of R such medians, the sides interleaved).
 Prints a table of ms per step and the ratios, and, with --json FILE, writes the
 rows too.
@@ -40,6 +41,7 @@ Run with Debian's python3 (it has torch):
   /usr/bin/python3 bench/compare_torch.py build/native/pcplay [build/native-arch/pcplay] [--threads 1,2]
 """
 import argparse
+import collections
 import ctypes.util
 import importlib.util
 import json
@@ -57,13 +59,23 @@ import torch2pc_reference as ref  # noqa: E402
 MODELS = {"paper-mnist": ref.PAPER_MNIST}
 
 
+# Untimed steps first: `steps` of them, and more until `seconds` have passed,
+# as `pcplay bench --warmup --warmup-seconds` does (cores take a few hundred
+# milliseconds of load to reach their full clock: docs/performance.md, "Warm-up").
+Warmup = collections.namedtuple("Warmup", "steps seconds")
+
+
 def median_seconds(step, steps, warmup):
+    start = time.perf_counter()
+    i = 0
+    while i < warmup.steps or time.perf_counter() - start < warmup.seconds:
+        step()
+        i += 1
     times = []
-    for i in range(warmup + steps):
+    for _ in range(steps):
         t0 = time.perf_counter()
         step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
+        times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
@@ -148,7 +160,8 @@ def run_on_tcmalloc():
 
 def pcplay_step_time(pcplay, model, err, eta, n, batch, steps, warmup, threads):
     out = subprocess.run([pcplay, "bench", "--model", model, "--err", err, "--eta", str(eta), "--n", str(n),
-                          "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup),
+                          "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup.steps),
+                          "--warmup-seconds", str(warmup.seconds),
                           "--threads", str(threads), "--json"], check=True, capture_output=True, text=True,
                          env=own_environment())
     return json.loads(out.stdout)["seconds_per_step"]
@@ -164,7 +177,8 @@ def main():
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     parser.add_argument("--errs", default="strict,fixedpred,exact")
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps before each side's timed ones")
+    parser.add_argument("--warmup-seconds", type=float, default=0.5, help="... and more until this long has passed")
     parser.add_argument("--rounds", type=int, default=1,
                         help="time every side this many times, interleaved, and keep each one's fastest "
                              "(for a machine shared with noisy neighbours)")
@@ -174,6 +188,7 @@ def main():
     parser.add_argument("--allocator", choices=["tcmalloc", "glibc"], default="tcmalloc",
                         help="the PyTorch sides' malloc (see above)")
     args = parser.parse_args()
+    args.warmup = Warmup(args.warmup, args.warmup_seconds)
     if args.allocator == "tcmalloc":
         run_on_tcmalloc()
     torch2pc = load_torch2pc(args.torch2pc) if args.torch2pc else None

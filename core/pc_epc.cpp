@@ -51,9 +51,9 @@ void PCInference<T>::sweep_epc() {
     }
     // eps_l −= η (eps_l − δ_l), with Σ eps² before the step (the energy of
     // the beliefs this iteration used) and Σ (eps − δ)²
+    const T rate = eta;  // a local: a member is read through `this`, which a store might alias
     for (Index l = 1; l < L; ++l) {
       const T* d = s.vjp[l].data();
-      const T rate = eta;  // a local: a member is read through `this`, which a store might alias
       T* e = s.eps[l].data();
       update_rows<T>(model_.thread_pool(), s.eps[l].rows(), s.eps[l].cols(), row_sq(l) + first,
                      row_step_sq(l) + first, row_finite(l) + first, [=](Index k) {
