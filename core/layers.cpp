@@ -98,13 +98,33 @@ void sum_rows_of_runs(T* dst, Index dst_stride, Index n, const T* a, Index a_str
   }
 }
 
+// Rows in blocks as large as the registers hold: each load of src then
+// serves more multiply-adds (a span of two rows is bound by its loads).
+// Measured on paper-mnist's Strict step, one thread: AVX-512 (32 registers)
+// with blocks of 5 × 3 packets 35.3 → 27.9 ms, AVX2 with FMA (16 registers)
+// 5 × 2 packets 43.4 → 40.1 ms; SSE2 and wasm SIMD, which multiply and add
+// in two instructions, are fastest in blocks of 2 × 4 (3 × 3 and 4 × 2 were
+// slower). Each value's terms are added in the same order whatever the block.
 template <typename T>
 void sum_of_runs(T* dst, Index dst_stride, Index rows, Index n, const T* a, Index a_stride, const T* src,
                  const Index* offset, Index terms) {
+  auto by = [&](auto rows_at_once, auto width, Index r) {
+    sum_rows_of_runs<T, decltype(rows_at_once)::value, decltype(width)::value>(
+        dst + r * dst_stride, dst_stride, n, a + r * a_stride, a_stride, src, offset, terms);
+  };
+  using std::integral_constant;
   Index r = 0;
-  for (; r + 2 <= rows; r += 2)
-    sum_rows_of_runs<T, 2, 4>(dst + r * dst_stride, dst_stride, n, a + r * a_stride, a_stride, src, offset, terms);
-  if (r < rows) sum_rows_of_runs<T, 1, 8>(dst + r * dst_stride, dst_stride, n, a + r * a_stride, a_stride, src, offset, terms);
+#ifdef EIGEN_HAS_SINGLE_INSTRUCTION_MADD
+  if constexpr (EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32) {
+    for (; r + 5 <= rows; r += 5) by(integral_constant<int, 5>(), integral_constant<int, 3>(), r);
+    if (rows - r == 4) return by(integral_constant<int, 4>(), integral_constant<int, 3>(), r);
+    if (rows - r == 3) return by(integral_constant<int, 3>(), integral_constant<int, 4>(), r);
+  } else {
+    for (; r + 5 <= rows; r += 5) by(integral_constant<int, 5>(), integral_constant<int, 2>(), r);
+  }
+#endif
+  for (; r + 2 <= rows; r += 2) by(integral_constant<int, 2>(), integral_constant<int, 4>(), r);
+  if (r < rows) by(integral_constant<int, 1>(), integral_constant<int, 8>(), r);
 }
 
 // dst[0, n) = src[0, n) for the short rows of images (26, 13, 11 values on

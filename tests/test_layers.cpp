@@ -132,6 +132,10 @@ TEST_CASE("conv2d's VJPs match finite differences, with stride, padding and with
   check_layer_vjps({"conv2d", 4, 2, true, 3, 2, 1}, {2, 7, 6});
   check_layer_vjps({"conv2d", 2, 0, false, 2, 3, 2}, {3, 5, 5});
   check_layer_vjps({"conv2d", 2, 0, true, 1, 1, 0}, {1, 1, 1});
+  // 7 output and 11 input channels on rows longer than a span: every size of
+  // block of rows in the direct sums (5, 4, 3, 2, 1) and the last span's overlap.
+  check_layer_vjps({"conv2d", 7, 0, true, 3, 1, 1}, {11, 9, 8});
+  check_layer_vjps({"conv2d", 4, 0, true, 3, 1, 0}, {3, 9, 8});
 }
 
 TEST_CASE("maxpool2d and avgpool2d VJPs match finite differences, overlapping windows included") {
