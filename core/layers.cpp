@@ -281,6 +281,16 @@ class ReLU final : public Elementwise<T> {
   // ReLU's VJP at one value, from its output y: PyTorch's threshold_backward,
   // zero where y ≤ 0, so that the gradient passes where y is NaN.
   static T masked(T y, T g) { return y <= T(0) ? T(0) : g; }
+  // The same as a mask on g's bits: in a scalar loop the compiler makes the
+  // select a jump, which the random signs of a layer's inputs mispredict.
+  static T masked_bits(T y, T g) {
+    using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    Bits bits;
+    std::memcpy(&bits, &g, sizeof g);
+    bits &= Bits(0) - static_cast<Bits>(!(y <= T(0)));
+    std::memcpy(&g, &bits, sizeof g);
+    return g;
+  }
   // A plain loop: compilers vectorise it as a compare and a mask.
   void vjp_input(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy, Tensor<T>& gx,
                  LayerWork<T>&) const override {
@@ -472,30 +482,14 @@ class Conv2d final : public Layer<T> {
   void vjp_input(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& gy, Tensor<T>& gx,
                  LayerWork<T>& work) const override {
     const Index B = x.rows(), O = this->out_shape[0];
-    gx.resize(x.shape());
-    prepare_parts(work, this->pool);
     if (direct_) {
-      const Index taps = O * k_ * k_, Hq = H_ + k_ - 1, q = k_ - 1 - p_;
-      parallel_parts(this->pool, B, 1, [&](int part, Index b0, Index b1) {
-        Scratch scratch(work.part_buffer(part, static_cast<size_t>(C_ * taps + O * Hq * back_pitch_ + C_ * back_L_)));
-        T* flipped = scratch.take(C_ * taps);  // [C, O·k·k]: W[o, c, k−1−i, k−1−j] at (c, (o, i, j))
-        T* gyq = scratch.take(O * Hq * back_pitch_);
-        T* wide = scratch.take(C_ * back_L_);
-        const T* w = this->params[0].value.data();
-        for (Index c = 0; c < C_; ++c)
-          for (Index o = 0; o < O; ++o)
-            for (Index i = 0; i < k_; ++i)
-              for (Index j = 0; j < k_; ++j)
-                flipped[c * taps + (o * k_ + i) * k_ + j] = w[((o * C_ + c) * k_ + k_ - 1 - i) * k_ + k_ - 1 - j];
-        clear_padded(gyq, O, Ho_, Wo_, q);
-        for (Index b = b0; b < b1; ++b) {
-          copy_padded(gy.data() + b * O * Ho_ * Wo_, O, Ho_, Wo_, q, gyq);
-          sum_of_runs(wide, back_L_, C_, back_L_, flipped, taps, gyq, back_tap_offset_.data(), taps);
-          gather_planes(wide, back_L_, back_pitch_, C_, H_, W_, gx.data() + b * C_ * H_ * W_);
-        }
+      vjp_input_direct(x, gx, work, [&](Index b, T* at, Index stride, Index pitch) {
+        scatter_planes(gy.data() + b * O * Ho_ * Wo_, O, Ho_, Wo_, at, stride, pitch);
       });
       return;
     }
+    gx.resize(x.shape());
+    prepare_parts(work, this->pool);
     parallel_parts(this->pool, B, 1, [&](int part, Index b0, Index b1) {
       Scratch scratch(work.part_buffer(part, static_cast<size_t>(patch_values() + O * L_ + padded_values())));
       auto gcols = scratch.matrix(C_ * k_ * k_, L_);
@@ -508,6 +502,14 @@ class Conv2d final : public Layer<T> {
         col2im(gcols.data(), gx.data() + b * C_ * H_ * W_, padded);
       }
     });
+  }
+
+  // The direct input VJP takes gy a sample at a time, into its padded copy.
+  bool vjp_input_from(const SampleGradients<T>& gy, const Tensor<T>& x, Tensor<T>& gx,
+                      LayerWork<T>& work) const override {
+    if (!direct_) return false;
+    vjp_input_direct(x, gx, work, [&](Index b, T* at, Index stride, Index pitch) { gy.write(b, at, stride, pitch); });
+    return true;
   }
 
   // gW [O, C·k·k] = Σ_b gy_b · cols_bᵀ;  gb = Σ_b row sums of gy_b. Split by
@@ -541,6 +543,36 @@ class Conv2d final : public Layer<T> {
         if (bias) gbo += gyo.rowwise().sum().transpose();
       }
     }, kPanelRows<T>);
+  }
+
+  // Few output channels at stride 1: each input plane sums its taps from gy
+  // padded by q = k − 1 − p (gyq), the kernel flipped and transposed (see
+  // above). write_gy(b, at, stride, pitch) writes sample b's gy planes inside
+  // gyq's border, plane o's row i at at + o·stride + i·pitch.
+  template <typename WriteGy>
+  void vjp_input_direct(const Tensor<T>& x, Tensor<T>& gx, LayerWork<T>& work, const WriteGy& write_gy) const {
+    const Index B = x.rows(), O = this->out_shape[0];
+    const Index taps = O * k_ * k_, Hq = H_ + k_ - 1, q = k_ - 1 - p_;
+    gx.resize(x.shape());
+    prepare_parts(work, this->pool);
+    parallel_parts(this->pool, B, 1, [&](int part, Index b0, Index b1) {
+      Scratch scratch(work.part_buffer(part, static_cast<size_t>(C_ * taps + O * Hq * back_pitch_ + C_ * back_L_)));
+      T* flipped = scratch.take(C_ * taps);  // [C, O·k·k]: W[o, c, k−1−i, k−1−j] at (c, (o, i, j))
+      T* gyq = scratch.take(O * Hq * back_pitch_);
+      T* wide = scratch.take(C_ * back_L_);
+      const T* w = this->params[0].value.data();
+      for (Index c = 0; c < C_; ++c)
+        for (Index o = 0; o < O; ++o)
+          for (Index i = 0; i < k_; ++i)
+            for (Index j = 0; j < k_; ++j)
+              flipped[c * taps + (o * k_ + i) * k_ + j] = w[((o * C_ + c) * k_ + k_ - 1 - i) * k_ + k_ - 1 - j];
+      clear_padded(gyq, O, Ho_, Wo_, q);
+      for (Index b = b0; b < b1; ++b) {
+        write_gy(b, gyq + q * back_pitch_ + q, Hq * back_pitch_, back_pitch_);
+        sum_of_runs(wide, back_L_, C_, back_L_, flipped, taps, gyq, back_tap_offset_.data(), taps);
+        gather_planes(wide, back_L_, back_pitch_, C_, H_, W_, gx.data() + b * C_ * H_ * W_);
+      }
+    });
   }
 
   // Few output channels at stride 1: the patches of a sample are runs of its
@@ -904,31 +936,62 @@ class MaxPool2d final : public Pool2d<T> {
   // values and their gradients (four times the pooled size at 2×2).
   bool vjp_input_through(const Layer<T>& below, const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy,
                          Tensor<T>& gu, LayerWork<T>& work) const override {
-    if (!dynamic_cast<const ReLU<T>*>(&below)) return false;
+    if (!gives_samples_through(below)) return false;
     scatter_gradient<true>(x, y, gy, gu, work);
     return true;
   }
+  bool gives_samples_through(const Layer<T>& below) const override {
+    return dynamic_cast<const ReLU<T>*>(&below) != nullptr;
+  }
+  void sample_vjp_input_through(const Layer<T>&, const Tensor<T>& y, const Tensor<T>& gy, Index b, T* gu_b,
+                                Index stride, Index pitch, const LayerWork<T>& work) const override {
+    check_kept(work, y);
+    const Index C = this->in_shape[0];
+    for (Index c = 0; c < C; ++c)
+      scatter_plane<true>(b * C + c, y.data(), gy.data(), work.argmax.data(), gu_b + c * stride, pitch);
+  }
 
  private:
-  // Windows in forward's order, so overlapping ones add up in one order.
+  void check_kept(const LayerWork<T>& work, const Tensor<T>& y) const {
+    if (static_cast<Index>(work.argmax.size()) != y.size()) throw Error("maxpool2d: VJP without its forward pass");
+  }
   template <bool AfterReLU>
   void scatter_gradient(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy, Tensor<T>& gx,
                         LayerWork<T>& work) const {
-    if (static_cast<Index>(work.argmax.size()) != y.size()) throw Error("maxpool2d: VJP without its forward pass");
+    check_kept(work, y);
     gx.resize(x.shape());
     const Index C = this->in_shape[0], H = this->in_shape[1], W = this->in_shape[2];
-    const Index per_plane = this->out_shape[1] * this->out_shape[2];
-    const int32_t* where = work.argmax.data();
-    const T *gyv = gy.data(), *yv = y.data();
-    T* gxv = gx.data();
     parallel_for(this->pool, x.rows() * C, min_rows(H * W), [&](Index p0, Index p1) {
-      for (Index plane = p0; plane < p1; ++plane) {
-        T* g = gxv + plane * H * W;
-        std::fill(g, g + H * W, T(0));  // plane by plane: the scatter finds it in cache
-        for (Index out = plane * per_plane; out < (plane + 1) * per_plane; ++out)
-          g[where[out]] += AfterReLU ? ReLU<T>::masked(yv[out], gyv[out]) : gyv[out];
-      }
+      for (Index plane = p0; plane < p1; ++plane)
+        scatter_plane<AfterReLU>(plane, y.data(), gy.data(), work.argmax.data(), gx.data() + plane * H * W, W);
     });
+  }
+  // Plane `plane`'s gradient at the input, its row h at g + h·pitch: zeros
+  // (from the first row's start to the last's end, in one fill), then each
+  // window's gradient added where its maximum is, windows in forward's order
+  // (overlapping ones add up in one order). The maximum at h·W + w in the
+  // plane lands at h·pitch + w; h is the window's top row oh·s or one of the
+  // k − 1 below it. No branch depends on the values (ReLU's mask is taken
+  // on the bits): mispredicted, such branches made this loop twice as long.
+  template <bool AfterReLU>
+  void scatter_plane(Index plane, const T* yv, const T* gyv, const int32_t* where, T* g, Index pitch) const {
+    if (this->k_ == 2) return scatter_plane_by<AfterReLU, 2>(plane, yv, gyv, where, g, pitch);
+    scatter_plane_by<AfterReLU, 0>(plane, yv, gyv, where, g, pitch);
+  }
+  // K: the window's size as a constant (0: k_).
+  template <bool AfterReLU, int K>
+  void scatter_plane_by(Index plane, const T* yv, const T* gyv, const int32_t* where, T* g, Index pitch) const {
+    const Index H = this->in_shape[1], W = this->in_shape[2], Ho = this->out_shape[1], Wo = this->out_shape[2];
+    const Index k = K ? K : this->k_, s = this->s_, gap = pitch - W;
+    std::fill(g, g + (H - 1) * pitch + W, T(0));
+    Index out = plane * Ho * Wo;
+    for (Index oh = 0; oh < Ho; ++oh)
+      for (Index ow = 0; ow < Wo; ++ow, ++out) {
+        const Index at = where[out], past_top = at - oh * s * W;
+        Index h = oh * s;
+        for (Index i = 1; i < k; ++i) h += past_top >= i * W;
+        g[at + h * gap] += AfterReLU ? ReLU<T>::masked_bits(yv[out], gyv[out]) : gyv[out];
+      }
   }
 };
 

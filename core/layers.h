@@ -75,6 +75,27 @@ struct LayerWork {
 constexpr Index kKeptPatchValues = Index(1) << 24;
 
 template <typename T>
+class Layer;
+
+// The gradient at a layer's output as the two parameter-free layers over it
+// give it, one sample at a time: `above` through `between`
+// (Layer::sample_vjp_input_through), from above's output y, the gradient gy
+// there and what above's forward pass kept.
+template <typename T>
+struct SampleGradients {
+  const Layer<T>& above;
+  const Layer<T>& between;
+  const Tensor<T>& y;
+  const Tensor<T>& gy;
+  const LayerWork<T>& work;
+  // Sample b's gradient planes, plane r's row h at at + r·stride + h·pitch
+  // (and zeros between its rows).
+  void write(Index b, T* at, Index stride, Index pitch) const {
+    above.sample_vjp_input_through(between, y, gy, b, at, stride, pitch, work);
+  }
+};
+
+template <typename T>
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -90,6 +111,25 @@ class Layer {
   // and nothing written: not such a pair.
   virtual bool vjp_input_through(const Layer<T>& /*below*/, const Tensor<T>& /*x*/, const Tensor<T>& /*y*/,
                                  const Tensor<T>& /*gy*/, Tensor<T>& /*gu*/, LayerWork<T>& /*work*/) const {
+    return false;
+  }
+  // One sample at a time, for the layer under `below` (vjp_input_from):
+  // sample b's share of what vjp_input_through writes to gu, plane r's row h
+  // at gu_b + r·stride + h·pitch (below's input planes, [C, H, W] per
+  // sample); the values between a plane's rows (pitch > W) are zeroed, all
+  // else is left. The layer under takes it straight into its own scratch (a
+  // copy padded with zeros), and the whole gu, four times the pooled size
+  // under 2×2 max-pooling, is never made. Only where
+  // gives_samples_through(below).
+  virtual bool gives_samples_through(const Layer<T>& /*below*/) const { return false; }
+  virtual void sample_vjp_input_through(const Layer<T>& /*below*/, const Tensor<T>& /*y*/, const Tensor<T>& /*gy*/,
+                                        Index /*b*/, T* /*gu_b*/, Index /*stride*/, Index /*pitch*/,
+                                        const LayerWork<T>& /*work*/) const {}
+  // vjp_input with gy given a sample at a time by the layers above
+  // (SampleGradients): the same values. False, nothing written: this layer
+  // takes gy only whole.
+  virtual bool vjp_input_from(const SampleGradients<T>& /*gy*/, const Tensor<T>& /*x*/, Tensor<T>& /*gx*/,
+                              LayerWork<T>& /*work*/) const {
     return false;
   }
   // PyTorch's default initialisation, drawn from rng in parameter order.

@@ -38,9 +38,24 @@ void Block<T>::backward(const Tensor<T>& x, BlockTrace<T>& trace, const Tensor<T
     const Tensor<T>& xi = i == 0 ? x : trace.out[i - 1];
     if (param_grads) layers[i]->vjp_params(xi, *g, trace.work[i]);
     if (i > lowest_needed) {
+      const size_t below = i - 1;
+      // Through layers i, i − 1 and i − 2 at once where only gradients at
+      // inputs are wanted, layer i gives its gradient through i − 1 a sample
+      // at a time and i − 2 takes it so (a convolution under ReLU and
+      // max-pooling): the gradient between them is never made whole.
+      if (!param_grads && below > lowest_needed && layers[below]->params.empty() &&
+          layers[i]->gives_samples_through(*layers[below])) {
+        const size_t bottom = below - 1;
+        Tensor<T>* gb = bottom > 0 ? &trace.grad[bottom - 1] : gx;
+        const SampleGradients<T> from{*layers[i], *layers[below], trace.out[i], *g, trace.work[i]};
+        if (layers[bottom]->vjp_input_from(from, bottom == 0 ? x : trace.out[bottom - 1], *gb, trace.work[bottom])) {
+          g = gb;
+          i = bottom;  // (the loop steps past it)
+          continue;
+        }
+      }
       // Through layers i and i − 1 at once where layer i knows how (layer
       // i − 1 has no parameters, so only its input gradient is wanted).
-      const size_t below = i - 1;
       Tensor<T>* gu = below > lowest_needed ? &trace.grad[below - 1] : below == 0 ? gx : nullptr;
       if (gu && layers[below]->params.empty() &&
           layers[i]->vjp_input_through(*layers[below], xi, trace.out[i], *g, *gu, trace.work[i])) {

@@ -262,20 +262,27 @@ TEST_CASE("a block's backward chains its layers' VJPs (finite differences)") {
     if (p.block == 1) CHECK(relative_difference(p.param->grad, numeric_gradient(p.param->value, objective)) < 1e-7);
 }
 
-TEST_CASE("a block's backward through ReLU then max-pooling is the two VJPs in turn, bit for bit") {
+TEST_CASE("a block's backward through ReLU then max-pooling is the VJPs in turn, bit for bit") {
   // ReLU's zeros tie within windows, a NaN and an Inf reach the pools;
   // overlapping windows (3 at stride 2) add several gradients in one place.
   // Pooled planes 6 × 7 take the scan, 6 × 8 the pairs (2 × 2 at stride 2);
   // a block that starts with ReLU sends the pair's gradient to its input.
+  // Without parameter gradients, a few-channel convolution under them takes
+  // the pooling's gradient a sample at a time, into its padded copy (a
+  // border of 1 with k = 2, p = 0; of 1 with k = 3, p = 1); with 17
+  // channels it takes it whole.
   struct Case {
     Shape input;
     std::vector<LayerSpec> block;
   };
   const LayerSpec conv{"conv2d", 3, 0, true, 2}, pool2{"maxpool2d", 0, 0, true, 2}, pool3{"maxpool2d", 0, 0, true, 3, 2};
+  const LayerSpec padded_conv{"conv2d", 4, 0, true, 3, 1, 1}, wide_conv{"conv2d", 17, 0, true, 2};
   for (const Case& c : {Case{{1, 7, 8}, {conv, {"relu"}, pool2}}, Case{{1, 7, 9}, {conv, {"relu"}, pool2}},
-                        Case{{1, 7, 8}, {conv, {"relu"}, pool3}}, Case{{2, 6, 8}, {{"relu"}, pool2}}}) {
+                        Case{{1, 7, 8}, {conv, {"relu"}, pool3}}, Case{{2, 6, 8}, {{"relu"}, pool2}},
+                        Case{{2, 6, 8}, {padded_conv, {"relu"}, pool2}}, Case{{2, 7, 8}, {wide_conv, {"relu"}, pool2}}}) {
     CAPTURE(c.input[2]);
     CAPTURE(c.block.size());
+    CAPTURE(c.block.front().out);
     CAPTURE(c.block.back().kernel);
     ModelSpec spec;
     spec.input_shape = c.input;
@@ -310,6 +317,12 @@ TEST_CASE("a block's backward through ReLU then max-pooling is the two VJPs in t
       g = below;
     }
     CHECK(std::memcmp(gx.data(), g.data(), sizeof(float) * gx.size()) == 0);
+    Tensor<float> gx_alone;  // the input gradient alone, as FixedPred's sweeps ask
+    for (Tensor<float>& between : trace.grad) between.array() = std::nanf("");
+    f1.backward(x, trace, gy, &gx_alone, false);
+    CHECK(std::memcmp(gx_alone.data(), g.data(), sizeof(float) * g.size()) == 0);
+    if (n == 3)  // taken a sample at a time, the gradient at the convolution's output is never made whole
+      CHECK(std::isnan(trace.grad[0][0]) == (c.block.front().out < 17));
     size_t k = 0;
     for (const auto& layer : f1.layers)
       for (const Param<float>& p : layer->params) {
