@@ -102,7 +102,7 @@ void sum_rows_of_runs(T* dst, Index dst_stride, Index n, const T* a, Index a_str
 // serves more multiply-adds (a span of two rows is bound by its loads).
 // Measured on paper-mnist's Strict step, one thread: AVX-512 (32 registers)
 // with blocks of 5 × 3 packets 35.3 → 27.9 ms, AVX2 with FMA (16 registers)
-// 5 × 2 packets 43.4 → 40.1 ms; SSE2 and wasm SIMD, which multiply and add
+// 5 × 2 packets 42.7 → 39.7 ms; SSE2 and wasm SIMD, which multiply and add
 // in two instructions, are fastest in blocks of 2 × 4 (3 × 3 and 4 × 2 were
 // slower). Each value's terms are added in the same order whatever the block.
 template <typename T>
