@@ -936,13 +936,11 @@ class MaxPool2d final : public Pool2d<T> {
   // values and their gradients (four times the pooled size at 2×2).
   bool vjp_input_through(const Layer<T>& below, const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& gy,
                          Tensor<T>& gu, LayerWork<T>& work) const override {
-    if (!gives_samples_through(below)) return false;
+    if (!after_relu(below)) return false;
     scatter_gradient<true>(x, y, gy, gu, work);
     return true;
   }
-  bool gives_samples_through(const Layer<T>& below) const override {
-    return dynamic_cast<const ReLU<T>*>(&below) != nullptr;
-  }
+  bool gives_samples_through(const Layer<T>& below) const override { return after_relu(below); }
   void sample_vjp_input_through(const Layer<T>&, const Tensor<T>& y, const Tensor<T>& gy, Index b, T* gu_b,
                                 Index stride, Index pitch, const LayerWork<T>& work) const override {
     check_kept(work, y);
@@ -952,6 +950,7 @@ class MaxPool2d final : public Pool2d<T> {
   }
 
  private:
+  static bool after_relu(const Layer<T>& below) { return dynamic_cast<const ReLU<T>*>(&below) != nullptr; }
   void check_kept(const LayerWork<T>& work, const Tensor<T>& y) const {
     if (static_cast<Index>(work.argmax.size()) != y.size()) throw Error("maxpool2d: VJP without its forward pass");
   }
