@@ -32,6 +32,11 @@ Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> as_row(Tensor<T>& t) {
   return Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(t.data(), t.size());
 }
 
+// The unsigned integer as wide as T, for selects made on a value's bits
+// (scalar loops that must not branch on the values).
+template <typename T>
+using BitsOf = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+
 // Draws a layer's weight and bias: PyTorch's default U(−1/√fan_in, 1/√fan_in)
 // for both, or with `normal` the weight from N(0, 1) and the bias zero.
 template <typename T>
@@ -284,7 +289,7 @@ class ReLU final : public Elementwise<T> {
   // The same as a mask on g's bits: in a scalar loop the compiler makes the
   // select a jump, which the random signs of a layer's inputs mispredict.
   static T masked_bits(T y, T g) {
-    using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    using Bits = BitsOf<T>;
     Bits bits;
     std::memcpy(&bits, &g, sizeof g);
     bits &= Bits(0) - static_cast<Bits>(!(y <= T(0)));
@@ -895,7 +900,7 @@ class MaxPool2d final : public Pool2d<T> {
   // which the compiler cannot turn back into branches on unordered compares.
   static void larger_of_rows(const T* __restrict value, const int32_t* __restrict at, int32_t n, T* __restrict y,
                              int32_t* __restrict where) {
-    using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    using Bits = BitsOf<T>;
     for (int32_t i = 0; i < n; ++i) {
       const T a = value[i], b = value[n + i];
       const Bits take = static_cast<Bits>(replaces(b, a));
