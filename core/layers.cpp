@@ -812,7 +812,12 @@ class Pool2d : public Layer<T> {
 template <typename T>
 class MaxPool2d final : public Pool2d<T> {
  public:
-  using Pool2d<T>::Pool2d;
+  MaxPool2d(const Shape& in, Index kernel, Index stride) : Pool2d<T>(in, kernel, stride) {
+    if (kernel == 2 && stride == 2)
+      for (Index oh = 0; oh < this->out_shape[1]; ++oh)
+        for (Index ow = 0; ow < this->out_shape[2]; ++ow)
+          window_start_.push_back(static_cast<int32_t>(2 * (oh * in[2] + ow)));
+  }
   // Keeps where each maximum is: every VJP at this x only scatters.
   void forward(const Tensor<T>& x, Tensor<T>& y, LayerWork<T>& work) const override {
     y.resize_batch(x.rows(), this->out_shape);
@@ -970,24 +975,91 @@ class MaxPool2d final : public Pool2d<T> {
         scatter_plane<AfterReLU>(plane, y.data(), gy.data(), work.argmax.data(), gx.data() + plane * H * W, W);
     });
   }
-  // Plane `plane`'s gradient at the input, its row h at g + h·pitch: zeros
-  // (from the first row's start to the last's end, in one fill), then each
-  // window's gradient added where its maximum is, windows in forward's order
-  // (overlapping ones add up in one order). The maximum at h·W + w in the
-  // plane lands at h·pitch + w; h is the window's top row oh·s or one of the
-  // k − 1 below it. No branch depends on the values (ReLU's mask is taken
-  // on the bits): mispredicted, such branches made this loop twice as long.
+  // Plane `plane`'s gradient at the input, its row h at g + h·pitch (the
+  // values between rows, pitch > W, are left).
   template <bool AfterReLU>
   void scatter_plane(Index plane, const T* yv, const T* gyv, const int32_t* where, T* g, Index pitch) const {
-    if (this->k_ == 2) return scatter_plane_by<AfterReLU, 2>(plane, yv, gyv, where, g, pitch);
-    scatter_plane_by<AfterReLU, 0>(plane, yv, gyv, where, g, pitch);
+    if (this->k_ == 2 && this->s_ == 2) return scatter_2x2<AfterReLU>(plane, yv, gyv, where, g, pitch);
+    scatter_windows<AfterReLU>(plane, yv, gyv, where, g, pitch);
   }
-  // K: the window's size as a constant (0: k_).
-  template <bool AfterReLU, int K>
-  void scatter_plane_by(Index plane, const T* yv, const T* gyv, const int32_t* where, T* g, Index pitch) const {
+  // 2×2 windows at stride 2 (every pooling of the presets): each window
+  // writes its four values, its gradient where its maximum is and zeros at
+  // the other three, so the plane needs no fill first and no value is read
+  // back (an odd last row or column, outside every window, is zeroed). A
+  // stretch of windows at a time (whole rows; MNIST's whole plane) in one
+  // flat loop that vectorises, the selects masks on the bits: both output
+  // rows of each window, side by side in scratch; then the rows copied out,
+  // packet by packet. 2.3× faster than zeros and a scalar scatter on MNIST's
+  // 26 × 26 planes with AVX-512, 2.0× with AVX2, 1.5× with SSE2. Adding 0
+  // turns a −0 gradient into +0, as PyTorch's add into zeros does.
+  template <bool AfterReLU>
+  void scatter_2x2(Index plane, const T* yv, const T* gyv, const int32_t* where, T* g, Index pitch) const {
+    using namespace Eigen::internal;
+    using Packet = typename packet_traits<T>::type;
+    using Bits = BitsOf<T>;
+    constexpr Index P = packet_traits<T>::size;
+    constexpr Index kStretch = 256;  // windows at once
+    const Index Ho = this->out_shape[1], Wo = this->out_shape[2], H = this->in_shape[1], W = this->in_shape[2];
+    if (2 * Wo < P) return scatter_windows<AfterReLU>(plane, yv, gyv, where, g, pitch);
+    T top_rows[2 * kStretch], bottom_rows[2 * kStretch];
+    const Index n = std::min(kStretch, Wo);  // windows of a row at once
+    const Index rows_at_once = std::max(Index(1), kStretch / Wo);
+    const int32_t w = static_cast<int32_t>(W);
+    for (Index oh0 = 0; oh0 < Ho; oh0 += rows_at_once) {
+      const Index rows = std::min(rows_at_once, Ho - oh0);
+      for (Index c = 0;; c += kStretch) {
+        c = std::min(c, Wo - n);  // a last stretch overlaps the one before (the same values again)
+        const Index first = oh0 * Wo + c, out = plane * Ho * Wo + first;
+        const T* __restrict y = yv + out;
+        const T* __restrict gy = gyv + out;
+        const int32_t* __restrict at = where + out;
+        const int32_t* __restrict start = window_start_.data() + first;
+        T* __restrict top = top_rows;
+        T* __restrict bottom = bottom_rows;
+        for (int32_t i = 0; i < static_cast<int32_t>(rows * n); ++i) {
+          const T value = (AfterReLU ? ReLU<T>::masked_bits(y[i], gy[i]) : gy[i]) + T(0);
+          Bits bits;
+          std::memcpy(&bits, &value, sizeof value);
+          const int32_t d = at[i] - start[i];  // 0, 1, W or W + 1 in the window
+          auto put = [bits](bool here) {
+            const Bits kept = bits & (Bits(0) - static_cast<Bits>(here));
+            T v;
+            std::memcpy(&v, &kept, sizeof v);
+            return v;
+          };
+          top[2 * i] = put(d == 0);
+          top[2 * i + 1] = put(d == 1);
+          bottom[2 * i] = put(d == w);
+          bottom[2 * i + 1] = put(d == w + 1);
+        }
+        const Index len = 2 * n;
+        for (Index r = 0; r < rows; ++r) {
+          T* g_top = g + 2 * (oh0 + r) * pitch + 2 * c;
+          for (Index q = 0;; q += P) {
+            q = std::min(q, len - P);  // the last packet overlaps the one before
+            pstoreu(g_top + q, ploadu<Packet>(top_rows + r * len + q));
+            pstoreu(g_top + pitch + q, ploadu<Packet>(bottom_rows + r * len + q));
+            if (q + P == len) break;
+          }
+        }
+        if (c + n == Wo) break;
+      }
+    }
+    if (W > 2 * Wo)
+      for (Index h = 0; h < 2 * Ho; ++h) g[h * pitch + 2 * Wo] = T(0);
+    if (H > 2 * Ho) std::fill(g + 2 * Ho * pitch, g + 2 * Ho * pitch + W, T(0));
+  }
+  // Any windows: zeros, then each window's gradient added where its maximum
+  // is, windows in forward's order (overlapping ones add up in one order).
+  // The maximum at h·W + w in the plane lands at h·pitch + w; h is the
+  // window's top row oh·s or one of the k − 1 below it. No branch depends on
+  // the values (ReLU's mask is taken on the bits): mispredicted, such
+  // branches made this loop twice as long.
+  template <bool AfterReLU>
+  void scatter_windows(Index plane, const T* yv, const T* gyv, const int32_t* where, T* g, Index pitch) const {
     const Index H = this->in_shape[1], W = this->in_shape[2], Ho = this->out_shape[1], Wo = this->out_shape[2];
-    const Index k = K ? K : this->k_, s = this->s_, gap = pitch - W;
-    std::fill(g, g + (H - 1) * pitch + W, T(0));
+    const Index k = this->k_, s = this->s_, gap = pitch - W;
+    for (Index h = 0; h < H; ++h) std::fill(g + h * pitch, g + h * pitch + W, T(0));
     Index out = plane * Ho * Wo;
     for (Index oh = 0; oh < Ho; ++oh)
       for (Index ow = 0; ow < Wo; ++ow, ++out) {
@@ -997,6 +1069,8 @@ class MaxPool2d final : public Pool2d<T> {
         g[at + h * gap] += AfterReLU ? ReLU<T>::masked_bits(yv[out], gyv[out]) : gyv[out];
       }
   }
+
+  std::vector<int32_t> window_start_;  // 2 × 2 at stride 2: where each window starts in the plane
 };
 
 // AvgPool2d: the mean of each window; the gradient is shared equally.

@@ -89,7 +89,7 @@ struct SampleGradients {
   const Tensor<T>& gy;
   const LayerWork<T>& work;
   // Sample b's gradient planes, plane r's row h at at + r·stride + h·pitch
-  // (and zeros between its rows).
+  // (the values between its rows are left).
   void write(Index b, T* at, Index stride, Index pitch) const {
     above.sample_vjp_input_through(between, y, gy, b, at, stride, pitch, work);
   }
@@ -116,8 +116,8 @@ class Layer {
   // One sample at a time, for the layer under `below` (vjp_input_from):
   // sample b's share of what vjp_input_through writes to gu, plane r's row h
   // at gu_b + r·stride + h·pitch (below's input planes, [C, H, W] per
-  // sample); the values between a plane's rows (pitch > W) are zeroed, all
-  // else is left. The layer under takes it straight into its own scratch (a
+  // sample); all else, the values between a plane's rows (pitch > W)
+  // included, is left. The layer under takes it straight into its own scratch (a
   // copy padded with zeros), and the whole gu, four times the pooled size
   // under 2×2 max-pooling, is never made. Only where
   // gives_samples_through(below).

@@ -138,6 +138,37 @@ TEST_CASE("conv2d's VJPs match finite differences, with stride, padding and with
   check_layer_vjps({"conv2d", 4, 0, true, 3, 1, 0}, {3, 9, 8});
 }
 
+TEST_CASE("a one-channel convolution's input gradient is a two-channel one's first plane, bit for bit") {
+  // The direct sums in a block of one row (conv1's input VJP on MNIST)
+  // against a block of two: the same terms in the same order, so float32
+  // sums agree to the bit, on MNIST's plane and on planes whose last spans
+  // overlap the ones before.
+  struct Case {
+    Index kernel, padding, h, w;
+  };
+  for (const Case c : {Case{3, 0, 28, 28}, Case{3, 1, 19, 17}, Case{5, 2, 23, 21}}) {
+    CAPTURE(c.kernel);
+    CAPTURE(c.h);
+    auto one = make_layer<float>({"conv2d", 6, 0, true, c.kernel, 1, c.padding}, {1, c.h, c.w});
+    auto two = make_layer<float>({"conv2d", 6, 0, true, c.kernel, 1, c.padding}, {2, c.h, c.w});
+    Rng rng(5);
+    two->init(rng);
+    const Index taps = c.kernel * c.kernel;
+    for (Index o = 0; o < 6; ++o)  // one's kernel: two's at input channel 0
+      std::copy_n(two->params[0].value.data() + o * 2 * taps, taps, one->params[0].value.data() + o * taps);
+    const Tensor<float> x1 = random_tensor<float>(batch_shape(2, one->in_shape), rng);
+    const Tensor<float> x2 = random_tensor<float>(batch_shape(2, two->in_shape), rng);
+    const Tensor<float> gy = random_tensor<float>(batch_shape(2, one->out_shape), rng);
+    Tensor<float> gx1, gx2, unused;
+    LayerWork<float> work1, work2;
+    one->vjp_input(x1, unused, gy, gx1, work1);
+    two->vjp_input(x2, unused, gy, gx2, work2);
+    const Index n = c.h * c.w;
+    for (Index b = 0; b < 2; ++b) CHECK(std::memcmp(gx1.data() + b * n, gx2.data() + b * 2 * n, sizeof(float) * n) == 0);
+    CHECK(gx1.array().abs().maxCoeff() > 0);
+  }
+}
+
 TEST_CASE("maxpool2d and avgpool2d VJPs match finite differences, overlapping windows included") {
   check_layer_vjps({"maxpool2d", 0, 0, true, 2}, {2, 6, 7});  // stride = kernel; the last column is dropped
   check_layer_vjps({"maxpool2d", 0, 0, true, 3, 2}, {2, 7, 7});
