@@ -171,6 +171,7 @@ TEST_CASE("a one-channel convolution's input gradient is a two-channel one's fir
 
 TEST_CASE("maxpool2d and avgpool2d VJPs match finite differences, overlapping windows included") {
   check_layer_vjps({"maxpool2d", 0, 0, true, 2}, {2, 6, 7});  // stride = kernel; the last column is dropped
+  check_layer_vjps({"maxpool2d", 0, 0, true, 2}, {1, 5, 19});  // rows long enough for packets, odd both ways
   check_layer_vjps({"maxpool2d", 0, 0, true, 3, 2}, {2, 7, 7});
   check_layer_vjps({"avgpool2d", 0, 0, true, 2}, {2, 6, 6});
   check_layer_vjps({"avgpool2d", 0, 0, true, 3, 1}, {1, 5, 6});
@@ -196,11 +197,12 @@ TEST_CASE("maxpool2d gives the gradient to the first maximum of each window in r
 }
 
 TEST_CASE("maxpool2d's 2x2 windows pick what PyTorch's scan picks, for every order of ties and NaNs") {
-  // Every window of values from {0, 1, NaN} (3^4 of them), side by side in
-  // one plane of even width (the paired fast path), and an odd last row that
-  // no window reaches. The scan: the first maximum in row-major order, or the
-  // last NaN.
-  const int windows = 81;
+  // Every window of values from {0, 1, NaN} (3^4 of them, over and over:
+  // window w takes the pattern w mod 81), side by side in one plane of even
+  // width (the paired fast path; a row of 300 windows, longer than the
+  // gradient's stretch of 256), and an odd last row that no window reaches.
+  // The scan: the first maximum in row-major order, or the last NaN.
+  const int windows = 300;
   auto pool = make_layer<float>({"maxpool2d", 0, 0, true, 2}, {1, 3, 2 * windows});
   Tensor<float> x({2, 1, 3, 2 * windows}), y, gx;
   const float choices[] = {0, 1, std::nanf("")};
@@ -215,7 +217,13 @@ TEST_CASE("maxpool2d's 2x2 windows pick what PyTorch's scan picks, for every ord
   pool->forward(x, y, work);
   Tensor<float> g(y.shape());
   g.array() = 1;
+  gx.resize(x.shape());
+  gx.array() = std::nanf("");  // what the VJP leaves unwritten shows
   pool->vjp_input(x, y, g, gx, work);
+  for (Index i = 0; i < 2 * windows; ++i) {
+    CHECK(gx[4 * windows + i] == 0.0f);  // the unreached row
+    CHECK(gx[10 * windows + i] == 0.0f);
+  }
   for (Index b = 0; b < 2; ++b)
     for (int w = 0; w < windows; ++w) {
       CAPTURE(b);
