@@ -117,9 +117,9 @@ class Layer {
   // sample b's share of what vjp_input_through writes to gu, plane r's row h
   // at gu_b + r·stride + h·pitch (below's input planes, [C, H, W] per
   // sample); all else, the values between a plane's rows (pitch > W)
-  // included, is left. The layer under takes it straight into its own scratch (a
-  // copy padded with zeros), and the whole gu, four times the pooled size
-  // under 2×2 max-pooling, is never made. Only where
+  // included, is left. The layer under takes it straight into its own
+  // scratch (a copy padded with zeros), and the whole gu, four times the
+  // pooled size under 2×2 max-pooling, is never made. Only where
   // gives_samples_through(below).
   virtual bool gives_samples_through(const Layer<T>& /*below*/) const { return false; }
   virtual void sample_vjp_input_through(const Layer<T>& /*below*/, const Tensor<T>& /*y*/, const Tensor<T>& /*gy*/,
