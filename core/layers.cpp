@@ -93,16 +93,30 @@ Index sum_of_runs_by(T* dst, Index dst_stride, Index l, Index n, const T* a, Ind
   return l;
 }
 
-// Rows rows at once, the last values as a span that overlaps the one before
-// (its values come out the same).
+// The last `packets` packets of the runs, ending at n (packets ≤ Width):
+// one span only as wide as they need. It overlaps the span before, whose
+// values it computes again, the same. (On MNIST's 10 → 5 convolution the
+// input VJP's runs are 193 values: four spans of 48 and one packet, not a
+// fifth span.)
+template <typename T, int Rows, int Width>
+void sum_last_packets(T* dst, Index dst_stride, Index n, Index packets, const T* a, Index a_stride, const T* src,
+                      const Index* offset, Index terms) {
+  constexpr Index P = Eigen::internal::packet_traits<T>::size;
+  if constexpr (Width > 1)
+    if (packets < Width)
+      return sum_last_packets<T, Rows, Width - 1>(dst, dst_stride, n, packets, a, a_stride, src, offset, terms);
+  sum_of_runs_by<T, Rows, Width>(dst, dst_stride, n - Width * P, n, a, a_stride, src, offset, terms);
+}
+
+// Rows rows at once, in spans of Width packets, then the last values.
 template <typename T, int Rows, int Width>
 void sum_rows_of_runs(T* dst, Index dst_stride, Index n, const T* a, Index a_stride, const T* src,
                       const Index* offset, Index terms) {
-  constexpr Index kSpan = Width * Eigen::internal::packet_traits<T>::size;
+  constexpr Index P = Eigen::internal::packet_traits<T>::size, kSpan = Width * P;
   Index l = sum_of_runs_by<T, Rows, Width>(dst, dst_stride, 0, n, a, a_stride, src, offset, terms);
   if (l == n) return;
   if (n >= kSpan) {
-    sum_of_runs_by<T, Rows, Width>(dst, dst_stride, n - kSpan, n, a, a_stride, src, offset, terms);
+    sum_last_packets<T, Rows, Width>(dst, dst_stride, n, (n - l + P - 1) / P, a, a_stride, src, offset, terms);
     return;
   }
   for (int r = 0; r < Rows; ++r) {  // runs shorter than a span
