@@ -367,7 +367,8 @@ class Sigmoid final : public Elementwise<T> {
 // ---------------------------------------------------------------------------
 // Identity and Flatten: a copy. Identity keeps the shape; Flatten merges the
 // per-sample dimensions, [B, d1, d2, ...] -> [B, d1*d2*...] (the data is
-// already contiguous). Their Jacobian is the identity.
+// already contiguous). Their Jacobian is the identity. Inside a block,
+// above its first layer, they copy nothing (Block, only_reshapes).
 template <typename T>
 class Copy final : public Layer<T> {
  public:
@@ -384,10 +385,11 @@ class Copy final : public Layer<T> {
     gx.resize(x.shape());
     copy_rows(gy, gx);
   }
+  bool only_reshapes() const override { return true; }
 
  private:
-  // Rows in parallel: the paper's CNN flattens 1.7 MB a call, and a copy on
-  // one thread left the other waiting (a Strict iteration makes two).
+  // Rows in parallel: a copy of a batch's images (1.7 MB of MNIST's) on one
+  // thread leaves the other waiting.
   void copy_rows(const Tensor<T>& from, Tensor<T>& to) const {
     const Index n = from.cols();
     parallel_for(this->pool, from.rows(), min_rows(n), [&](Index r0, Index r1) {

@@ -132,6 +132,9 @@ class Layer {
                               LayerWork<T>& /*work*/) const {
     return false;
   }
+  // y is x's values in another shape (Identity, Flatten), and gx gy's: a
+  // block views them rather than calling forward and vjp_input, which copy.
+  virtual bool only_reshapes() const { return false; }
   // PyTorch's default initialisation, drawn from rng in parameter order.
   virtual void init(Rng& /*rng*/) {}
   // Multiply-adds of the layer's product for one sample (0 for the layers

@@ -6,15 +6,35 @@
 
 namespace pcplay {
 
+namespace {
+
+// A trace's tensor that a layer is about to write: never a view that a
+// reshape left there (one trace may serve several blocks in turn, as
+// Model::predict's does, and the view's values are another layer's).
+template <typename T>
+Tensor<T>& written(Tensor<T>& t) {
+  if (t.is_view()) t.forget();
+  return t;
+}
+
+}  // namespace
+
 template <typename T>
 const Tensor<T>& Block<T>::forward(const Tensor<T>& x, BlockTrace<T>& trace) const {
   const size_t n = layers.size();
   trace.out.resize(n + residual);
   trace.grad.resize(n);
   trace.work.resize(n);
-  for (size_t i = 0; i < n; ++i) layers[i]->forward(i == 0 ? x : trace.out[i - 1], trace.out[i], trace.work[i]);
+  for (size_t i = 0; i < n; ++i) {
+    // A reshape views the output below it, which the trace owns (x, the
+    // caller's, may change while the trace is in use: the first layer copies).
+    if (i > 0 && layers[i]->only_reshapes())
+      trace.out[i].view_batch(trace.out[i - 1], layers[i]->out_shape);
+    else
+      layers[i]->forward(i == 0 ? x : trace.out[i - 1], written(trace.out[i]), trace.work[i]);
+  }
   if (residual) {
-    trace.out[n].resize(x.shape());
+    written(trace.out[n]).resize(x.shape());
     trace.out[n].array() = x.array() + trace.out[n - 1].array();
   }
   return trace.output();
@@ -39,6 +59,11 @@ void Block<T>::backward(const Tensor<T>& x, BlockTrace<T>& trace, const Tensor<T
     if (param_grads) layers[i]->vjp_params(xi, *g, trace.work[i]);
     if (i > lowest_needed) {
       const size_t below = i - 1;
+      if (layers[i]->only_reshapes()) {  // gy itself, in the input's shape (read below, during this call)
+        trace.grad[below].view_batch(*g, layers[i]->in_shape);
+        g = &trace.grad[below];
+        continue;
+      }
       // Through layers i, i − 1 and i − 2 at once where only gradients at
       // inputs are wanted, layer i gives its gradient through i − 1 a sample
       // at a time and i − 2 takes it so (a convolution under ReLU and
@@ -46,7 +71,7 @@ void Block<T>::backward(const Tensor<T>& x, BlockTrace<T>& trace, const Tensor<T
       if (!param_grads && below > lowest_needed && layers[below]->params.empty() &&
           layers[i]->gives_samples_through(*layers[below])) {
         const size_t bottom = below - 1;
-        Tensor<T>* gb = bottom > 0 ? &trace.grad[bottom - 1] : gx;
+        Tensor<T>* gb = bottom > 0 ? &written(trace.grad[bottom - 1]) : gx;
         const SampleGradients<T> from{*layers[i], *layers[below], trace.out[i], *g, trace.work[i]};
         if (layers[bottom]->vjp_input_from(from, bottom == 0 ? x : trace.out[bottom - 1], *gb, trace.work[bottom])) {
           g = gb;
@@ -56,14 +81,14 @@ void Block<T>::backward(const Tensor<T>& x, BlockTrace<T>& trace, const Tensor<T
       }
       // Through layers i and i − 1 at once where layer i knows how (layer
       // i − 1 has no parameters, so only its input gradient is wanted).
-      Tensor<T>* gu = below > lowest_needed ? &trace.grad[below - 1] : below == 0 ? gx : nullptr;
+      Tensor<T>* gu = below > lowest_needed ? &written(trace.grad[below - 1]) : below == 0 ? gx : nullptr;
       if (gu && layers[below]->params.empty() &&
           layers[i]->vjp_input_through(*layers[below], xi, trace.out[i], *g, *gu, trace.work[i])) {
         g = gu;
         i = below;  // (the loop steps past it)
         continue;
       }
-      layers[i]->vjp_input(xi, trace.out[i], *g, trace.grad[i - 1], trace.work[i]);
+      layers[i]->vjp_input(xi, trace.out[i], *g, written(trace.grad[i - 1]), trace.work[i]);
       g = &trace.grad[i - 1];
     } else if (i == 0 && gx) {
       layers[0]->vjp_input(x, trace.out[0], *g, *gx, trace.work[0]);

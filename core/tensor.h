@@ -74,6 +74,18 @@ class Tensor {
     view_size_ = count * row_size;
     defined_ = true;
   }
+  // Makes this tensor a view of all of `whole`'s rows, each in
+  // `sample_shape` (as many values): a reshape that copies nothing.
+  void view_batch(const Tensor& whole, const Shape& sample_shape) {
+    shape_.resize(sample_shape.size() + 1);
+    shape_[0] = whole.rows();
+    std::copy(sample_shape.begin(), sample_shape.end(), shape_.begin() + 1);
+    if (shape_numel(shape_) != whole.size())
+      throw std::logic_error("Tensor: a view of " + shape_str(whole.shape_) + " as " + shape_str(shape_));
+    view_ = const_cast<T*>(whole.data());
+    view_size_ = whole.size();
+    defined_ = true;
+  }
   bool is_view() const { return view_ != nullptr; }
 
   // Sets the shape; keeps the storage when the size is unchanged, else

@@ -301,6 +301,60 @@ TEST_CASE("a block's backward chains its layers' VJPs (finite differences)") {
     if (p.block == 1) CHECK(relative_difference(p.param->grad, numeric_gradient(p.param->value, objective)) < 1e-7);
 }
 
+TEST_CASE("a flatten inside a block copies nothing, and its block's VJPs match finite differences") {
+  // Above a block's first layer a reshape's output is a view of the output
+  // below it, and the gradient below it a view of the one above; the
+  // linear layer over it then reads the gradient through the view.
+  ModelSpec spec;
+  spec.input_shape = {2, 5, 4};
+  spec.loss = LossKind::MSE;
+  spec.blocks = {{{"conv2d", 3, 0, true, 2}, {"relu"}, {"flatten"}, {"linear", 3}, {"identity"}}, {{"linear", 2}}};
+  Model<double> model(spec);
+  model.init(4);
+  Block<double>& f1 = model.f(1);
+  Rng rng(6);
+  Tensor<double> x = random_tensor<double>(batch_shape(3, spec.input_shape), rng);
+  BlockTrace<double> trace;
+  const Tensor<double> y = f1.forward(x, trace);
+  CHECK(trace.out[2].data() == trace.out[1].data());
+  CHECK(trace.out[2].shape() == Shape{3, 36});
+  CHECK(trace.out[4].data() == trace.out[3].data());
+  const Tensor<double> r = random_tensor<double>(y.shape(), rng);
+  auto objective = [&] {
+    BlockTrace<double> t;
+    return (f1.forward(x, t).array() * r.array()).sum();
+  };
+  Tensor<double> gx;
+  poison_gradients(model);
+  f1.backward(x, trace, r, &gx, true);
+  CHECK(trace.grad[3].data() == r.data());
+  CHECK(trace.grad[1].data() == trace.grad[2].data());
+  CHECK(trace.grad[1].shape() == Shape{3, 3, 4, 3});
+  CHECK(relative_difference(gx, numeric_gradient(x, objective)) < 1e-7);
+  for (const auto& p : model.parameters())
+    if (p.block == 1) CHECK(relative_difference(p.param->grad, numeric_gradient(p.param->value, objective)) < 1e-7);
+}
+
+TEST_CASE("one trace serves a block with a flatten inside, then a block of more layers") {
+  // Model::predict runs every block through one trace: the third layer's
+  // output, a view after the flatten, is the next block's own tensor again.
+  ModelSpec spec;
+  spec.input_shape = {2, 5, 4};
+  spec.loss = LossKind::MSE;
+  spec.blocks = {{{"conv2d", 3, 0, true, 2}, {"relu"}, {"flatten"}}, {{"linear", 4}, {"relu"}, {"linear", 2}, {"tanh"}}};
+  Model<float> model(spec);
+  model.init(7);
+  Rng rng(8);
+  const Tensor<float> x = random_tensor<float>(batch_shape(3, spec.input_shape), rng);
+  std::vector<Tensor<float>> vhat;
+  std::vector<BlockTrace<float>> traces;  // a trace per block
+  model.forward(x, vhat, traces);
+  const Tensor<float> y = model.predict(x);
+  REQUIRE(y.shape() == vhat[2].shape());
+  CHECK(std::memcmp(y.data(), vhat[2].data(), sizeof(float) * y.size()) == 0);
+  CHECK(vhat[1].array().abs().maxCoeff() > 0);
+}
+
 TEST_CASE("a block's backward through ReLU then max-pooling is the VJPs in turn, bit for bit") {
   // ReLU's zeros tie within windows, a NaN and an Inf reach the pools;
   // overlapping windows (3 at stride 2) add several gradients in one place.
