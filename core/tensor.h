@@ -70,9 +70,7 @@ class Tensor {
     shape_ = whole.shape_;
     shape_[0] = count;
     const Index row_size = whole.cols();
-    view_ = const_cast<T*>(whole.data()) + first * row_size;
-    view_size_ = count * row_size;
-    defined_ = true;
+    set_view(whole.data() + first * row_size, count * row_size);
   }
   // Makes this tensor a view of all of `whole`'s rows, each in
   // `sample_shape` (as many values): a reshape that copies nothing.
@@ -82,9 +80,7 @@ class Tensor {
     std::copy(sample_shape.begin(), sample_shape.end(), shape_.begin() + 1);
     if (shape_numel(shape_) != whole.size())
       throw std::logic_error("Tensor: a view of " + shape_str(whole.shape_) + " as " + shape_str(shape_));
-    view_ = const_cast<T*>(whole.data());
-    view_size_ = whole.size();
-    defined_ = true;
+    set_view(whole.data(), whole.size());
   }
   bool is_view() const { return view_ != nullptr; }
 
@@ -145,6 +141,15 @@ class Tensor {
   bool all_finite() const { return array().isFinite().all(); }
 
  private:
+  // A view of `count` values from `first`. It owns none: values the tensor
+  // held before are let go (an empty tensor's data() may be null, and a view
+  // of it would otherwise count them in size()).
+  void set_view(const T* first, Index count) {
+    values_.resize(0);
+    view_ = const_cast<T*>(first);
+    view_size_ = count;
+    defined_ = true;
+  }
   void resize_values() {
     const Index n = shape_numel(shape_);
     if (view_) {  // a view cannot grow or shrink the tensor it views

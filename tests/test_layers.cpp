@@ -128,6 +128,15 @@ TEST_CASE("a view of a tensor's rows reads and writes them, a copy of it owns it
   rows.forget();
   CHECK_FALSE(rows.defined());
   CHECK(rows.size() == 0);
+  // A tensor that held values, made a view of none (a process's share of
+  // no rows): empty, as its shape says.
+  Tensor<double> held({2, 3}), none({0, 3});
+  held.view_batch(none, {3});
+  CHECK(held.shape() == Shape{0, 3});
+  CHECK(held.size() == 0);
+  held.view_batch(whole, {6});
+  held.view_rows(none, 0, 0);
+  CHECK(held.size() == 0);
 }
 
 TEST_CASE("every layer's input and parameter VJPs match central finite differences") {
